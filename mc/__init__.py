@@ -1,0 +1,27 @@
+"""Sampling the posterior P(x0 | x_t) of diffusion models as a Boltzmann measure.
+
+Layers (imports point downward only): forward processes and data models, the posterior, Numba
+kernels, the sampler driver. See the package README for the physics and the conventions.
+"""
+from .models import Dataset, DataModel, GaussianMixture, TwoDeltas
+from .posterior import Posterior
+from .processes import VE, VP, VPLinear, ddpm_time
+from .disorder import QuenchedState, draw_quenched, seed_sequence
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "VE",
+    "VP",
+    "VPLinear",
+    "ddpm_time",
+    "DataModel",
+    "Dataset",
+    "TwoDeltas",
+    "GaussianMixture",
+    "Posterior",
+    "QuenchedState",
+    "draw_quenched",
+    "seed_sequence",
+    "__version__",
+]

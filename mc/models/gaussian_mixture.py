@@ -222,7 +222,9 @@ class GaussianMixturePosterior(ExactPosterior):
             self.component_eigenvalues[k] = lam * s / (lam + s)
         self.logits = logits
         self._log_z = float(logsumexp(logits))
-        self._weights = np.exp(logits - self._log_z)
+        with np.errstate(under="ignore"):
+            w = np.exp(logits - logits.max())
+        self._weights = w / w.sum()
 
     @property
     def weights(self):

@@ -1,0 +1,36 @@
+"""The command line: the README's first run and its exit codes."""
+import subprocess
+import sys
+
+import numpy as np
+
+from replica.cli import demo_table, main
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "replica", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_demo_prints_magnetisation_and_susceptibility_at_several_times():
+    out = run("demo", "--n-dim", "50", "--times", "0.5", "2.0", "5.0")
+    assert out.returncode == 0, out.stderr
+    for column in ["class_magnetisation", "susceptibility", "p_plus"]:
+        assert column in out.stdout
+    assert "t_S" in out.stdout
+
+
+def test_demo_table_shows_speciation_between_small_and_large_t():
+    """At t << t_S the posterior has picked a class (|class magnetisation| ~ 1, |p_plus - 1/2| ~ 1/2);
+    at t >> t_S it has not (p_plus ~ 1/2) and the susceptibility is the prior variance 1 + 1."""
+    table = demo_table(n_dim=200, times=(0.3, 12.0))
+    early, late = table.iloc[0], table.iloc[1]
+    assert abs(early.p_plus - 0.5) > 0.49 and abs(abs(early.class_magnetisation) - 1) < 0.2
+    assert abs(late.p_plus - 0.5) < 0.01 and np.isclose(late.susceptibility, 2.0, atol=1e-3)
+
+
+def test_bad_input_exits_2_with_the_field_named(capsys):
+    assert main(["demo", "--times", "-1"]) == 2
+    assert "t:" in capsys.readouterr().err
+    assert main(["demo", "--n-dim", "0"]) == 2
+    out = run("demo", "--process", "XX")
+    assert out.returncode == 2 and "--process" in out.stderr

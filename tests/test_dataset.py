@@ -1,0 +1,163 @@
+"""Finite data sets and two deltas: exact posterior weights against brute force, stability, files."""
+import numpy as np
+import pytest
+from scipy import stats
+from scipy.special import logsumexp, softmax
+
+import mc
+
+
+def brute_force_weights(points, prior, proc, x_t, t):
+    """softmax_mu(log w_mu - |x_t - a y^mu|^2 / (2 D)) written from the definition."""
+    a, D = proc.a(t), proc.D(t)
+    d2 = np.array([np.sum((x_t - a * p) ** 2) for p in points])
+    return softmax(np.log(prior) - d2 / (2 * D))
+
+
+@pytest.mark.parametrize("proc", [mc.VE(1.3), mc.VP()], ids=["VE", "VP"])
+@pytest.mark.parametrize("t", [0.01, 0.4, 5.0])
+def test_dataset_weights_equal_brute_force_softmax(proc, t, rng):
+    points = rng.standard_normal((40, 7))
+    prior = rng.dirichlet(np.ones(40))
+    model = mc.Dataset(points, prior)
+    x_t = proc.sample_xt(points[3], t, rng)
+    post = mc.Posterior(model, proc, x_t, t)
+    np.testing.assert_allclose(post.weights, brute_force_weights(points, prior, proc, x_t, t), rtol=1e-9, atol=1e-300)
+    np.testing.assert_allclose(post.mean(), points.T @ post.weights, rtol=1e-12, atol=1e-14)
+    w = post.weights
+    m = post.mean()
+    cov_ref = (points * w[:, None]).T @ points - np.outer(m, m)
+    np.testing.assert_allclose(post.cov(), cov_ref, atol=1e-12)
+    assert post.cov_trace() == pytest.approx(np.trace(cov_ref), abs=1e-12)
+    # log Z = log sum_mu w_mu exp(-|x_t - a y|^2 / (2D)) directly
+    a, D = proc.a(t), proc.D(t)
+    d2 = np.array([np.sum((x_t - a * p) ** 2) for p in points])
+    assert post.log_partition() == pytest.approx(logsumexp(np.log(prior) - d2 / (2 * D)), rel=1e-12)
+
+
+@pytest.mark.slow
+def test_dataset_weights_stay_finite_and_normalised_for_1e5_points_in_1000_dims_at_t_1e_4():
+    model = mc.Dataset.gaussian(100_000, 1000, seed=3)
+    state = mc.draw_quenched(model, mc.VP(), 1e-4, seed=5, source="point")
+    post = mc.Posterior(model, mc.VP(), state.x_t, 1e-4)
+    w = post.weights
+    assert np.isfinite(w).all() and (w >= 0).all()
+    assert w.sum() == pytest.approx(1.0, abs=1e-12)
+    assert int(np.argmax(w)) == state.point_index and w.max() == pytest.approx(1.0, abs=1e-12)
+    assert np.isfinite(post.log_partition())
+    # the generating point's log weight: log Z = log(1/n) - |y - y_mu|^2 / (2 s) + O(e^{-huge})
+    d = post.y - model.points[state.point_index]
+    assert post.log_partition() == pytest.approx(-np.log(1e5) - 0.5 * d @ d / post.s, rel=1e-9)
+    assert np.isfinite(post.cov_trace()) and post.cov_trace() >= 0
+    # and at large t the weights spread over all points without underflow to one point
+    far = mc.Posterior(model, mc.VP(), state.x_t * 0.0, 20.0)
+    assert far.weights.max() < 1e-4 and far.weights.sum() == pytest.approx(1.0, abs=1e-12)
+
+
+def test_dataset_exact_samples_hit_points_with_posterior_frequencies(rng):
+    """Chi-square of posterior index counts against the exact weights; negative control with the prior."""
+    points = rng.standard_normal((6, 3))
+    model = mc.Dataset(points)
+    post = mc.Posterior(model, mc.VE(), points[0] + 0.3, 0.8)
+    idx = post.exact.sample_indices(50_000, rng)
+    counts = np.bincount(idx, minlength=6)
+    assert stats.chisquare(counts, 50_000 * post.weights).pvalue > 1e-3
+    assert stats.chisquare(counts, 50_000 * np.full(6, 1 / 6)).pvalue < 1e-6
+    samples = post.sample_exact(10, rng)
+    assert all(any(np.array_equal(s, p) for p in points) for s in samples)
+
+
+def test_two_deltas_1d_ve_mean_is_tanh_to_1e_12():
+    model = mc.TwoDeltas(1.0)
+    for sigma in [1.0, 0.3]:
+        proc = mc.VE(sigma)
+        for t in [1e-4, 0.05, 1.0, 30.0]:
+            for x in [-3.0, -0.2, 0.0, 1e-9, 0.7, 5.0]:
+                post = mc.Posterior(model, proc, np.array([x]), t)
+                assert abs(post.mean()[0] - np.tanh(x / (sigma**2 * t))) <= 1e-12
+
+
+def test_two_deltas_posterior_agrees_with_the_dataset_route(rng):
+    v = rng.standard_normal(4)
+    model = mc.TwoDeltas(v, weight=0.3)
+    generic = mc.Dataset(np.stack([v, -v]), [0.3, 0.7])
+    x_t = rng.standard_normal(4)
+    for t in [0.05, 1.0]:
+        p1, p2 = mc.Posterior(model, mc.VP(), x_t, t), mc.Posterior(generic, mc.VP(), x_t, t)
+        np.testing.assert_allclose(p1.weights, p2.weights, rtol=1e-12)
+        np.testing.assert_allclose(p1.mean(), p2.mean(), atol=1e-12)
+        np.testing.assert_allclose(p1.cov(), p2.cov(), atol=1e-12)
+        assert p1.log_partition() == pytest.approx(p2.log_partition(), rel=1e-12)
+
+
+def test_two_deltas_susceptibility_keeps_precision_deep_in_the_ordered_phase():
+    post = mc.Posterior(mc.TwoDeltas(1.0), mc.VE(), np.array([1.0]), 0.02)  # g = 50
+    # 1 - tanh(50)^2 = 4 e^{-100} / (1 + e^{-100})^2, far below 1 - tanh^2 in float64 (0)
+    assert post.cov()[0, 0] == pytest.approx(4 * np.exp(-100.0), rel=1e-12)
+
+
+def test_dataset_log_prob_is_log_weight_on_points_and_minus_inf_elsewhere():
+    pts = np.array([[0.0, 1.0], [2.0, 2.0], [0.0, 1.0]])
+    model = mc.Dataset(pts, [0.2, 0.5, 0.3])
+    lp = model.log_prob(np.array([[0.0, 1.0], [2.0, 2.0], [1.0, 1.0]]))
+    np.testing.assert_allclose(lp[:2], [np.log(0.5), np.log(0.5)])
+    assert lp[2] == -np.inf
+
+
+def test_from_alpha_has_round_exp_alpha_n_points():
+    model = mc.Dataset.from_alpha(0.2, 20, seed=1)
+    assert model.n_points == round(np.exp(0.2 * 20)) == 55
+    assert model.params() == {"n_dim": 20, "n_points": 55, "alpha": 0.2, "variance": 1.0}
+    np.testing.assert_array_equal(model.points, mc.Dataset.from_alpha(0.2, 20, seed=1).points)
+    assert model.population.n_dim == 20
+
+
+def test_from_file_reads_npy_and_npz_without_pickles(tmp_path, rng):
+    pts = rng.standard_normal((5, 3))
+    np.save(tmp_path / "p.npy", pts)
+    np.testing.assert_array_equal(mc.Dataset.from_file(tmp_path / "p.npy").points, pts)
+    w = np.full(5, 0.2)
+    np.savez(tmp_path / "d.npz", points=pts, weights=w)
+    loaded = mc.Dataset.from_file(tmp_path / "d.npz")
+    np.testing.assert_allclose(loaded.prior_weights, w)
+    np.savez(tmp_path / "x.npz", data=pts)
+    assert mc.Dataset.from_file(tmp_path / "x.npz", key="data").n_points == 5
+    with pytest.raises(ValueError, match="^key:"):
+        mc.Dataset.from_file(tmp_path / "x.npz")
+    obj = np.empty(2, dtype=object)
+    obj[0], obj[1] = [1], {"a": 2}
+    np.save(tmp_path / "obj.npy", obj, allow_pickle=True)
+    with pytest.raises(ValueError, match="^path:.*not a plain numeric"):
+        mc.Dataset.from_file(tmp_path / "obj.npy")
+    with pytest.raises(ValueError, match="^path:.*no such file"):
+        mc.Dataset.from_file(tmp_path / "missing.npy")
+
+
+@pytest.mark.parametrize(
+    "make, name",
+    [
+        (lambda: mc.Dataset(np.array([[0.0, np.nan]])), "points"),
+        (lambda: mc.Dataset(np.array([[0.0, np.inf]])), "points"),
+        (lambda: mc.Dataset(np.zeros(3)), "points"),
+        (lambda: mc.Dataset(np.zeros((0, 3))), "points"),
+        (lambda: mc.Dataset(np.zeros((2, 3)), [0.5, 0.6]), "weights"),
+        (lambda: mc.Dataset(np.zeros((2, 3)), [1.5, -0.5]), "weights"),
+        (lambda: mc.Dataset(np.zeros((2, 3)), [1.0]), "weights"),
+        (lambda: mc.Dataset(np.zeros((2, 3)), [np.nan, 1.0]), "weights"),
+        (lambda: mc.Dataset.gaussian(0, 3), "n_points"),
+        (lambda: mc.Dataset.gaussian(10, 3, variance=-1.0), "variance"),
+        (lambda: mc.Dataset.gaussian(10**9, 1000), "n_points"),
+        (lambda: mc.Dataset.from_alpha(-0.1, 10), "alpha"),
+        (lambda: mc.Dataset.from_alpha(1.0, 100), "alpha"),
+        (lambda: mc.Dataset.from_alpha(0.1, 0), "n_dim"),
+        (lambda: mc.TwoDeltas(0.0), "v"),
+        (lambda: mc.TwoDeltas(np.ones((2, 2))), "v"),
+        (lambda: mc.TwoDeltas(1.0, weight=1.0), "weight"),
+        (lambda: mc.Dataset(np.zeros((2, 3))).log_prob(np.zeros(2)), "x0"),
+        (lambda: mc.Dataset(np.zeros((2, 3))).sample(-1, 0), "n"),
+        (lambda: mc.Dataset(np.zeros((2, 3))).sample(2, None), "rng"),
+    ],
+)
+def test_bad_dataset_parameters_raise_value_error_naming_them(make, name):
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        make()

@@ -161,3 +161,18 @@ def test_from_file_reads_npy_and_npz_without_pickles(tmp_path, rng):
 def test_bad_dataset_parameters_raise_value_error_naming_them(make, name):
     with pytest.raises(ValueError, match=f"^{name}:"):
         make()
+
+
+def test_condensed_posterior_keeps_the_relative_precision_of_its_tiny_spread():
+    """Two points: tr Cov = w (1 - w) |y1 - y2|^2 exactly; with 1 - w ~ e^{-100} a naive
+    E|x|^2 - |E x|^2 would return 0 or noise."""
+    pts = np.array([[1.0, 2.0, 3.0], [1.0, 2.0, -1.0]])
+    model = mc.Dataset(pts)
+    # logit difference (y.(y1 - y2) - (|y1|^2 - |y2|^2)/2)/s = 4 (y_3 - 1) / s; choose it = 100
+    s = 0.04
+    y = np.array([0.0, 0.0, 2.0])
+    ex = model.exact_posterior(y, s)
+    w2 = ex.weights[1]
+    assert w2 == pytest.approx(np.exp(-100.0) / (1 + np.exp(-100.0)), rel=1e-12)
+    assert ex.cov_trace() == pytest.approx(w2 * (1 - w2) * 16.0, rel=1e-10)
+    np.testing.assert_allclose(ex.mean(), pts[0] + w2 * (pts[1] - pts[0]), rtol=1e-15)

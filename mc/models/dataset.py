@@ -211,6 +211,7 @@ class DiscretePosterior(ExactPosterior):
             dataset._log_weights[top] - 0.5 * float(d_top @ d_top) / self.s + np.log(total)
         )
         self.map_index = top
+        self._off_top = None
 
     @property
     def weights(self):
@@ -225,8 +226,17 @@ class DiscretePosterior(ExactPosterior):
     def log_partition(self):
         return self._log_z
 
+    def _off_top_sum(self):
+        # sum over mu != map_index of w_mu y^mu, computed once and shared by mean and cov_trace
+        if self._off_top is None:
+            others = self._weights.copy()
+            others[self.map_index] = 0.0
+            self._off_top = self.dataset.points.T @ others
+        return self._off_top
+
     def mean(self):
-        return self.dataset.points.T @ self._weights
+        c = self.dataset.points[self.map_index]
+        return self._off_top_sum() + self._weights[self.map_index] * c
 
     def _support(self):
         return np.flatnonzero(self._weights > 0)
@@ -244,14 +254,17 @@ class DiscretePosterior(ExactPosterior):
         return out
 
     def cov_trace(self):
-        m = self.mean()
-        support = self._support()
-        total = 0.0
-        for start in range(0, support.size, _CHUNK_ROWS):
-            idx = support[start : start + _CHUNK_ROWS]
-            d = self.dataset.points[idx] - m
-            total += float(self._weights[idx] @ np.einsum("ij,ij->i", d, d))
-        return total
+        """``sum_mu w_mu |y^mu - m|^2``, computed about the most probable point c as
+        ``sum_mu w_mu |y^mu - c|^2 - |m - c|^2`` (two matrix-vector products, no copies; the
+        term of c itself is exactly zero, so a condensed posterior keeps its tiny trace)."""
+        pts = self.dataset.points
+        c = pts[self.map_index]
+        d2 = self.dataset.sq_norms - 2.0 * (pts @ c) + float(c @ c)
+        d2[self.map_index] = 0.0
+        np.maximum(d2, 0.0, out=d2)
+        w = self._weights
+        shift = self._off_top_sum() - (1.0 - w[self.map_index]) * c  # m - c without cancellation
+        return max(float(w @ d2) - float(shift @ shift), 0.0)
 
     def sample_indices(self, n, rng):
         """Indices of training points drawn from the posterior weights."""

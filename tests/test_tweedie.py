@@ -71,11 +71,8 @@ def make_models():
     a = rng.standard_normal((3, 3))
     covs = np.stack([a @ a.T / 3 + 0.1 * np.eye(3), np.diag([0.2, 1.0, 2.0]), 0.5 * np.eye(3)])
     out.append(("mixture_full", mc.GaussianMixture(rng.standard_normal((3, 3)), covariances=covs, weights=[0.2, 0.5, 0.3]), evidence_mixture))
-    try:
-        from mc.models import Hypersphere, IsingPrior
-    except ImportError:
-        return out
-    out.append(("hypersphere", Hypersphere(3, radius=1.5), evidence_sphere3))
+    from mc.models import IsingPrior
+
     out.append(("sk", IsingPrior.sherrington_kirkpatrick(4, beta=0.8, field=0.1, seed=2), evidence_spins))
     out.append(("hopfield", IsingPrior.hopfield(n=4, n_patterns=2, beta=1.3, seed=3), evidence_spins))
     out.append(("curie_weiss", IsingPrior.curie_weiss(4, J=1.0, beta=1.4, field=0.05), evidence_spins))

@@ -2,6 +2,7 @@
 from .base import DataModel, ExactPosterior
 from .dataset import Dataset, DiscretePosterior, TwoDeltas, TwoDeltasPosterior
 from .gaussian_mixture import GaussianMixture, GaussianMixturePosterior
+from .ising import MAX_ENUMERATION_DIM, CurieWeissPosterior, CurieWeissPrior, EnumeratedSpinPosterior, IsingPrior
 
 __all__ = [
     "DataModel",
@@ -12,4 +13,9 @@ __all__ = [
     "TwoDeltasPosterior",
     "GaussianMixture",
     "GaussianMixturePosterior",
+    "IsingPrior",
+    "CurieWeissPrior",
+    "EnumeratedSpinPosterior",
+    "CurieWeissPosterior",
+    "MAX_ENUMERATION_DIM",
 ]

@@ -98,3 +98,23 @@ def test_energy_rejects_microstates_of_the_wrong_dimension():
     post = mc.Posterior(two_class(), mc.VP(), np.zeros(3), 1.0)
     with pytest.raises(ValueError, match="^x0:"):
         post.energy(np.zeros(2))
+
+
+def test_enumerate_lists_states_with_their_probabilities():
+    from mc.models import IsingPrior
+
+    prior = IsingPrior.sherrington_kirkpatrick(6, beta=0.7, seed=4)
+    post = mc.Posterior(prior, mc.VP(), np.linspace(-1, 1, 6), 0.8)
+    states, probs = post.enumerate()
+    assert states.shape == (64, 6) and probs.shape == (64,)
+    assert probs.sum() == pytest.approx(1.0, abs=1e-14)
+    np.testing.assert_allclose(states.T @ probs, post.mean(), atol=1e-14)
+    # the ratio of two probabilities is exp(-(H(s1) - H(s2))) with the Posterior's own energy
+    i, j = 3, 40
+    assert probs[i] / probs[j] == pytest.approx(np.exp(post.energy(states[j] * 1.0) - post.energy(states[i] * 1.0)), rel=1e-10)
+    data = mc.Dataset(np.eye(3))
+    pts, w = mc.Posterior(data, mc.VE(), np.ones(3), 1.0).enumerate()
+    np.testing.assert_array_equal(pts, np.eye(3))
+    np.testing.assert_allclose(w, 1 / 3)
+    with pytest.raises(NotImplementedError):
+        mc.Posterior(two_class(), mc.VE(), np.ones(3), 1.0).enumerate()

@@ -3,7 +3,7 @@
 Layers (imports point downward only): forward processes and data models, the posterior, Numba
 kernels, the sampler driver. See the package README for the physics and the conventions.
 """
-from .models import Dataset, DataModel, GaussianMixture, IsingPrior, TwoDeltas
+from .models import Dataset, DataModel, GaussianMixture, Hypersphere, IsingPrior, TwoDeltas
 from .posterior import Posterior
 from .processes import VE, VP, VPLinear, ddpm_time
 from .disorder import QuenchedState, draw_quenched, seed_sequence
@@ -19,6 +19,7 @@ __all__ = [
     "Dataset",
     "TwoDeltas",
     "GaussianMixture",
+    "Hypersphere",
     "IsingPrior",
     "Posterior",
     "QuenchedState",

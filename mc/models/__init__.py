@@ -2,6 +2,7 @@
 from .base import DataModel, ExactPosterior
 from .dataset import Dataset, DiscretePosterior, TwoDeltas, TwoDeltasPosterior
 from .gaussian_mixture import GaussianMixture, GaussianMixturePosterior
+from .hypersphere import Hypersphere, VonMisesFisherPosterior
 from .ising import MAX_ENUMERATION_DIM, CurieWeissPosterior, CurieWeissPrior, EnumeratedSpinPosterior, IsingPrior
 
 __all__ = [
@@ -13,6 +14,8 @@ __all__ = [
     "TwoDeltasPosterior",
     "GaussianMixture",
     "GaussianMixturePosterior",
+    "Hypersphere",
+    "VonMisesFisherPosterior",
     "IsingPrior",
     "CurieWeissPrior",
     "EnumeratedSpinPosterior",

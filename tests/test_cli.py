@@ -34,3 +34,22 @@ def test_bad_input_exits_2_with_the_field_named(capsys):
     assert main(["demo", "--n-dim", "0"]) == 2
     out = run("demo", "--process", "XX")
     assert out.returncode == 2 and "--process" in out.stderr
+
+
+def test_readme_python_example_runs_and_gives_a_normalised_posterior(tmp_path):
+    """The README's Python block, run as a script, with a check on what it computes appended."""
+    import pathlib
+    import re
+
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    assert blocks, "README.md has no python example"
+    check = (
+        "\nassert abs(post.weights.sum() - 1) < 1e-12 and post.mean().shape == (100,)"
+        "\nassert 0 < post.cov_trace() < 2 * 100 and np.isfinite(post.log_partition())\nprint('ok')\n"
+    )
+    script = tmp_path / "readme_example.py"
+    script.write_text(blocks[0] + check)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"

@@ -102,3 +102,8 @@ def as_generator(rng, name="rng"):
     raise ValueError(
         f"{name}: expected a numpy.random.Generator, an int seed or a SeedSequence, got {rng!r}"
     )
+
+
+def sample_args(n, rng):
+    """Checked arguments of every ``sample(n, rng)``: a count ``n >= 0`` and a Generator."""
+    return as_positive_int(n, "n", minimum=0), as_generator(rng)

@@ -25,7 +25,7 @@ import abc
 
 import numpy as np
 
-from .._validation import as_float_array, as_generator, as_positive_int
+from .._validation import as_float_array
 
 __all__ = ["DataModel", "ExactPosterior"]
 
@@ -69,10 +69,6 @@ class DataModel(abc.ABC):
                 f"{name}: expected shape (..., {self.n_dim}) for {type(self).__name__}, got {x0.shape}"
             )
         return x0
-
-    @staticmethod
-    def _check_sample_args(n, rng):
-        return as_positive_int(n, "n", minimum=0), as_generator(rng)
 
     def __repr__(self):
         inner = ", ".join(f"{k}={v!r}" for k, v in self.params().items())

@@ -22,6 +22,7 @@ from .._validation import (
     as_positive_int,
     as_scalar,
     probability_vector,
+    sample_args,
 )
 from .base import DataModel, ExactPosterior
 
@@ -172,7 +173,7 @@ class Dataset(DataModel):
 
     def sample_indices(self, n, rng):
         """Indices of ``n`` points drawn from the prior weights."""
-        n, gen = self._check_sample_args(n, rng)
+        n, gen = sample_args(n, rng)
         if self.weights is None:
             return gen.integers(0, self.n_points, size=n)
         return gen.choice(self.n_points, size=n, p=self.weights)
@@ -268,8 +269,7 @@ class DiscretePosterior(ExactPosterior):
 
     def sample_indices(self, n, rng):
         """Indices of training points drawn from the posterior weights."""
-        gen = as_generator(rng)
-        n = as_positive_int(n, "n", minimum=0)
+        n, gen = sample_args(n, rng)
         return gen.choice(self.dataset.n_points, size=n, p=self._weights)
 
     def sample(self, n, rng):

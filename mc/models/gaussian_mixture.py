@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-from .._validation import as_float_array, as_generator, as_positive_int, as_scalar, probability_vector
+from .._validation import as_float_array, as_generator, as_positive_int, as_scalar, probability_vector, sample_args
 from .base import DataModel, ExactPosterior
 
 __all__ = ["GaussianMixture", "GaussianMixturePosterior"]
@@ -187,7 +187,7 @@ class GaussianMixture(DataModel):
         return out
 
     def sample(self, n, rng):
-        n, gen = self._check_sample_args(n, rng)
+        n, gen = sample_args(n, rng)
         comp = gen.choice(self.n_components, size=n, p=self.weights)
         z = gen.standard_normal((n, self.n_dim))
         out = np.empty((n, self.n_dim))
@@ -263,8 +263,7 @@ class GaussianMixturePosterior(ExactPosterior):
 
     def sample_components(self, n, rng):
         """Component (class) labels of ``n`` posterior draws."""
-        gen = as_generator(rng)
-        n = as_positive_int(n, "n", minimum=0)
+        n, gen = sample_args(n, rng)
         return gen.choice(self.model.n_components, size=n, p=self._weights)
 
     def sample(self, n, rng):

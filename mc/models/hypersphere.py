@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import as_float_array, as_positive_int, as_scalar
+from .._validation import as_float_array, as_positive_int, as_scalar, sample_args
 from ..special import bessel_ratio, bessel_ratio_complement, log_sphere_mgf
 from .base import DataModel, ExactPosterior
 
@@ -173,7 +173,7 @@ class Hypersphere(DataModel):
 
     def sample(self, n, rng):
         """``n`` uniform points: normalised standard Gaussians in the subspace, times ``r``."""
-        n, gen = self._check_sample_args(n, rng)
+        n, gen = sample_args(n, rng)
         g = gen.standard_normal((n, self.subspace_dim))
         w = g / np.linalg.norm(g, axis=1, keepdims=True)
         return self.radius * self.embed(w)
@@ -305,7 +305,7 @@ class VonMisesFisherPosterior(ExactPosterior):
         ``d x d`` orthogonal matrix from a QR decomposition (15 s at ``d = 2000``); this
         sampler costs ``O(n d)``.
         """
-        n, gen = DataModel._check_sample_args(n, rng)
+        n, gen = sample_args(n, rng)
         d = self.model.subspace_dim
         t, sin_t = _wood_cosines(d, self.kappa, n, gen)
         g = gen.standard_normal((n, d))

@@ -38,7 +38,7 @@ import numbers
 import numpy as np
 from scipy.special import expit
 
-from .._validation import as_float_array, as_generator, as_positive_int, as_scalar
+from .._validation import as_float_array, as_generator, as_positive_int, as_scalar, sample_args
 from .base import DataModel, ExactPosterior
 
 __all__ = [
@@ -343,7 +343,7 @@ class IsingPrior(DataModel):
         Raises ``NotImplementedError`` for ``N > MAX_ENUMERATION_DIM``: draw from the prior with
         the Monte Carlo engine (``mc.sampler``) instead.
         """
-        n, gen = self._check_sample_args(n, rng)
+        n, gen = sample_args(n, rng)
         self._require_enumerable("sample")
         enum = self._enumeration()
         if self._prior_cdf is None:
@@ -470,7 +470,7 @@ class CurieWeissPrior(IsingPrior):
         """``n`` exact draws (float64 +-1): Hubbard-Stratonovich mixture for ``J >= 0`` (any N)."""
         if self.J < 0:
             return super().sample(n, rng)
-        n, gen = self._check_sample_args(n, rng)
+        n, gen = sample_args(n, rng)
         hs = self._hs_prior()
         return _hs_mixture_sample(self.beta * self.J * hs["u_kept"], hs["p_kept"], self.field, n, gen)
 
@@ -699,8 +699,7 @@ class EnumeratedSpinPosterior(ExactPosterior):
 
     def sample(self, n, rng):
         """``n`` exact draws (float64 +-1, shape (n, N)) by inverse CDF over the states."""
-        n = as_positive_int(n, "n", minimum=0)
-        gen = as_generator(rng)
+        n, gen = sample_args(n, rng)
         if self._cdf is None:
             self._cdf = np.cumsum(self.probs)
         return self.states[_inverse_cdf_draw(self._cdf, n, gen)].astype(np.float64)
@@ -840,6 +839,5 @@ class CurieWeissPosterior(ExactPosterior):
         ``P(sigma_i = +1 | u) = (1 + tanh(beta J u + c_i)) / 2``. Exact up to the quadrature error
         (each state's probability is itself a trapezoid sum of the same kind).
         """
-        n = as_positive_int(n, "n", minimum=0)
-        gen = as_generator(rng)
+        n, gen = sample_args(n, rng)
         return _hs_mixture_sample(self._bj * self.u_grid, self.u_weights, self._c, n, gen)

@@ -134,12 +134,7 @@ class Posterior:
         Available where the posterior is a sum over a finite list: spin priors with
         ``N <= MAX_ENUMERATION_DIM`` (all ``2^N`` states) and data sets (the training points).
         """
-        ex = self.exact
-        if hasattr(ex, "states"):
-            return ex.states, ex.probs
-        if hasattr(ex, "dataset"):
-            return ex.dataset.points, ex.weights
-        raise NotImplementedError(f"{type(self.model).__name__} has no finite list of microstates to enumerate")
+        return self.exact.enumerate()
 
     def score(self):
         """Tweedie: ``grad_{x_t} log p_t(x_t) = (a_t m - x_t) / D_t``."""

@@ -115,3 +115,8 @@ class ExactPosterior(abc.ABC):
     def weights(self):
         """Posterior weights over points / components, where the posterior is a mixture."""
         raise AttributeError(f"{type(self).__name__} is not a mixture: it has no weights")
+
+    def enumerate(self):
+        """All microstates and their posterior probabilities ``(states, probs)``, where the
+        posterior is a sum over a finite list (overridden by those posteriors)."""
+        raise NotImplementedError(f"{type(self).__name__} has no finite list of microstates to enumerate")

@@ -267,6 +267,10 @@ class DiscretePosterior(ExactPosterior):
         shift = self._off_top_sum() - (1.0 - w[self.map_index]) * c  # m - c without cancellation
         return max(float(w @ d2) - float(shift @ shift), 0.0)
 
+    def enumerate(self):
+        """The training points and their posterior weights."""
+        return self.dataset.points, self.weights
+
     def sample_indices(self, n, rng):
         """Indices of training points drawn from the posterior weights."""
         n, gen = sample_args(n, rng)

@@ -663,6 +663,10 @@ class EnumeratedSpinPosterior(ExactPosterior):
         """``log Z = log E_{p0}[exp(-|y - sigma|^2 / (2 s_eff))]`` (p0 normalised)."""
         return self._log_z
 
+    def enumerate(self):
+        """The ``2^N`` states (int8) and their posterior probabilities."""
+        return self.states, self.probs
+
     def _site_probs(self):
         """``P(sigma_i = +1)`` and ``P(sigma_i = -1)`` summed separately (accurate near +-1)."""
         if self._site is None:

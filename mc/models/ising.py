@@ -592,7 +592,25 @@ def _hs_mixture_sample(v, p, c, n, gen):
     return out
 
 
-class EnumeratedSpinPosterior(ExactPosterior):
+class _SpinPosterior(ExactPosterior):
+    """What the spin posteriors share: the prior, the random field ``h = y / s_eff`` and log Z."""
+
+    def __init__(self, prior, y, s_eff):
+        super().__init__(y, s_eff)
+        self.prior = prior
+        self.h = _readonly(y / s_eff)
+
+    @property
+    def s_eff(self):
+        """Effective noise variance (same as ``s``)."""
+        return self.s
+
+    def log_partition(self):
+        """``log Z = log E_{p0}[exp(-|y - sigma|^2 / (2 s_eff))]`` (p0 normalised)."""
+        return self._log_z
+
+
+class EnumeratedSpinPosterior(_SpinPosterior):
     """Exact posterior of a spin prior with ``N <= MAX_ENUMERATION_DIM`` by enumeration.
 
     ``P(sigma | y) = p0(sigma) exp(-|y - sigma|^2 / (2 s_eff)) / Z`` over the ``2^N`` states; the
@@ -622,8 +640,7 @@ class EnumeratedSpinPosterior(ExactPosterior):
             raise ValueError(f"prior: expected an IsingPrior, got {type(prior).__name__}")
         y, s_eff = prior._check_observation(y, s_eff)
         prior._require_enumerable("exact_posterior")
-        super().__init__(y, s_eff)
-        self.prior = prior
+        super().__init__(prior, y, s_eff)
         enum = prior._enumeration()
         states = enum["states"]
         log_w = np.empty(states.shape[0])
@@ -636,14 +653,8 @@ class EnumeratedSpinPosterior(ExactPosterior):
         self.log_probs = _readonly(log_w)
         with np.errstate(under="ignore"):
             self.probs = _readonly(np.exp(log_w))
-        self.h = _readonly(y / s_eff)
         self._cdf = None
         self._site = None
-
-    @property
-    def s_eff(self):
-        """Effective noise variance (same as ``s``)."""
-        return self.s
 
     @property
     def states(self):
@@ -658,10 +669,6 @@ class EnumeratedSpinPosterior(ExactPosterior):
         for sl in _chunks(out.size, self.n_dim):
             out[sl] = -(enum["log_weights"][sl] + enum["states"][sl] @ self.h)
         return out
-
-    def log_partition(self):
-        """``log Z = log E_{p0}[exp(-|y - sigma|^2 / (2 s_eff))]`` (p0 normalised)."""
-        return self._log_z
 
     def enumerate(self):
         """The ``2^N`` states (int8) and their posterior probabilities."""
@@ -709,7 +716,7 @@ class EnumeratedSpinPosterior(ExactPosterior):
         return self.states[_inverse_cdf_draw(self._cdf, n, gen)].astype(np.float64)
 
 
-class CurieWeissPosterior(ExactPosterior):
+class CurieWeissPosterior(_SpinPosterior):
     """Exact Curie-Weiss posterior at any N by a Hubbard-Stratonovich integral (``J >= 0``).
 
     Derivation (Gaussian identity, derived): with ``M = sum_i sigma_i``, ``c = b + h``,
@@ -768,15 +775,13 @@ class CurieWeissPosterior(ExactPosterior):
                 f"{MAX_ENUMERATION_DIM})"
             )
         y, s_eff = prior._check_observation(y, s_eff)
-        super().__init__(y, s_eff)
-        self.prior = prior
+        super().__init__(prior, y, s_eff)
         n = prior.n_dim
         b = prior.field
         bj = prior.beta * prior.J
         self._bj = bj
         hs = prior._hs_prior()
         u = hs["u"]
-        self.h = _readonly(y / s_eff)
         self._c = b + self.h
         lw = _hs_log_weights(bj, n, u, hs["log_w"], self._c)
         up = b - (y - 1.0) ** 2 / (2.0 * s_eff)
@@ -787,15 +792,6 @@ class CurieWeissPosterior(ExactPosterior):
         self.u_grid = _readonly(u[keep])
         self.u_weights = _readonly(p)
         self._moments = None
-
-    @property
-    def s_eff(self):
-        """Effective noise variance (same as ``s``)."""
-        return self.s
-
-    def log_partition(self):
-        """``log Z = log E_{p0}[exp(-|y - sigma|^2 / (2 s_eff))]`` (p0 normalised)."""
-        return self._log_z
 
     def _first_moments(self):
         """``m_i = E_u tanh(a_i)`` and ``E_u sech^2(a_i)``, ``a_i = beta J u + c_i`` (cached)."""

@@ -46,16 +46,12 @@ def cases(quick):
         a = rng.standard_normal((N, N))
         covs = np.stack([a @ a.T / N + np.eye(N), np.eye(N)])
         yield "GaussianMixture full K=2", N, mc.GaussianMixture(rng.standard_normal((2, N)), covariances=covs), proc, [0.5]
-    try:
-        from mc.models import Hypersphere, IsingPrior
-    except ImportError:  # models not available in this version
-        return
     for N in [100, 5000]:
-        yield "Hypersphere", N, Hypersphere(N), proc, [0.1, 2.0]
+        yield "Hypersphere", N, mc.Hypersphere(N), proc, [0.1, 2.0]
     for N in [12, 16] if quick else [12, 16, 20]:
-        yield "SK enumeration", N, IsingPrior.sherrington_kirkpatrick(N, beta=1.0, seed=0), proc, [1.0]
+        yield "SK enumeration", N, mc.IsingPrior.sherrington_kirkpatrick(N, beta=1.0, seed=0), proc, [1.0]
     for N in [1000, 10_000] if quick else [1000, 10_000, 100_000]:
-        yield "Curie-Weiss HS integral", N, IsingPrior.curie_weiss(N, J=1.0, beta=1.2), proc, [0.5, 3.0]
+        yield "Curie-Weiss HS integral", N, mc.IsingPrior.curie_weiss(N, J=1.0, beta=1.2), proc, [0.5, 3.0]
 
 
 def main():

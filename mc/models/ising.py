@@ -65,7 +65,11 @@ _LOG2 = float(np.log(2.0))
 
 
 def _logsumexp(a):
-    """``log sum exp(a)`` of a finite 1-D array (underflow of negligible terms is intended)."""
+    """``log sum exp(a)`` of a finite 1-D array (underflow of negligible terms is intended).
+
+    Not ``scipy.special.logsumexp``: that one signals the intended underflow when the caller
+    runs under ``np.errstate(all="raise")``.
+    """
     top = float(np.max(a))
     with np.errstate(under="ignore"):
         return top + float(np.log(np.sum(np.exp(a - top))))

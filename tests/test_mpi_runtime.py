@@ -12,6 +12,8 @@ import textwrap
 import numpy as np
 import pytest
 
+import mc
+
 pytestmark = pytest.mark.mpi
 
 PROGRAM = textwrap.dedent(
@@ -43,7 +45,8 @@ def test_two_ranks_draw_identical_disorder_for_identical_keys(tmp_path):
     script = tmp_path / "program.py"
     script.write_text(PROGRAM.format(out=out.as_posix()))
     env = dict(os.environ, OMP_NUM_THREADS="1", MPIR_CVAR_CH4_PROGRESS_THROTTLE="1")
-    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(os.path.dirname(os.path.abspath(__file__))), env.get("PYTHONPATH", "")])
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
     proc = subprocess.run([mpiexec(), "-n", "2", sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     rows = np.load(out, allow_pickle=False)
@@ -53,8 +56,6 @@ def test_two_ranks_draw_identical_disorder_for_identical_keys(tmp_path):
     np.testing.assert_array_equal(shared[0], shared[1])
     assert not np.array_equal(own[0], own[1])
     # and the serial draw is the same as the one made under MPI
-    import mc
-
     model = mc.GaussianMixture.two_class(1.0, variance=0.5, n_dim=8)
     serial = mc.draw_quenched(model, mc.VP(), t=0.7, seed=11, disorder=3, key=(8,)).x_t
     np.testing.assert_array_equal(serial, shared[0])

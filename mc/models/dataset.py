@@ -239,15 +239,12 @@ class DiscretePosterior(ExactPosterior):
         c = self.dataset.points[self.map_index]
         return self._off_top_sum() + self._weights[self.map_index] * c
 
-    def _support(self):
-        return np.flatnonzero(self._weights > 0)
-
     def cov(self):
         """Covariance ``sum_mu w_mu (y^mu - m)(y^mu - m)^T`` over points with non-zero weight."""
         m = self.mean()
         n_dim = self.n_dim
         out = np.zeros((n_dim, n_dim))
-        support = self._support()
+        support = np.flatnonzero(self._weights > 0)
         for start in range(0, support.size, _CHUNK_ROWS):
             idx = support[start : start + _CHUNK_ROWS]
             d = self.dataset.points[idx] - m

@@ -37,6 +37,8 @@ from fractions import Fraction
 import numpy as np
 from scipy import special as _sp
 
+from ._validation import as_float_array
+
 __all__ = [
     "log_bessel_iv",
     "log_bessel_ive",
@@ -90,18 +92,11 @@ _V = _debye_coefficients(_DEBYE_TERMS)
 # input handling
 
 
-def _as_array(value, name):
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}: expected an array of numbers ({exc})") from None
-
-
 def _prepare(nu, x, *, nu_min, nu_text, names=("nu", "x")):
     """Validate and broadcast (order, argument); return flat copies and the shape."""
     nu_name, x_name = names
-    nu_arr = _as_array(nu, nu_name)
-    x_arr = _as_array(x, x_name)
+    nu_arr = as_float_array(nu, nu_name, allow_nonfinite=True)
+    x_arr = as_float_array(x, x_name, allow_nonfinite=True)
     if not np.isfinite(nu_arr).all():
         raise ValueError(f"{nu_name}: must be finite")
     if (nu_arr < nu_min).any():
@@ -366,7 +361,7 @@ def log_sphere_mgf(dim, kappa, *, scaled=False):
         Return ``log E[exp(kappa t)] - kappa`` (``<= 0``), without the cancellation that
         subtracting ``kappa`` afterwards would cause at large ``kappa``.
     """
-    dim_arr = _as_array(dim, "dim")
+    dim_arr = as_float_array(dim, "dim", allow_nonfinite=True)
     if not np.isfinite(dim_arr).all() or (dim_arr < 2).any():
         raise ValueError("dim: must be finite and >= 2")
     nu_f, x_f, shape = _prepare(

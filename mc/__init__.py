@@ -7,6 +7,7 @@ from .models import Dataset, DataModel, GaussianMixture, Hypersphere, IsingPrior
 from .posterior import Posterior
 from .processes import VE, VP, VPLinear, ddpm_time
 from .disorder import QuenchedState, draw_quenched, seed_sequence
+from .sampler import Ladder, SampleResult, sample
 
 __version__ = "0.1.0"
 
@@ -25,5 +26,8 @@ __all__ = [
     "QuenchedState",
     "draw_quenched",
     "seed_sequence",
+    "sample",
+    "SampleResult",
+    "Ladder",
     "__version__",
 ]

@@ -4,6 +4,7 @@ from .dataset import Dataset, DiscretePosterior, TwoDeltas, TwoDeltasPosterior
 from .gaussian_mixture import GaussianMixture, GaussianMixturePosterior
 from .hypersphere import Hypersphere, VonMisesFisherPosterior
 from .ising import MAX_ENUMERATION_DIM, CurieWeissPosterior, CurieWeissPrior, EnumeratedSpinPosterior, IsingPrior
+from .lattice import LatticeIsingPrior
 
 __all__ = [
     "DataModel",
@@ -20,5 +21,6 @@ __all__ = [
     "CurieWeissPrior",
     "EnumeratedSpinPosterior",
     "CurieWeissPosterior",
+    "LatticeIsingPrior",
     "MAX_ENUMERATION_DIM",
 ]

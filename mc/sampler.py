@@ -161,8 +161,8 @@ class SampleResult:
         ``"projection"``.
     rhat : dict of float
         Rank-normalised split R-hat across replicas of ``"energy"`` and ``"projection"``.
-    step_size : ndarray (K,)
-        Step sizes after adaptation (continuous and sphere methods).
+    step_size : ndarray (R, K)
+        Step sizes after adaptation, per replica and rung (continuous and sphere methods).
     """
 
     method: str
@@ -232,7 +232,7 @@ class _Family:
             "att": np.zeros((n_rep, k), dtype=np.int64),
             "ex_att": np.zeros((n_rep, max(k - 1, 0)), dtype=np.int64),
             "ex_acc": np.zeros((n_rep, max(k - 1, 0)), dtype=np.int64),
-            "eps": np.ones(k),
+            "eps": np.ones((n_rep, k)),
         }
         self.phi = np.zeros((n_rep, k, 2))
 
@@ -353,7 +353,7 @@ class _ContinuousFamily(_Family):
             raise ValueError(f"init: initial state of replica {r} (rung {c}) has log p0 = {self.arrays['lp'][r, c]}")
         # initial step: a fraction of the posterior scale sqrt(s) per coordinate, shrunk with N
         scale = np.sqrt(post.s / (1.0 + post.s)) * (1.0 if self.method == kc.HMC else 1.0 / self.n ** (1.0 / 6.0))
-        self.arrays["eps"] = np.full(self.k, 0.5 * scale)
+        self.arrays["eps"] = np.full((n_rep, self.k), 0.5 * scale)
 
     def refresh(self):
         a = self.arrays
@@ -390,7 +390,7 @@ class _SphereFamily(_Family):
         d = model.subspace_dim
         kappa = float(np.linalg.norm(self.g))
         # angular width of the vMF law ~ min(1, sqrt(d) / kappa) spread over d coordinates
-        self.arrays["eps"] = np.full(self.k, 0.5 * min(1.0, np.sqrt(d) / max(kappa, 1e-300)) * 2.0 / np.sqrt(d))
+        self.arrays["eps"] = np.full((n_rep, self.k), 0.5 * min(1.0, np.sqrt(d) / max(kappa, 1e-300)) * 2.0 / np.sqrt(d))
 
     def run(self, n_sweeps, exchange_every, sweep0, rng):
         a = self.arrays
@@ -734,12 +734,13 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
         while sweeps_done < total:
             if sweeps_done < burn_in:
                 chunk = min(_ADAPT_EVERY, burn_in - sweeps_done)
-                before_acc = fam.arrays["acc"].sum(axis=0).copy()
-                before_att = fam.arrays["att"].sum(axis=0).copy()
+                before_acc = fam.arrays["acc"].copy()
+                before_att = fam.arrays["att"].copy()
                 fam.run(chunk, exchange_every, sweeps_done, rng)
                 sweeps_done += chunk
                 if adapt and fam.uses_step and target is not None:
-                    rate = (fam.arrays["acc"].sum(axis=0) - before_acc) / np.maximum(fam.arrays["att"].sum(axis=0) - before_att, 1)
+                    # per replica and rung, so that a replica's chain does not depend on the others
+                    rate = (fam.arrays["acc"] - before_acc) / np.maximum(fam.arrays["att"] - before_att, 1)
                     n_adapt += 1
                     gain = 1.0 / np.sqrt(n_adapt)
                     fam.arrays["eps"] *= np.exp(np.clip(gain * (rate - target) * 2.0, -1.0, 1.0))

@@ -9,7 +9,8 @@ with ``y = x_t / a_t``, ``s = D_t / a_t^2``. The prior enters through a Numba fu
 ``@njit`` function with that signature works), which also writes ``grad log p0`` into
 ``grad_out``. ``log p0 = -inf`` (outside the support) is always rejected.
 
-Moves, one per chain per "sweep", step size ``eps[k]`` per rung:
+Moves, one per chain per "sweep", step size ``eps[r, k]`` per replica and rung (adapted per
+replica, so that a replica's chain does not depend on the others):
 
 * ``RWM``: random-walk Metropolis, ``x' = x + eps xi`` (Metropolis et al. 1953).
 * ``MALA``: ``x' = x + (eps^2 / 2) grad log pi(x) + eps xi``, accepted with the
@@ -85,7 +86,7 @@ def run_continuous(x, lp, gp, log_prior_grad, params, y, inv_s, theta, rung_of, 
                 k = rung_of[r, c]
                 tp = theta[k, 0]
                 tl = theta[k, 1]
-                e = eps[k]
+                e = eps[r, k]
                 xc = x[r, c]
                 gpc = gp[r, c]
                 logp0 = _log_target(tp, tl, lp[r, c], xc, gpc, y, inv_s, g0)

@@ -50,7 +50,7 @@ def run_sphere(w, g, theta, rung_of, chain_at, eps, n_sweeps, exchange_every, sw
             for c in range(n_chain):
                 k = rung_of[r, c]
                 tl = theta[k, 1]
-                e = eps[k]
+                e = eps[r, k]
                 wc = w[r, c]
                 norm2 = 0.0
                 for i in range(d):

@@ -1,0 +1,161 @@
+"""The sampler driver: determinism, replica streams, checkpoints, storage modes and bad input."""
+import numpy as np
+import pytest
+
+import mc
+from mc import sampler
+
+pytestmark = pytest.mark.filterwarnings("ignore::mc.diagnostics.ShortChainWarning")
+
+
+def _spin_posterior(n=24):
+    prior = mc.IsingPrior.sherrington_kirkpatrick(n, beta=1.2, seed=3)
+    x_t = np.random.default_rng(1).standard_normal(n)  # N > 20: no exact prior draw
+    return mc.Posterior(prior, mc.VP(), x_t, 1.0)
+
+
+def _gmm_posterior():
+    model = mc.GaussianMixture.two_class(1.0, 1.0, n_dim=6)
+    state = mc.draw_quenched(model, mc.VP(), 1.0, seed=1)
+    return mc.Posterior(model, mc.VP(), state.x_t, 1.0)
+
+
+@pytest.mark.parametrize("make,extra", [
+    (_spin_posterior, {}),
+    (_spin_posterior, {"tempering": "hamiltonian", "n_temperatures": 3}),
+    (_gmm_posterior, {"method": "hmc"}),
+    (_gmm_posterior, {"tempering": "likelihood", "n_temperatures": 3}),
+])
+def test_same_seed_same_numbers_and_replicas_independent_of_their_number(make, extra):
+    post = make()
+    a = mc.sample(post, n_replicas=4, n_sweeps=300, seed=9, key=(2, 5), **extra)
+    b = mc.sample(post, n_replicas=4, n_sweeps=300, seed=9, key=(2, 5), **extra)
+    np.testing.assert_array_equal(a.samples, b.samples)
+    np.testing.assert_array_equal(a.energies, b.energies)
+    # replica r is the same chain whether 2 or 4 replicas run (what makes MPI layouts irrelevant)
+    two = mc.sample(post, n_replicas=2, n_sweeps=300, seed=9, key=(2, 5), **extra)
+    np.testing.assert_array_equal(two.samples, a.samples[:2])
+    # different replicas, seeds and keys give different chains
+    assert not np.array_equal(a.samples[0], a.samples[1])
+    other = mc.sample(post, n_replicas=2, n_sweeps=300, seed=10, key=(2, 5), **extra)
+    assert not np.array_equal(other.samples, two.samples)
+    other_key = mc.sample(post, n_replicas=2, n_sweeps=300, seed=9, key=(2, 6), **extra)
+    assert not np.array_equal(other_key.samples, two.samples)
+
+
+@pytest.mark.parametrize("make", [_spin_posterior, _gmm_posterior])
+def test_interrupted_run_resumes_to_the_same_numbers(make, tmp_path, monkeypatch):
+    post = make()
+    kwargs = dict(n_replicas=3, n_sweeps=400, burn_in=100, thin=2, seed=4, tempering="hamiltonian", n_temperatures=3)
+    full = mc.sample(post, **kwargs)
+    path = tmp_path / "chain.npz"
+    family = sampler._SpinFamily if post.model.state_space == "spins" else sampler._ContinuousFamily
+    original = family.run
+    calls = {"n": 0}
+
+    def flaky(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 60:  # inside production, after burn-in
+            raise KeyboardInterrupt
+        return original(self, *args)
+
+    monkeypatch.setattr(family, "run", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        mc.sample(post, checkpoint=path, **kwargs)
+    monkeypatch.setattr(family, "run", original)
+    assert path.exists()
+    resumed = mc.sample(post, checkpoint=path, resume=True, **kwargs)
+    np.testing.assert_array_equal(resumed.samples, full.samples)
+    np.testing.assert_array_equal(resumed.energies, full.energies)
+    np.testing.assert_array_equal(resumed.exchange_rate, full.exchange_rate)
+    np.testing.assert_array_equal(resumed.step_size, full.step_size)
+
+
+def test_checkpoint_of_another_run_is_refused(tmp_path):
+    post = _spin_posterior()
+    path = tmp_path / "chain.npz"
+    mc.sample(post, n_replicas=2, n_sweeps=50, seed=1, checkpoint=path)
+    with pytest.raises(ValueError, match="checkpoint"):
+        mc.sample(post, n_replicas=2, n_sweeps=50, seed=2, checkpoint=path, resume=True)
+    # a finished checkpoint of the same run is simply returned again
+    again = mc.sample(post, n_replicas=2, n_sweeps=50, seed=1, checkpoint=path, resume=True)
+    fresh = mc.sample(post, n_replicas=2, n_sweeps=50, seed=1)
+    np.testing.assert_array_equal(again.samples, fresh.samples)
+
+
+def test_summary_storage_keeps_moments_and_series_but_not_draws():
+    post = _spin_posterior()
+    full = mc.sample(post, n_replicas=2, n_sweeps=200, seed=1, store="samples")
+    small = mc.sample(post, n_replicas=2, n_sweeps=200, seed=1, store="summary")
+    assert small.samples is None
+    np.testing.assert_array_equal(small.energies, full.energies)
+    np.testing.assert_allclose(small.mean, full.samples.mean(axis=1))
+    np.testing.assert_allclose(small.second_moment, (full.samples**2).mean(axis=1))
+    auto = mc.sample(post, n_replicas=2, n_sweeps=200, seed=1, max_bytes=1000)
+    assert auto.samples is None
+
+
+def test_result_carries_diagnostics_with_documented_shapes():
+    post = _spin_posterior()
+    res = mc.sample(post, n_replicas=3, n_sweeps=400, thin=2, seed=1, tempering="hamiltonian", n_temperatures=4)
+    assert res.samples.shape == (3, 200, post.n_dim)
+    assert res.energies.shape == res.overlaps.shape == res.projections.shape == (3, 200)
+    assert res.acceptance.shape == (3, 4) and res.exchange_rate.shape == (3, 3)
+    assert set(res.tau_int) == {"energy", "overlap", "projection"}
+    assert all(v.shape == (3,) for v in res.tau_int.values())
+    assert set(res.rhat) == {"energy", "projection"}
+    np.testing.assert_allclose(res.overlaps[0], np.sum(res.samples[0] * res.samples[1], axis=1) / post.n_dim)
+    assert "exchange rates" in res.summary()
+
+
+def test_progress_bar_runs(capsys):
+    mc.sample(_spin_posterior(), n_replicas=1, n_sweeps=50, seed=1, progress=True)
+    assert "sweep" in capsys.readouterr().err
+
+
+def test_r_hat_flags_replicas_stuck_in_different_modes():
+    n = 128
+    prior = mc.IsingPrior.curie_weiss(n, beta=1.5)
+    post = mc.Posterior(prior, mc.VP(), np.zeros(n), 3.0)
+    init = np.stack([np.ones(n), -np.ones(n), np.ones(n), -np.ones(n)])
+    res = mc.sample(post, n_replicas=4, n_sweeps=2000, seed=1, init=init)
+    # x_t = 0: the projection direction is the uniform vector, i.e. the projection is sqrt(N) m
+    assert res.rhat["projection"] > 1.5
+    m = res.samples.mean(axis=(1, 2))
+    assert np.all(np.sign(m) == np.array([1, -1, 1, -1]))
+    same_mode = mc.sample(post, n_replicas=4, n_sweeps=2000, seed=1, init=np.ones((4, n)))
+    assert same_mode.rhat["projection"] < 1.05  # R-hat only sees what the replicas disagree on
+
+
+@pytest.mark.parametrize("kwargs,field", [
+    ({"n_replicas": 0}, "n_replicas"),
+    ({"n_sweeps": -1}, "n_sweeps"),
+    ({"thin": 500, "n_sweeps": 100}, "thin"),
+    ({"method": "hmc"}, "method"),
+    ({"method": "gibbs"}, "method"),
+    ({"tempering": "time"}, "tempering"),
+    ({"temperatures": [1.0, 0.5]}, "tempering"),
+    ({"tempering": "hamiltonian", "temperatures": [0.9, 0.5]}, "temperatures"),
+    ({"tempering": "hamiltonian", "temperatures": [1.0, 1.5]}, "temperatures"),
+    ({"tempering": "hamiltonian", "temperatures": [1.0, 0.0]}, "temperatures"),
+    ({"init": np.zeros((2, 3))}, "init"),
+    ({"init": np.zeros((2, 24))}, "init"),
+    ({"init": "middle"}, "init"),
+    ({"order": "spiral"}, "order"),
+    ({"store": "disk"}, "store"),
+    ({"step_size": 0.1}, "step_size"),
+    ({"checkpoint": "run.txt"}, "checkpoint"),
+    ({"seed": -1}, "seed"),
+    ({"key": (1, -2)}, "key"),
+])
+def test_bad_input_names_the_offending_argument(kwargs, field):
+    args = {"n_replicas": 2, "n_sweeps": 100, **kwargs}
+    with pytest.raises(ValueError, match=field):
+        mc.sample(_spin_posterior(), **args)
+
+
+def test_bad_posterior_and_model_without_prior_function():
+    with pytest.raises(ValueError, match="posterior"):
+        mc.sample("not a posterior")
+    with pytest.raises(ValueError, match="step_size"):
+        mc.sample(_gmm_posterior(), n_replicas=1, n_sweeps=10, step_size=-1.0)

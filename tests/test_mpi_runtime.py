@@ -59,3 +59,50 @@ def test_two_ranks_draw_identical_disorder_for_identical_keys(tmp_path):
     model = mc.GaussianMixture.two_class(1.0, variance=0.5, n_dim=8)
     serial = mc.draw_quenched(model, mc.VP(), t=0.7, seed=11, disorder=3, key=(8,)).x_t
     np.testing.assert_array_equal(serial, shared[0])
+
+
+SAMPLER_PROGRAM = textwrap.dedent(
+    """
+    import numpy as np
+    from mpi4py import MPI
+    import mc
+
+    comm = MPI.COMM_WORLD
+    prior = mc.IsingPrior.curie_weiss(32, beta=1.2)
+    rows = []
+    for disorder in range(comm.rank, 4, comm.size):  # disorder samples split over ranks
+        state = mc.draw_quenched(prior, mc.VP(), 1.5, seed=5, disorder=disorder)
+        post = mc.Posterior(prior, mc.VP(), state.x_t, 1.5)
+        res = mc.sample(post, n_replicas=2, n_sweeps=200, seed=5, key=(disorder,), tempering="hamiltonian",
+                        n_temperatures=3, store="summary")
+        rows.append(np.concatenate([[disorder], res.energies.ravel()]))
+    gathered = comm.gather(rows, root=0)
+    if comm.rank == 0:
+        table = np.array(sorted((r for part in gathered for r in part), key=lambda r: r[0]))
+        np.save("{out}", table, allow_pickle=False)
+    """
+)
+
+
+
+
+@pytest.mark.filterwarnings("ignore::mc.diagnostics.ShortChainWarning")
+def test_monte_carlo_chains_are_identical_on_one_and_two_ranks(tmp_path):
+    out = tmp_path / "energies.npy"
+    script = tmp_path / "sampler.py"
+    script.write_text(SAMPLER_PROGRAM.format(out=out.as_posix()))
+    env = dict(os.environ, OMP_NUM_THREADS="1", MPIR_CVAR_CH4_PROGRESS_THROTTLE="1")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    proc = subprocess.run([mpiexec(), "-n", "2", sys.executable, str(script)], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    table = np.load(out, allow_pickle=False)
+    assert table.shape == (4, 1 + 2 * 200)
+    prior = mc.IsingPrior.curie_weiss(32, beta=1.2)
+    for disorder in range(4):
+        state = mc.draw_quenched(prior, mc.VP(), 1.5, seed=5, disorder=disorder)
+        post = mc.Posterior(prior, mc.VP(), state.x_t, 1.5)
+        res = mc.sample(post, n_replicas=2, n_sweeps=200, seed=5, key=(disorder,), tempering="hamiltonian",
+                        n_temperatures=3, store="summary")
+        np.testing.assert_array_equal(table[disorder, 1:], res.energies.ravel())

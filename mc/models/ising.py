@@ -282,6 +282,22 @@ class IsingPrior(DataModel):
             out._extra_params["disorder_seed"] = int(seed)
         return out
 
+    @classmethod
+    def lattice(cls, side, dim=2, J=1.0, beta=1.0, field=0.0, periodic=True):
+        """Nearest-neighbour ferromagnet on a ``side^dim`` lattice (sparse couplings; see
+        :class:`~mc.models.lattice.LatticeIsingPrior`)."""
+        from .lattice import LatticeIsingPrior
+
+        return LatticeIsingPrior.ferromagnet(side, dim, J=J, beta=beta, field=field, periodic=periodic)
+
+    @classmethod
+    def edwards_anderson(cls, side, dim=2, J=1.0, beta=1.0, field=0.0, periodic=True, bonds="gaussian", *, seed):
+        """Edwards-Anderson spin glass on a ``side^dim`` lattice (Gaussian or +-J bonds; sparse)."""
+        from .lattice import LatticeIsingPrior
+
+        return LatticeIsingPrior.edwards_anderson(side, dim, J=J, beta=beta, field=field, periodic=periodic,
+                                                  bonds=bonds, seed=seed)
+
     # DataModel interface --------------------------------------------------------
     @property
     def n_dim(self):

@@ -53,3 +53,19 @@ def test_readme_python_example_runs_and_gives_a_normalised_posterior(tmp_path):
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_readme_monte_carlo_example_runs(tmp_path):
+    """The README's second Python block (Monte Carlo with replicas), run as a script."""
+    import pathlib
+    import re
+
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    assert len(blocks) >= 2, "README.md has no Monte Carlo example"
+    check = "\nassert res.samples.shape == (4, 2000, 200) and res.exchange_rate.shape == (4, 7)\nprint('ok')\n"
+    script = tmp_path / "readme_mc.py"
+    script.write_text(blocks[1] + check)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "ok"

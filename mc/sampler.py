@@ -679,6 +679,7 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
     y_norm = float(np.linalg.norm(posterior.y))
     u = posterior.y / y_norm if y_norm > 0 else np.full(n, 1.0 / np.sqrt(n))
     sweeps_done, draws_done, n_adapt = 0, 0, 0
+    next_replica = (np.arange(n_rep) + 1) % n_rep
 
     fingerprint = _fingerprint(posterior, method, ladder, n_rep, n_sweeps, burn_in, thin, seed, key, store)
     total = burn_in + n_sweeps
@@ -759,7 +760,7 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
                     indices[:, d] = fam.point_indices()
                 energies[:, d] = const - phi.sum(axis=1)
                 if n_rep > 1:
-                    overlaps[:, d] = np.einsum("ri,ri->r", x, np.roll(x, -1, axis=0)) / n
+                    overlaps[:, d] = np.einsum("ri,ri->r", x, x[next_replica]) / n
                 projections[:, d] = x @ u / np.sqrt(n)
                 sum_x += x
                 sum_x2 += x * x

@@ -11,14 +11,24 @@ Estimators take an exact posterior (``mc.Posterior``), a weight vector, or sampl
 >>> import numpy as np, mc, replica
 >>> model = mc.Dataset.gaussian(20, 5, seed=0)
 >>> post = mc.Posterior(model, mc.VP(), model.points[3], t=0.3)
->>> exact = replica.overlap_moments(post, orders=(1,))[1]
->>> sampled = replica.overlap_moments(replica.exact_samples(post, 4, 200, 1), orders=(1,))[1]
+>>> exact = replica.participation_ratio(post)
+>>> sampled = replica.participation_ratio(replica.exact_samples(post, 4, 200, 1), points=model.points)
 >>> bool(abs(exact.value - sampled.value) < 5 * sampled.stderr)
 True
 """
 from mc import __version__
 
 from . import stats
+from .observables import (
+    class_magnetisation,
+    class_magnetisation_variance,
+    cloning_probability,
+    nearest_point_overlap,
+    participation_ratio,
+    score_divergence,
+    susceptibility,
+    weight_entropy,
+)
 from .overlaps import (
     OverlapDistribution,
     average_distribution,
@@ -57,4 +67,12 @@ __all__ = [
     "nearest_point",
     "class_responsibilities",
     "class_labels",
+    "participation_ratio",
+    "weight_entropy",
+    "cloning_probability",
+    "nearest_point_overlap",
+    "class_magnetisation",
+    "class_magnetisation_variance",
+    "susceptibility",
+    "score_divergence",
 ]

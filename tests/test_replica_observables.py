@@ -275,3 +275,24 @@ def test_bad_arguments_raise_value_error_naming_them(call, name, data_case):
     model, state, post, x = data_case
     with pytest.raises(ValueError, match=f"^{name}:"):
         call(post, x[:, :5])
+
+
+@pytest.mark.parametrize("kind", ["full-covariance mixture", "data set", "spins"])
+def test_exact_directional_susceptibility_is_the_quadratic_form_of_the_covariance(kind):
+    rng = np.random.default_rng(18)
+    if kind == "full-covariance mixture":
+        a = rng.standard_normal((3, 5, 5))
+        model = mc.GaussianMixture(rng.standard_normal((3, 5)), covariances=a @ a.transpose(0, 2, 1) + 0.1 * np.eye(5))
+    elif kind == "data set":
+        model = mc.Dataset.gaussian(12, 5, seed=3)
+    else:
+        model = mc.IsingPrior.sherrington_kirkpatrick(5, beta=0.7, seed=3)
+    post = mc.Posterior(model, mc.VP(), rng.standard_normal(5), 0.6)
+    u = rng.standard_normal(5)
+    cov = post.cov()
+    quad = u @ cov @ u
+    assert susceptibility(post, wrt="h", kind="direction", direction=u).value == pytest.approx(quad / (u @ u), rel=1e-10)
+    assert class_magnetisation_variance(post, u).value == pytest.approx(quad / (u @ u) ** 2, rel=1e-10)
+    assert class_magnetisation(post, u).value == pytest.approx(post.mean() @ u / (u @ u), rel=1e-12)
+    assert susceptibility(post, wrt="h").value == pytest.approx(np.trace(cov) / 5, rel=1e-10)
+    assert susceptibility(post, wrt="h", kind="top").value == pytest.approx(np.linalg.eigvalsh(cov)[-1], rel=1e-10)

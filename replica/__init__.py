@@ -6,7 +6,10 @@ sampling layer is the ``mc`` package.
 
 Estimators take an exact posterior (``mc.Posterior``), a weight vector, or samples of shape
 ``(replicas, draws, N)`` through the same argument and return a :class:`~replica.stats.Estimate`
-(value ± standard error), so exact and sampled values can be compared directly:
+(value ± standard error), so exact and sampled values can be compared directly. Modules:
+``stats`` (errors), ``samples`` (the replica layout), ``states`` (which state a configuration is
+in), ``overlaps`` (q, P(q), q_EA, Binder), ``observables`` (weights, classes, responses) and
+``table`` (result rows and files; imported on demand, it needs pandas):
 
 >>> import numpy as np, mc, replica
 >>> model = mc.Dataset.gaussian(20, 5, seed=0)

@@ -63,7 +63,11 @@ def test_readme_monte_carlo_example_runs(tmp_path):
     readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
     assert len(blocks) >= 2, "README.md has no Monte Carlo example"
-    check = "\nassert res.samples.shape == (4, 2000, 200) and res.exchange_rate.shape == (4, 7)\nprint('ok')\n"
+    check = (
+        "\nassert res.samples.shape == (4, 2000, 200) and res.exchange_rate.shape == (4, 7)"
+        "\nassert 0 < q[2].value <= 1 and q[2].stderr > 0 and chi.value > 0 and p_q.prob.sum() <= 1 + 1e-12"
+        "\nprint('ok')\n"
+    )
     script = tmp_path / "readme_mc.py"
     script.write_text(blocks[1] + check)
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)

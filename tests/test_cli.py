@@ -1,4 +1,6 @@
 """The command line: the README's first run and its exit codes."""
+import pathlib
+import re
 import subprocess
 import sys
 
@@ -36,13 +38,20 @@ def test_bad_input_exits_2_with_the_field_named(capsys):
     assert out.returncode == 2 and "--process" in out.stderr
 
 
+def readme_python_blocks():
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    return re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+
+
+def run_script(path, timeout):
+    out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip().splitlines()
+
+
 def test_readme_python_example_runs_and_gives_a_normalised_posterior(tmp_path):
     """The README's Python block, run as a script, with a check on what it computes appended."""
-    import pathlib
-    import re
-
-    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    blocks = readme_python_blocks()
     assert blocks, "README.md has no python example"
     check = (
         "\nassert abs(post.weights.sum() - 1) < 1e-12 and post.mean().shape == (100,)"
@@ -50,18 +59,12 @@ def test_readme_python_example_runs_and_gives_a_normalised_posterior(tmp_path):
     )
     script = tmp_path / "readme_example.py"
     script.write_text(blocks[0] + check)
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "ok"
+    assert run_script(script, timeout=120) == ["ok"]
 
 
 def test_readme_monte_carlo_example_runs(tmp_path):
     """The README's second Python block (Monte Carlo with replicas), run as a script."""
-    import pathlib
-    import re
-
-    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    blocks = readme_python_blocks()
     assert len(blocks) >= 2, "README.md has no Monte Carlo example"
     check = (
         "\nassert res.samples.shape == (4, 2000, 200) and res.exchange_rate.shape == (4, 7)"
@@ -70,6 +73,4 @@ def test_readme_monte_carlo_example_runs(tmp_path):
     )
     script = tmp_path / "readme_mc.py"
     script.write_text(blocks[1] + check)
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip().splitlines()[-1] == "ok"
+    assert run_script(script, timeout=300)[-1] == "ok"

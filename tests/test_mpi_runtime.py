@@ -40,15 +40,21 @@ def mpiexec():
     return path
 
 
-def test_two_ranks_draw_identical_disorder_for_identical_keys(tmp_path):
-    out = tmp_path / "gathered.npy"
+def run_on_two_ranks(tmp_path, program, out, timeout):
+    """Write ``program`` (formatted with the output path) and run it under ``mpiexec -n 2``."""
     script = tmp_path / "program.py"
-    script.write_text(PROGRAM.format(out=out.as_posix()))
+    script.write_text(program.format(out=out.as_posix()))
     env = dict(os.environ, OMP_NUM_THREADS="1", MPIR_CVAR_CH4_PROGRESS_THROTTLE="1")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-    proc = subprocess.run([mpiexec(), "-n", "2", sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([mpiexec(), "-n", "2", sys.executable, str(script)], env=env, capture_output=True,
+                          text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_two_ranks_draw_identical_disorder_for_identical_keys(tmp_path):
+    out = tmp_path / "gathered.npy"
+    run_on_two_ranks(tmp_path, PROGRAM, out, timeout=120)
     rows = np.load(out, allow_pickle=False)
     assert rows.shape == (2, 1 + 16)
     assert np.all(rows[:, 0] == 2)  # both ranks saw a world of size 2
@@ -84,19 +90,10 @@ SAMPLER_PROGRAM = textwrap.dedent(
 )
 
 
-
-
 @pytest.mark.filterwarnings("ignore::mc.diagnostics.ShortChainWarning")
 def test_monte_carlo_chains_are_identical_on_one_and_two_ranks(tmp_path):
     out = tmp_path / "energies.npy"
-    script = tmp_path / "sampler.py"
-    script.write_text(SAMPLER_PROGRAM.format(out=out.as_posix()))
-    env = dict(os.environ, OMP_NUM_THREADS="1", MPIR_CVAR_CH4_PROGRESS_THROTTLE="1")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-    proc = subprocess.run([mpiexec(), "-n", "2", sys.executable, str(script)], env=env, capture_output=True,
-                          text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
+    run_on_two_ranks(tmp_path, SAMPLER_PROGRAM, out, timeout=300)
     table = np.load(out, allow_pickle=False)
     assert table.shape == (4, 1 + 2 * 200)
     prior = mc.IsingPrior.curie_weiss(32, beta=1.2)

@@ -21,6 +21,22 @@ def flat(x, params, grad_out):
 
 
 @njit(cache=True)
+def _responsibilities(logs):
+    """Turn component log densities into responsibilities in place; return their log-sum-exp."""
+    top = -np.inf
+    for k in range(logs.size):
+        if logs[k] > top:
+            top = logs[k]
+    total = 0.0
+    for k in range(logs.size):
+        logs[k] = np.exp(logs[k] - top)
+        total += logs[k]
+    for k in range(logs.size):
+        logs[k] /= total
+    return top + np.log(total)
+
+
+@njit(cache=True)
 def gaussian_mixture_diagonal(x, params, grad_out):
     """``log sum_k pi_k N(x; mu_k, diag(lambda_k))`` and ``sum_k P(k|x) (mu_k - x) / lambda_k``.
 
@@ -29,26 +45,20 @@ def gaussian_mixture_diagonal(x, params, grad_out):
     """
     means, inv_var, log_coef, logs = params
     n_comp, n = means.shape
-    top = -np.inf
     for k in range(n_comp):
         q = 0.0
         for i in range(n):
             d = x[i] - means[k, i]
             q += d * d * inv_var[k, i]
         logs[k] = log_coef[k] - 0.5 * q
-        if logs[k] > top:
-            top = logs[k]
-    total = 0.0
-    for k in range(n_comp):
-        logs[k] = np.exp(logs[k] - top)
-        total += logs[k]
+    log_p = _responsibilities(logs)
     for i in range(n):
         grad_out[i] = 0.0
     for k in range(n_comp):
-        w = logs[k] / total
+        w = logs[k]
         for i in range(n):
             grad_out[i] += w * (means[k, i] - x[i]) * inv_var[k, i]
-    return top + np.log(total)
+    return log_p
 
 
 @njit(cache=True)
@@ -62,7 +72,6 @@ def gaussian_mixture_full(x, params, grad_out):
     """
     means, vecs, inv_lam, log_coef, logs, rs = params
     n_comp, n = means.shape
-    top = -np.inf
     for k in range(n_comp):
         q = 0.0
         for j in range(n):
@@ -72,19 +81,14 @@ def gaussian_mixture_full(x, params, grad_out):
             rs[k, j] = acc * inv_lam[k, j]
             q += acc * acc * inv_lam[k, j]
         logs[k] = log_coef[k] - 0.5 * q
-        if logs[k] > top:
-            top = logs[k]
-    total = 0.0
-    for k in range(n_comp):
-        logs[k] = np.exp(logs[k] - top)
-        total += logs[k]
+    log_p = _responsibilities(logs)
     for i in range(n):
         grad_out[i] = 0.0
     for k in range(n_comp):
-        w = logs[k] / total
+        w = logs[k]
         for i in range(n):
             acc = 0.0
             for j in range(n):
                 acc += vecs[k, i, j] * rs[k, j]
             grad_out[i] -= w * acc
-    return top + np.log(total)
+    return log_p

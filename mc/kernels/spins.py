@@ -28,7 +28,8 @@ Couplings come in three storage forms, each with its incremental local field:
 
 Arrays: ``spins`` (R, C, N) int8 for R replicas of C = K chains each; ``rung_of`` / ``chain_at``
 (R, C) int64; ``rng`` (R, 4) uint64 (replica r uses only row r, so a replica's chain does not
-depend on R); counters ``flips`` and ``sweeps_at`` (R, K) are accumulated per rung, exchange
+depend on R; the row is held in local variables during the replica's sweep, ``rng.load_state``);
+counters ``flips`` and ``sweeps_at`` (R, K) are accumulated per rung, exchange
 counters (R, K - 1). ``sweep0`` is the number of sweeps done before this call (it sets the
 parity of the exchange rounds, so a run cut into calls equals one long call).
 """
@@ -37,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .rng import randbelow, uniform
+from .rng import load_state, randbelow_local, store_state, uniform_local
 from .tempering import exchange
 
 __all__ = [
@@ -53,15 +54,19 @@ __all__ = [
 
 @njit(cache=True, inline="always")
 def _update(si, f, heat_bath, st):
-    """New value of a spin of value ``si`` in effective local field ``f``."""
+    """New value of a spin of value ``si`` in effective local field ``f``, and the state tuple."""
     if heat_bath:
-        if uniform(st) * (1.0 + np.exp(-2.0 * f)) < 1.0:
-            return np.int8(1)
-        return np.int8(-1)
+        u, st = uniform_local(st)
+        if u * (1.0 + np.exp(-2.0 * f)) < 1.0:
+            return np.int8(1), st
+        return np.int8(-1), st
     d = -2.0 * si * f
-    if d >= 0.0 or uniform(st) < np.exp(d):
-        return np.int8(-si)
-    return np.int8(si)
+    if d >= 0.0:
+        return np.int8(-si), st
+    u, st = uniform_local(st)
+    if u < np.exp(d):
+        return np.int8(-si), st
+    return np.int8(si), st
 
 
 @njit(cache=True)
@@ -88,7 +93,7 @@ def run_curie_weiss(spins, mag, jn, b, h, theta, rung_of, chain_at, n_sweeps, he
     n_rep, n_chain, n = spins.shape
     for sweep in range(n_sweeps):
         for r in range(n_rep):
-            st = rng[r]
+            st = load_state(rng[r])
             for c in range(n_chain):
                 k = rung_of[r, c]
                 tp = theta[k, 0]
@@ -97,10 +102,12 @@ def run_curie_weiss(spins, mag, jn, b, h, theta, rung_of, chain_at, n_sweeps, he
                 m = mag[r, c]
                 nf = 0
                 for step in range(n):
-                    i = randbelow(st, n) if random_order else step
+                    i = step
+                    if random_order:
+                        i, st = randbelow_local(st, n)
                     si = s[i]
                     f = tp * (jn * (m - si) + b[i]) + tl * h[i]
-                    new = _update(si, f, heat_bath, st)
+                    new, st = _update(si, f, heat_bath, st)
                     if new != si:
                         s[i] = new
                         m += 2 * new
@@ -108,6 +115,7 @@ def run_curie_weiss(spins, mag, jn, b, h, theta, rung_of, chain_at, n_sweeps, he
                 mag[r, c] = m
                 flips[r, k] += nf
                 sweeps_at[r, k] += 1
+            store_state(rng[r], st)
         done = sweep0 + sweep + 1
         if n_chain > 1 and done % exchange_every == 0:
             features_curie_weiss(spins, mag, jn, b, h, phi)
@@ -154,7 +162,7 @@ def run_dense(spins, lf, w, b, h, theta, rung_of, chain_at, n_sweeps, heat_bath,
     n_rep, n_chain, n = spins.shape
     for sweep in range(n_sweeps):
         for r in range(n_rep):
-            st = rng[r]
+            st = load_state(rng[r])
             for c in range(n_chain):
                 k = rung_of[r, c]
                 tp = theta[k, 0]
@@ -163,10 +171,12 @@ def run_dense(spins, lf, w, b, h, theta, rung_of, chain_at, n_sweeps, heat_bath,
                 field = lf[r, c]
                 nf = 0
                 for step in range(n):
-                    i = randbelow(st, n) if random_order else step
+                    i = step
+                    if random_order:
+                        i, st = randbelow_local(st, n)
                     si = s[i]
                     f = tp * (field[i] - w[i, i] * si + b[i]) + tl * h[i]
-                    new = _update(si, f, heat_bath, st)
+                    new, st = _update(si, f, heat_bath, st)
                     if new != si:
                         s[i] = new
                         d = 2.0 * new
@@ -176,6 +186,7 @@ def run_dense(spins, lf, w, b, h, theta, rung_of, chain_at, n_sweeps, heat_bath,
                         nf += 1
                 flips[r, k] += nf
                 sweeps_at[r, k] += 1
+            store_state(rng[r], st)
         done = sweep0 + sweep + 1
         if n_chain > 1 and done % exchange_every == 0:
             features_dense(spins, lf, b, h, phi)
@@ -210,7 +221,7 @@ def run_sparse(spins, indptr, indices, weights, b, h, theta, rung_of, chain_at, 
     n_rep, n_chain, n = spins.shape
     for sweep in range(n_sweeps):
         for r in range(n_rep):
-            st = rng[r]
+            st = load_state(rng[r])
             for c in range(n_chain):
                 k = rung_of[r, c]
                 tp = theta[k, 0]
@@ -218,18 +229,21 @@ def run_sparse(spins, indptr, indices, weights, b, h, theta, rung_of, chain_at, 
                 s = spins[r, c]
                 nf = 0
                 for step in range(n):
-                    i = randbelow(st, n) if random_order else step
+                    i = step
+                    if random_order:
+                        i, st = randbelow_local(st, n)
                     si = s[i]
                     acc = 0.0
                     for p in range(indptr[i], indptr[i + 1]):
                         acc += weights[p] * s[indices[p]]
                     f = tp * (acc + b[i]) + tl * h[i]
-                    new = _update(si, f, heat_bath, st)
+                    new, st = _update(si, f, heat_bath, st)
                     if new != si:
                         s[i] = new
                         nf += 1
                 flips[r, k] += nf
                 sweeps_at[r, k] += 1
+            store_state(rng[r], st)
         done = sweep0 + sweep + 1
         if n_chain > 1 and done % exchange_every == 0:
             features_sparse(spins, indptr, indices, weights, b, h, phi)

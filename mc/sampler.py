@@ -33,8 +33,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -584,9 +586,11 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
         Progress bar on stderr (default: when stderr is a terminal).
     checkpoint : path, optional
         ``.npz`` file the full sampler state is written to (atomically) every
-        ``checkpoint_every`` seconds and on interruption (Ctrl-C / SIGTERM turned into
-        KeyboardInterrupt). With ``resume=True`` an existing checkpoint of the same run is
-        continued; the continued run gives the same numbers as an uninterrupted one.
+        ``checkpoint_every`` seconds, at the end, and on interruption: while a checkpointed run
+        is going (in the main thread), SIGINT (Ctrl-C) and SIGTERM (SLURM's warning) stop it at
+        the next chunk boundary, save the state and raise KeyboardInterrupt. With
+        ``resume=True`` an existing checkpoint of the same run is continued; the continued run
+        gives the same numbers as an uninterrupted one.
 
     Returns
     -------
@@ -731,8 +735,23 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
         bar = tqdm(total=total, initial=sweeps_done, unit="sweep", desc=f"{method} R={n_rep}", leave=False)
     last_save = time.monotonic()
     target = TARGET_ACCEPTANCE.get(method)
+    # With a checkpoint, SIGINT / SIGTERM (SLURM's warning) only raise a flag; the loop stops at
+    # the next chunk boundary, where the state is consistent, saves it and raises KeyboardInterrupt.
+    signals_seen = []
+    previous_handlers = {}
+    if checkpoint is not None and threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous_handlers[sig] = signal.signal(sig, lambda signum, frame: signals_seen.append(signum))
+    consistent = True
     try:
         while sweeps_done < total:
+            if signals_seen:
+                save_checkpoint()
+                raise KeyboardInterrupt(
+                    f"signal {signal.Signals(signals_seen[0]).name}: sampler state saved to {checkpoint}; "
+                    "rerun with resume=True to continue"
+                )
+            consistent = False
             if sweeps_done < burn_in:
                 chunk = min(_ADAPT_EVERY, burn_in - sweeps_done)
                 before_acc = fam.arrays["acc"].copy()
@@ -766,16 +785,19 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
                 sum_x2 += x * x
                 draws_done += 1
                 chunk = thin
+            consistent = True
             if bar is not None:
                 bar.update(chunk)
             if checkpoint is not None and time.monotonic() - last_save >= checkpoint_every:
                 save_checkpoint()
                 last_save = time.monotonic()
     except KeyboardInterrupt:
-        if checkpoint is not None:
+        if checkpoint is not None and consistent and not signals_seen:
             save_checkpoint()
         raise
     finally:
+        for sig, handler in previous_handlers.items():
+            signal.signal(sig, handler)
         if bar is not None:
             bar.close()
     if checkpoint is not None:

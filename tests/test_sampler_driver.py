@@ -1,4 +1,11 @@
 """The sampler driver: determinism, replica streams, checkpoints, storage modes and bad input."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
 import numpy as np
 import pytest
 
@@ -55,9 +62,10 @@ def test_interrupted_run_resumes_to_the_same_numbers(make, tmp_path, monkeypatch
 
     def flaky(self, *args):
         calls["n"] += 1
-        if calls["n"] == 60:  # inside production, after burn-in
-            raise KeyboardInterrupt
-        return original(self, *args)
+        out = original(self, *args)
+        if calls["n"] == 60:  # inside production, after burn-in: as if Ctrl-C were pressed here
+            os.kill(os.getpid(), signal.SIGINT)
+        return out
 
     monkeypatch.setattr(family, "run", flaky)
     with pytest.raises(KeyboardInterrupt):
@@ -69,6 +77,50 @@ def test_interrupted_run_resumes_to_the_same_numbers(make, tmp_path, monkeypatch
     np.testing.assert_array_equal(resumed.energies, full.energies)
     np.testing.assert_array_equal(resumed.exchange_rate, full.exchange_rate)
     np.testing.assert_array_equal(resumed.step_size, full.step_size)
+
+
+KILLED_PROGRAM = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    import mc
+
+    prior = mc.IsingPrior.curie_weiss(64, beta=1.1)
+    post = mc.Posterior(prior, mc.VP(), np.linspace(-1, 1, 64), 1.0)
+    mc.sample(post, n_replicas=2, n_sweeps=600_000, thin=200, seed=3, checkpoint=sys.argv[1],
+              checkpoint_every=0.2, resume=True)
+    """
+)
+
+
+@pytest.mark.slow
+def test_sigterm_saves_the_state_and_the_resumed_run_gives_the_uninterrupted_numbers(tmp_path):
+    """SLURM's SIGTERM during a checkpointed run: the process stops at a chunk boundary with the
+    state saved; resuming gives exactly the numbers of a run that was never interrupted."""
+    script = tmp_path / "long_run.py"
+    script.write_text(KILLED_PROGRAM)
+    path = tmp_path / "chain.npz"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+    proc = subprocess.Popen([sys.executable, str(script), str(path)], env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not path.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert path.exists(), "no checkpoint was written"
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode != 0 and "SIGTERM" in err, err[-2000:]
+    with np.load(path, allow_pickle=False) as data:
+        meta = data["meta"]
+    assert '"sweeps_done"' in str(meta)
+    prior = mc.IsingPrior.curie_weiss(64, beta=1.1)
+    post = mc.Posterior(prior, mc.VP(), np.linspace(-1, 1, 64), 1.0)
+    kwargs = dict(n_replicas=2, n_sweeps=600_000, thin=200, seed=3)
+    resumed = mc.sample(post, checkpoint=path, resume=True, **kwargs)
+    full = mc.sample(post, **kwargs)
+    np.testing.assert_array_equal(resumed.samples, full.samples)
+    np.testing.assert_array_equal(resumed.energies, full.energies)
 
 
 def test_checkpoint_of_another_run_is_refused(tmp_path):

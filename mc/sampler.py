@@ -47,6 +47,7 @@ from . import diagnostics
 from ._validation import as_positive_int, as_scalar
 from .disorder import seed_sequence
 from .kernels import continuous as kc
+from .kernels import lattice as kl
 from .kernels import points as kp
 from .kernels import priors as kpr
 from .kernels import sphere as ksp
@@ -272,11 +273,21 @@ class _SpinFamily(_Family):
             self.jn = prior.beta * prior.J / self.n
             self.arrays["mag"] = spins.sum(axis=2, dtype=np.int64)
         elif isinstance(prior, LatticeIsingPrior):
+            # bonds of one magnitude (ferromagnet, +-J): tabulated acceptances (mc.kernels.lattice);
+            # otherwise (Gaussian bonds, or tables out of range) the generic neighbour-list kernel
             self.kind = "sparse"
             mat = prior.sparse_couplings
             self.indptr = np.ascontiguousarray(mat.indptr, dtype=np.int64)
             self.indices = np.ascontiguousarray(mat.indices, dtype=np.int64)
             self.weights = np.ascontiguousarray(mat.data * prior.beta, dtype=np.float64)
+            nb = kl.neighbour_table(self.indptr, self.indices, self.weights)
+            tables = None
+            if nb is not None:
+                tables = kl.acceptance_tables(self.theta, nb[2], len(nb[0]), self.b, self.h, self.heat_bath)
+            if tables is not None:
+                self.kind = "lattice"
+                self.nbrs, self.sgns, self.g = nb
+                self.table, self.thresholds, self.ftab = tables
         else:
             self.kind = "dense"
             self.w = np.ascontiguousarray(prior.couplings * prior.beta, dtype=np.float64)
@@ -289,6 +300,9 @@ class _SpinFamily(_Family):
                   exchange_every, sweep0, rng, a["acc"], a["att"], self.phi, a["ex_att"], a["ex_acc"])
         if self.kind == "curie_weiss":
             ks.run_curie_weiss(a["spins"], a["mag"], self.jn, self.b, self.h, *common)
+        elif self.kind == "lattice":
+            kl.run_lattice(a["spins"], self.nbrs, self.sgns, self.g, self.b, self.h, self.table, self.thresholds,
+                           self.ftab, *common)
         elif self.kind == "sparse":
             ks.run_sparse(a["spins"], self.indptr, self.indices, self.weights, self.b, self.h, *common)
         else:
@@ -298,6 +312,8 @@ class _SpinFamily(_Family):
         a = self.arrays
         if self.kind == "curie_weiss":
             ks.features_curie_weiss(a["spins"], a["mag"], self.jn, self.b, self.h, self.phi)
+        elif self.kind == "lattice":
+            kl.features_lattice(a["spins"], self.nbrs, self.sgns, self.g, self.b, self.h, self.phi)
         elif self.kind == "sparse":
             ks.features_sparse(a["spins"], self.indptr, self.indices, self.weights, self.b, self.h, self.phi)
         else:

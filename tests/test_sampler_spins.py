@@ -9,12 +9,17 @@ largest integrated autocorrelation time, and compares with the enumerated law:
   within 5 standard errors (errors from tau).
 
 Negative control: a chain run at the wrong prior temperature fails the same chi-square test.
+
+Lattice priors whose bonds share one magnitude (ferromagnet, +-J Edwards-Anderson) run on the
+tabulated kernel ``mc.kernels.lattice``; they are checked here with periodic and open boundaries,
+a prior field, and at zero field (``x_t = 0``, where the decisions are integer comparisons).
 """
 import numpy as np
 import pytest
 from scipy import stats
 
 import mc
+from mc import sampler
 from mc.diagnostics import tau_int_per_chain
 from mc.models import EnumeratedSpinPosterior, LatticeIsingPrior
 
@@ -31,12 +36,21 @@ def _prior(kind, n, beta):
         return mc.IsingPrior.hopfield(n=n, n_patterns=2, beta=beta, seed=6)
     if kind == "lattice":
         return LatticeIsingPrior.ferromagnet(4, 2, beta=beta)
+    if kind == "lattice_field":
+        return LatticeIsingPrior.ferromagnet(4, 2, beta=beta, field=0.15)
     if kind == "ea3d":
         return LatticeIsingPrior.edwards_anderson(2, 3, beta=beta, periodic=False, seed=7)
+    if kind == "ea_pm":
+        return LatticeIsingPrior.edwards_anderson(4, 2, beta=beta, bonds="bimodal", seed=8)
+    if kind == "ea_pm_open":
+        return LatticeIsingPrior.edwards_anderson(4, 2, beta=beta, bonds="bimodal", periodic=False, seed=9)
     raise AssertionError(kind)
 
 
 def _posterior(prior, t=1.0, seed=2):
+    """Posterior of a planted x_t; ``seed=None``: x_t = 0 (no random field)."""
+    if seed is None:
+        return mc.Posterior(prior, mc.VP(), np.zeros(prior.n_dim), t)
     state = mc.draw_quenched(prior, mc.VP(), t, seed=seed)
     return mc.Posterior(prior, mc.VP(), state.x_t, t)
 
@@ -92,16 +106,30 @@ CASES = [
     ("sk", 14, 1.5, "metropolis", "sequential", None),
     ("hopfield", 16, 1.2, "metropolis", "random", None),
     ("lattice", 16, 0.4, "heat_bath", "sequential", None),
+    ("lattice", 16, 0.4, "heat_bath", "random", None),
+    ("lattice", 16, 0.4, "metropolis", "sequential", None),
+    ("lattice", 16, 0.4, "metropolis", "random", None),
+    ("lattice_field", 16, 0.5, "metropolis", "sequential", None),
+    ("ea_pm", 16, 0.8, "metropolis", "random", None),
+    ("ea_pm", 16, 0.8, "heat_bath", "sequential", None),
+    ("ea_pm_open", 16, 0.8, "metropolis", "sequential", None),
     ("ea3d", 8, 1.0, "metropolis", "random", None),
     ("sk", 12, 2.0, "heat_bath", "random", "hamiltonian"),
     ("hopfield", 12, 1.5, "metropolis", "random", "likelihood"),
+    ("ea_pm", 16, 1.5, "metropolis", "sequential", "hamiltonian"),
+]
+#: Lattice cases again at zero field (x_t = 0): the integer-threshold decisions.
+ZERO_FIELD_CASES = [
+    ("lattice", 16, 0.4, "metropolis", "sequential"),
+    ("lattice", 16, 0.4, "heat_bath", "random"),
+    ("ea_pm", 16, 0.8, "metropolis", "random"),
+    ("ea_pm_open", 16, 0.8, "heat_bath", "sequential"),
 ]
 
 
-@pytest.mark.parametrize("kind,n,beta,method,order,tempering", CASES)
-def test_spin_sampler_matches_enumeration(kind, n, beta, method, order, tempering):
+def _check_against_enumeration(kind, n, beta, method, order, tempering, seed):
     prior = _prior(kind, n, beta)
-    post = _posterior(prior)
+    post = _posterior(prior, seed=seed)
     exact, probs = _exact_moments(post)
     extra = {} if tempering is None else {"tempering": tempering, "n_temperatures": 4}
     res = mc.sample(post, n_replicas=4, n_sweeps=30_000, burn_in=2_000, thin=2, method=method, order=order,
@@ -123,7 +151,36 @@ def test_spin_sampler_matches_enumeration(kind, n, beta, method, order, temperin
         assert np.all((res.exchange_rate > 0) & (res.exchange_rate <= 1))
 
 
-@pytest.mark.parametrize("kind,n,beta,method", [("sk", 12, 1.0, "heat_bath"), ("cw", 12, 0.9, "metropolis")])
+@pytest.mark.parametrize("kind,n,beta,method,order,tempering", CASES)
+def test_spin_sampler_matches_enumeration(kind, n, beta, method, order, tempering):
+    _check_against_enumeration(kind, n, beta, method, order, tempering, seed=2)
+
+
+@pytest.mark.parametrize("kind,n,beta,method,order", ZERO_FIELD_CASES)
+def test_lattice_kernel_at_zero_field_matches_enumeration(kind, n, beta, method, order):
+    _check_against_enumeration(kind, n, beta, method, order, None, seed=None)
+
+
+@pytest.mark.parametrize("kind,expected", [
+    ("lattice", "lattice"), ("lattice_field", "lattice"), ("ea_pm", "lattice"), ("ea_pm_open", "lattice"),
+    ("ea3d", "sparse"),  # Gaussian bonds: magnitudes differ
+])
+def test_sampler_picks_the_tabulated_kernel_for_bonds_of_one_magnitude(kind, expected):
+    post = _posterior(_prior(kind, None, 0.5))
+    fam = sampler._SpinFamily(post, sampler.Ladder.make(), 1, "metropolis", "random", np.ones((1, 1, post.n_dim)))
+    assert fam.kind == expected
+    # far beyond the table's exponent range the generic kernel is kept (still exact)
+    cold = _posterior(_prior(kind, None, 1000.0))
+    fam = sampler._SpinFamily(cold, sampler.Ladder.make(), 1, "metropolis", "random", np.ones((1, 1, cold.n_dim)))
+    assert fam.kind == "sparse"
+
+
+@pytest.mark.parametrize("kind,n,beta,method", [
+    ("sk", 12, 1.0, "heat_bath"),
+    ("cw", 12, 0.9, "metropolis"),
+    ("lattice", 16, 0.4, "metropolis"),
+    ("ea_pm", 16, 0.8, "heat_bath"),
+])
 def test_wrong_temperature_fails_the_same_test(kind, n, beta, method):
     right = _posterior(_prior(kind, n, beta))
     _, probs = _exact_moments(right)
@@ -136,10 +193,15 @@ def test_wrong_temperature_fails_the_same_test(kind, n, beta, method):
 
 @pytest.mark.filterwarnings("ignore::mc.diagnostics.ShortChainWarning")
 def test_energies_are_the_posterior_hamiltonian_for_every_coupling_storage():
-    for prior in (_prior("cw", 10, 1.0), _prior("sk", 10, 1.0), _prior("lattice", 16, 0.5)):
-        post = _posterior(prior)
-        res = mc.sample(post, n_replicas=2, n_sweeps=50, seed=1)
-        np.testing.assert_allclose(res.energies, post.energy(res.samples), rtol=1e-10, atol=1e-9)
+    priors = [_prior("cw", 10, 1.0), _prior("sk", 10, 1.0), _prior("ea3d", 8, 1.0)]
+    priors += [_prior(kind, 16, 0.5) for kind in ("lattice", "lattice_field", "ea_pm", "ea_pm_open")]
+    priors.append(LatticeIsingPrior.ferromagnet(4, 2, J=-1.0, beta=0.5))  # antiferromagnet: g < 0, no signs
+    for prior in priors:
+        for seed in (2, None):
+            post = _posterior(prior, seed=seed)
+            for extra in ({}, {"tempering": "hamiltonian", "n_temperatures": 3}):
+                res = mc.sample(post, n_replicas=2, n_sweeps=50, seed=1, **extra)
+                np.testing.assert_allclose(res.energies, post.energy(res.samples), rtol=1e-10, atol=1e-9)
 
 
 @pytest.mark.slow

@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import mc  # noqa: E402
 from mc.kernels import continuous as kc  # noqa: E402
 from mc.kernels import spins as ks  # noqa: E402
-from mc.kernels.rng import seed_states  # noqa: E402
+from mc.kernels.rng import normal_spares, seed_states  # noqa: E402
 from mc.models.lattice import LatticeIsingPrior  # noqa: E402
 from mc.sampler import _builtin_prior  # noqa: E402
 
@@ -289,6 +289,7 @@ class ContinuousRun:
         self.y = np.ascontiguousarray(post.y, dtype=np.float64)
         self.inv_s = 1.0 / post.s
         self.a = chain_arrays(1)
+        self.spare = normal_spares(1)
         self.x = np.tile(post.y / (1.0 + post.s), (1, 1, 1))
         self.lp = np.zeros((1, 1))
         self.gp = np.zeros((1, 1, n))
@@ -301,7 +302,7 @@ class ContinuousRun:
         a = self.a
         kc.run_continuous(self.x, self.lp, self.gp, self.f, self.params, self.y, self.inv_s, a["theta"],
                           a["rung_of"], a["chain_at"], self.method, self.eps, self.n_leapfrog, n_sweeps, 1, 0,
-                          a["rng"], a["acc"], a["att"], a["phi"], a["ex_att"], a["ex_acc"])
+                          a["rng"], self.spare, a["acc"], a["att"], a["phi"], a["ex_att"], a["ex_acc"])
 
     def adapt(self, rounds=30, chunk=20):
         """Burn-in with the sampler's step-size rule towards its target acceptance."""

@@ -52,7 +52,7 @@ from .kernels import points as kp
 from .kernels import priors as kpr
 from .kernels import sphere as ksp
 from .kernels import spins as ks
-from .kernels.rng import seed_states
+from .kernels.rng import normal_spares, seed_states
 from .posterior import Posterior
 
 __all__ = ["Ladder", "SampleResult", "sample", "METHODS"]
@@ -70,7 +70,7 @@ TARGET_ACCEPTANCE = {"mala": 0.574, "hmc": 0.7, "rwm": 0.234, "sphere": 0.234}
 _STREAM_CHAIN, _STREAM_INIT = 2, 3
 #: Sweeps per adaptation round during burn-in.
 _ADAPT_EVERY = 20
-_CHECKPOINT_VERSION = 1
+_CHECKPOINT_VERSION = 2
 
 
 # ---------------------------------------------------------------------------------------------
@@ -362,6 +362,7 @@ class _ContinuousFamily(_Family):
         self.inv_s = 1.0 / post.s
         x = np.ascontiguousarray(init_states, dtype=np.float64)
         self.arrays["x"] = x
+        self.arrays["normal_spare"] = normal_spares(n_rep)  # second polar normal, per replica
         self.arrays["lp"] = np.zeros(x.shape[:2])
         self.arrays["gp"] = np.zeros(x.shape)
         self.refresh()
@@ -381,7 +382,8 @@ class _ContinuousFamily(_Family):
         a = self.arrays
         kc.run_continuous(a["x"], a["lp"], a["gp"], self.f, self.params, self.y, self.inv_s, self.theta,
                           a["rung_of"], a["chain_at"], self.method, a["eps"], self.n_leapfrog, n_sweeps,
-                          exchange_every, sweep0, rng, a["acc"], a["att"], self.phi, a["ex_att"], a["ex_acc"])
+                          exchange_every, sweep0, rng, a["normal_spare"], a["acc"], a["att"], self.phi,
+                          a["ex_att"], a["ex_acc"])
 
     def features(self):
         kc.features_continuous(self.arrays["x"], self.arrays["lp"], self.y, self.inv_s, self.phi)
@@ -405,6 +407,7 @@ class _SphereFamily(_Family):
         w = model.project(init_states) / model.radius
         w = w / np.linalg.norm(w, axis=-1, keepdims=True)
         self.arrays["w"] = np.ascontiguousarray(w)
+        self.arrays["normal_spare"] = normal_spares(n_rep)  # second polar normal, per replica
         d = model.subspace_dim
         kappa = float(np.linalg.norm(self.g))
         # angular width of the vMF law ~ min(1, sqrt(d) / kappa) spread over d coordinates
@@ -413,7 +416,8 @@ class _SphereFamily(_Family):
     def run(self, n_sweeps, exchange_every, sweep0, rng):
         a = self.arrays
         ksp.run_sphere(a["w"], self.g, self.theta, a["rung_of"], a["chain_at"], a["eps"], n_sweeps,
-                       exchange_every, sweep0, rng, a["acc"], a["att"], self.phi, a["ex_att"], a["ex_acc"])
+                       exchange_every, sweep0, rng, a["normal_spare"], a["acc"], a["att"], self.phi, a["ex_att"],
+                       a["ex_acc"])
 
     def features(self):
         ksp.features_sphere(self.arrays["w"], self.g, self.phi)

@@ -21,10 +21,21 @@ def _spin_posterior(n=24):
     return mc.Posterior(prior, mc.VP(), x_t, 1.0)
 
 
-def _gmm_posterior():
-    model = mc.GaussianMixture.two_class(1.0, 1.0, n_dim=6)
+def _gmm_posterior(n=6):
+    model = mc.GaussianMixture.two_class(1.0, 1.0, n_dim=n)
     state = mc.draw_quenched(model, mc.VP(), 1.0, seed=1)
     return mc.Posterior(model, mc.VP(), state.x_t, 1.0)
+
+
+def _odd_gmm_posterior():
+    """N = 5: an odd number of normals per move, so a replica's spare polar normal is often full."""
+    return _gmm_posterior(5)
+
+
+def _sphere_posterior():
+    model = mc.Hypersphere(7)
+    state = mc.draw_quenched(model, mc.VP(), 0.8, seed=2)
+    return mc.Posterior(model, mc.VP(), state.x_t, 0.8)
 
 
 @pytest.mark.parametrize("make,extra", [
@@ -32,6 +43,8 @@ def _gmm_posterior():
     (_spin_posterior, {"tempering": "hamiltonian", "n_temperatures": 3}),
     (_gmm_posterior, {"method": "hmc"}),
     (_gmm_posterior, {"tempering": "likelihood", "n_temperatures": 3}),
+    (_odd_gmm_posterior, {}),
+    (_sphere_posterior, {"tempering": "likelihood", "n_temperatures": 3}),
 ])
 def test_same_seed_same_numbers_and_replicas_independent_of_their_number(make, extra):
     post = make()
@@ -50,10 +63,11 @@ def test_same_seed_same_numbers_and_replicas_independent_of_their_number(make, e
     assert not np.array_equal(other_key.samples, two.samples)
 
 
-@pytest.mark.parametrize("make", [_spin_posterior, _gmm_posterior])
-def test_interrupted_run_resumes_to_the_same_numbers(make, tmp_path, monkeypatch):
+@pytest.mark.parametrize("make,thin", [(_spin_posterior, 2), (_gmm_posterior, 2), (_odd_gmm_posterior, 1)])
+def test_interrupted_run_resumes_to_the_same_numbers(make, thin, tmp_path, monkeypatch):
     post = make()
-    kwargs = dict(n_replicas=3, n_sweeps=400, burn_in=100, thin=2, seed=4, tempering="hamiltonian", n_temperatures=3)
+    kwargs = dict(n_replicas=3, n_sweeps=400, burn_in=100, thin=thin, seed=4, tempering="hamiltonian",
+                  n_temperatures=3)
     full = mc.sample(post, **kwargs)
     path = tmp_path / "chain.npz"
     family = sampler._SpinFamily if post.model.state_space == "spins" else sampler._ContinuousFamily
@@ -72,6 +86,9 @@ def test_interrupted_run_resumes_to_the_same_numbers(make, tmp_path, monkeypatch
         mc.sample(post, checkpoint=path, **kwargs)
     monkeypatch.setattr(family, "run", original)
     assert path.exists()
+    if make is _odd_gmm_posterior:  # 3 rungs x 5 normals per sweep: every spare is full here
+        with np.load(path) as data:
+            assert np.isfinite(data["state_normal_spare"]).all()
     resumed = mc.sample(post, checkpoint=path, resume=True, **kwargs)
     np.testing.assert_array_equal(resumed.samples, full.samples)
     np.testing.assert_array_equal(resumed.energies, full.energies)

@@ -18,7 +18,11 @@ replica, so that a replica's chain does not depend on the others):
 * ``HMC``: unit mass, ``n_leapfrog`` leapfrog steps of size ``eps``, accepted with
   ``min(1, exp(-Delta H))``, ``H = -log pi + |p|^2 / 2`` (Duane et al. 1987; Neal 2011).
 
-``xi`` and momenta are standard normal from the replica's own xoshiro stream. Cached per chain:
+``xi`` and momenta are standard normal from the replica's own xoshiro stream, by the polar
+method with both values of each pair used (``rng.normal_local``): the unused second value is
+kept in ``spare[r]`` (R,) float64 (NaN when empty) between moves and between calls, so a
+replica's numbers depend only on its own seed; the driver checkpoints it with the state. Cached
+per chain:
 ``lp = log p0(x)`` (R, C) and ``gp = grad log p0(x)`` (R, C, N); the likelihood part is recomputed
 (O(N)). Acceptance counters ``acc`` / ``att`` are accumulated per rung (R, K).
 """
@@ -27,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .rng import normal, uniform
+from .rng import load_state, normal_local, store_state, uniform_local
 from .tempering import exchange
 
 __all__ = ["RWM", "MALA", "HMC", "features_continuous", "init_prior_terms", "run_continuous"]
@@ -71,7 +75,7 @@ def _log_target(tp, tl, lp, x, gp, y, inv_s, g):
 
 @njit(cache=True)
 def run_continuous(x, lp, gp, log_prior_grad, params, y, inv_s, theta, rung_of, chain_at, method, eps,
-                   n_leapfrog, n_sweeps, exchange_every, sweep0, rng, acc, att, phi, ex_att, ex_acc):
+                   n_leapfrog, n_sweeps, exchange_every, sweep0, rng, spare, acc, att, phi, ex_att, ex_acc):
     """``n_sweeps`` moves of every chain (``method`` in RWM, MALA, HMC)."""
     n_rep, n_chain, n = x.shape
     xn = np.empty(n)
@@ -81,7 +85,8 @@ def run_continuous(x, lp, gp, log_prior_grad, params, y, inv_s, theta, rung_of, 
     mom = np.empty(n)
     for sweep in range(n_sweeps):
         for r in range(n_rep):
-            st = rng[r]
+            st = load_state(rng[r])
+            sp = spare[r]
             for c in range(n_chain):
                 k = rung_of[r, c]
                 tp = theta[k, 0]
@@ -96,8 +101,9 @@ def run_continuous(x, lp, gp, log_prior_grad, params, y, inv_s, theta, rung_of, 
                 if method == HMC:
                     kin0 = 0.0
                     for i in range(n):
-                        mom[i] = normal(st)
-                        kin0 += mom[i] * mom[i]
+                        zi, st, sp = normal_local(st, sp)
+                        mom[i] = zi
+                        kin0 += zi * zi
                         xn[i] = xc[i]
                         g1[i] = g0[i]
                     for step in range(n_leapfrog):
@@ -120,7 +126,7 @@ def run_continuous(x, lp, gp, log_prior_grad, params, y, inv_s, theta, rung_of, 
                 else:
                     fwd = 0.0
                     for i in range(n):
-                        xi = normal(st)
+                        xi, st, sp = normal_local(st, sp)
                         fwd += xi * xi
                         xn[i] = xc[i] + e * xi
                         if method == MALA:
@@ -138,12 +144,18 @@ def run_continuous(x, lp, gp, log_prior_grad, params, y, inv_s, theta, rung_of, 
                                 bwd += d * d
                             log_ratio += 0.5 * fwd - 0.5 * bwd / (e * e)
                 att[r, k] += 1
-                if log_ratio >= 0.0 or uniform(st) < np.exp(log_ratio):
+                accept = log_ratio >= 0.0
+                if not accept:
+                    u, st = uniform_local(st)
+                    accept = u < np.exp(log_ratio)
+                if accept:
                     for i in range(n):
                         xc[i] = xn[i]
                         gpc[i] = gpn[i]
                     lp[r, c] = lpn
                     acc[r, k] += 1
+            store_state(rng[r], st)
+            spare[r] = sp
         done = sweep0 + sweep + 1
         if n_chain > 1 and done % exchange_every == 0:
             features_continuous(x, lp, y, inv_s, phi)

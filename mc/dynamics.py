@@ -30,7 +30,7 @@ start of the path is
     Sigma = [log p_start(x_start) - log p_t(x_t)] + medium      (system + medium; Seifert 2005),
 
 the log ratio of the probabilities of the path and of its time reverse under the same dynamics
-(Onsager-Machlup, midpoint rule). It obeys ``<exp(-Sigma)> = 1`` for any start density.
+(Onsager-Machlup, midpoint rule in x and t: ``(2 / g2) b(x_mid, t_mid) . dx`` per step). It obeys ``<exp(-Sigma)> = 1`` for any start density.
 
 Two deltas and data sets have no density at ``t = 0``: their paths must start (forward) or stop
 (reverse) at ``t > 0``, where p_t is a mixture of Gaussians of variance D_t.
@@ -416,8 +416,9 @@ def simulate(
     out_div = np.empty((n_traj, R))
     out_s2 = np.empty((n_traj, R))
     out_x = np.empty((n_traj, R if record_positions else 0, model.n_dim))
+    a_mid, D_mid, c_mid, g2_mid = process_coefficients(process, 0.5 * (times[1:] + times[:-1]))
     kl.simulate(
-        x, states, a, D, c, g2, np.abs(steps), kl.MODES[mode][0], kl.SCHEMES[scheme],
+        x, states, a, D, c, g2, np.abs(steps), a_mid, D_mid, c_mid, g2_mid, kl.MODES[mode][0], kl.SCHEMES[scheme],
         means, var, log_w, slots, out_logp, out_medium, out_divint, out_div, out_s2, out_x,
     )
     return Trajectories(

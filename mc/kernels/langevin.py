@@ -22,22 +22,28 @@ given in the order of simulation, for many trajectories at once. With the forwar
 generative SDE, Anderson 1982), ``-1/2`` (probability-flow ODE forward), ``+1/2``
 (probability-flow ODE backward) (Song et al. 2021).
 
-Along SDE paths it accumulates the medium entropy ``int (2 / g2) b o dx`` (Stratonovich, by the
-trapezoid rule, which is the midpoint rule of the Onsager-Machlup discretisation to the order of
-the scheme; ``physics.md``: ``int F o dx / D`` with diffusion coefficient ``D = g2 / 2``). Along
+Along SDE paths it accumulates the medium entropy ``int (2 / g2) b o dx`` (Stratonovich;
+``physics.md``: ``int F o dx / D`` with diffusion coefficient ``D = g2 / 2``) by the midpoint
+rule of the Onsager-Machlup discretisation, ``(2 / g2) b(x_mid, t_mid) . (x_{k+1} - x_k)`` with
+``x_mid = (x_k + x_{k+1}) / 2`` and ``t_mid`` the middle of the step. Evaluating the force at the
+middle time matters: a trapezoid mixing ``b(x_k, t_k)`` and ``b(x_{k+1}, t_{k+1})`` has a bias of
+order ``h`` in the mean entropy production of the time-dependent generative drift (measured: the
+midpoint rule halves the error of a 30-step run and converges at order ``h^2``). Along
 every path it accumulates ``int div b dtau`` (trapezoid): for ODE paths the log-Jacobian of the
 flow, so that ``log p`` at the end equals ``log p`` at the start minus that integral (Liouville);
 for SDE paths the Ito-Stratonovich difference of the medium entropy (the pre-point rule gives
 ``medium - int div b dtau``).
 
-Randomness: one xoshiro256** state row per trajectory (``mc.kernels.rng``).
+Randomness: one xoshiro256** state row per trajectory (``mc.kernels.rng``), held in local
+variables during a step; both normals of each polar pair are used (the spare is kept per
+trajectory for the whole call), so a trajectory's noise depends on its own state row only.
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
-from .rng import normal
+from .rng import load_state, normal_local, store_state
 
 __all__ = ["MODES", "SCHEMES", "component_tables", "mixture_terms", "mixture_terms_batch", "simulate"]
 
@@ -138,8 +144,8 @@ def _drift(x, k, e, lam, c, g2, a, means, inv_v, log_norm, score, resp, out):
 
 @njit(cache=True)
 def simulate(
-    x, states, a, D, c, g2, dt, mode, scheme, means, variances, log_w, record,
-    out_logp, out_medium, out_divint, out_div, out_s2, out_x,
+    x, states, a, D, c, g2, dt, a_mid, D_mid, c_mid, g2_mid, mode, scheme, means, variances, log_w,
+    record, out_logp, out_medium, out_divint, out_div, out_s2, out_x,
 ):
     """Integrate all trajectories along the grid; ``x`` (n, N) is updated in place.
 
@@ -154,6 +160,8 @@ def simulate(
         the order of simulation.
     dt : (K,) float64
         Positive step lengths |t_{k+1} - t_k|.
+    a_mid, D_mid, c_mid, g2_mid : (K,) float64
+        The same coefficients at the middle of each step (for the medium entropy).
     mode : int
         ``MODES[name][0]``.
     scheme : int
@@ -182,6 +190,10 @@ def simulate(
     keep_x = out_x.shape[1] > 0
     inv_v = np.empty((n_comp, n))
     log_norm = np.empty(n_comp)
+    inv_v_mid = np.empty((n_comp, n))
+    log_norm_mid = np.empty(n_comp)
+    x_mid = np.empty(n)
+    b_mid = np.empty(n)
     resp = np.empty(n_comp)
     score = np.empty(n)
     b_now = np.empty((n_traj, n))
@@ -193,6 +205,7 @@ def simulate(
     x_pred = np.empty(n)
     x_new = np.empty(n)
     noise = np.empty(n)
+    spare = np.full(n_traj, np.nan)
 
     # grid point 0: drift at the initial states, records
     component_tables(a[0], D[0], means, variances, log_w, inv_v, log_norm)
@@ -216,6 +229,8 @@ def simulate(
         h = dt[k]
         k1 = k + 1
         component_tables(a[k1], D[k1], means, variances, log_w, inv_v, log_norm)
+        if stochastic and lam != 0.0:
+            component_tables(a_mid[k], D_mid[k], means, variances, log_w, inv_v_mid, log_norm_mid)
         slot = record[k1]
         amp = np.sqrt(0.5 * (g2[k] + g2[k1]) * h) if stochastic else 0.0
         if scheme == 2:
@@ -225,9 +240,13 @@ def simulate(
             xj = x[j]
             bj = b_now[j]
             if stochastic:
-                st = states[j]
+                st = load_state(states[j])
+                sp = spare[j]
                 for i in range(n):
-                    noise[i] = amp * normal(st)
+                    zi, st, sp = normal_local(st, sp)
+                    noise[i] = amp * zi
+                store_state(states[j], st)
+                spare[j] = sp
             else:
                 for i in range(n):
                     noise[i] = 0.0
@@ -243,13 +262,21 @@ def simulate(
             else:
                 for i in range(n):
                     x_new[i] = xj[i] + bj[i] * h + noise[i]
-            lp, dv, ss = _drift(x_new, k1, e, lam, c, g2, a, means, inv_v, log_norm, score, resp, b_new)
+            if lam != 0.0:
+                lp, dv, ss = _drift(x_new, k1, e, lam, c, g2, a, means, inv_v, log_norm, score, resp, b_new)
+            else:  # forward SDE: linear drift, the score only at recorded points
+                lp, dv, ss = 0.0, 0.0, 0.0
+                for i in range(n):
+                    b_new[i] = -e * c[k1] * x_new[i]
             divb_new = -e * c[k1] * n + lam * g2[k1] * dv
             if stochastic:
+                for i in range(n):
+                    x_mid[i] = 0.5 * (xj[i] + x_new[i])
+                _drift(x_mid, k, e, lam, c_mid, g2_mid, a_mid, means, inv_v_mid, log_norm_mid, score, resp, b_mid)
                 acc = 0.0
                 for i in range(n):
-                    acc += (bj[i] / g2[k] + b_new[i] / g2[k1]) * (x_new[i] - xj[i])
-                medium[j] += acc
+                    acc += b_mid[i] * (x_new[i] - xj[i])
+                medium[j] += 2.0 * acc / g2_mid[k]
             divint[j] += 0.5 * (divb_now[j] + divb_new) * h
             for i in range(n):
                 xj[i] = x_new[i]

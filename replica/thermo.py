@@ -709,24 +709,54 @@ def entropy_production_profile(traj):
     return pd.DataFrame(rows, columns=["t", "observable", "value", "stderr", "n_samples", "method"])
 
 
-def _identify(frame, model, process, seed):
+#: ``disorder`` value of rows that are averages over the quenched x_t (not one disorder sample).
+DISORDER_AVERAGED = -1
+
+
+def _identify(frame, model, process, seed, scan=""):
+    """Give thermodynamic rows the columns of the result table (``replica.table.RESULT_COLUMNS``).
+
+    These quantities are averages over p_t (over the quenched x_t), so ``disorder`` is
+    :data:`DISORDER_AVERAGED`; x_t is drawn from the process itself (``planted``, ``source =
+    "prior"``). Model and process parameters follow as their own columns, as in
+    ``replica.table``.
+    """
+    import dataclasses
+
+    from mc import __version__
+
+    from .table import RESULT_COLUMNS
+
     frame = frame.copy()
-    frame.insert(0, "n_dim", model.n_dim)
-    frame.insert(0, "process", getattr(process, "name", type(process).__name__))
-    frame.insert(0, "model", model.name)
-    frame["tau_int"] = math.nan
+    frame["scan"] = str(scan)
+    frame["model"] = model.name
+    frame["process"] = getattr(process, "name", type(process).__name__)
+    frame["n_dim"] = model.n_dim
+    frame["disorder"] = DISORDER_AVERAGED
+    if "tau_int" not in frame.columns:
+        frame["tau_int"] = math.nan
     frame["seed"] = seed
+    frame["version"] = __version__
+    frame["planted"] = True
+    frame["source"] = "prior"
+    extra = [c for c in frame.columns if c not in RESULT_COLUMNS]
+    frame = frame[list(RESULT_COLUMNS) + extra]
     for k, v in model.params().items():
         if k not in frame.columns:
             frame[k] = v
+    if dataclasses.is_dataclass(process):
+        for f in dataclasses.fields(process):
+            frame[f"process_{f.name}"] = getattr(process, f.name)
     return frame
 
 
-def thermo_table(model, process, t, *, method="monte_carlo", n_samples=20000, n_disorder=200, seed=0, key=()):
+def thermo_table(model, process, t, *, method="monte_carlo", n_samples=20000, n_disorder=200, seed=0, key=(),
+                 scan=""):
     """Tidy rows of the thermodynamic observables of p_t on a grid of times.
 
-    Columns ``model, process, n_dim, t, observable, value, stderr, n_samples, method, tau_int,
-    seed`` and the model's parameters. Observables: ``entropy_production_rate, entropy_flux,
+    Columns: those of the result table (``replica.table.RESULT_COLUMNS``; ``disorder`` is
+    :data:`DISORDER_AVERAGED`), then the model's and the process's parameters, so the rows can be
+    written with ``replica.table.write_table`` next to the replica observables. Observables: ``entropy_production_rate, entropy_flux,
     reverse_entropy_flux, system_entropy_rate, fisher_information, score_divergence,
     second_moment, conditional_entropy_rate`` (:func:`entropy_rates`, ``method``), and
     ``free_energy``, ``entropy`` (:func:`free_energy`, ``n_disorder`` draws) and
@@ -737,10 +767,10 @@ def thermo_table(model, process, t, *, method="monte_carlo", n_samples=20000, n_
     parts.append(free_energy(model, process, tt[tt > 0], n_disorder=n_disorder, seed=seed, key=key))
     curv = [(float(ti), "potential_curvature", potential_curvature(model, process, ti), 0.0, 0, "exact") for ti in tt if ti > 0]
     parts.append(pd.DataFrame(curv, columns=["t", "observable", "value", "stderr", "n_samples", "method"]))
-    return _identify(pd.concat(parts, ignore_index=True), model, process, seed)
+    return _identify(pd.concat(parts, ignore_index=True), model, process, seed, scan)
 
 
-def trajectory_table(traj, model, process):
+def trajectory_table(traj, model, process, scan=""):
     """Tidy rows from trajectories: cumulative entropy production (total, system, medium), the
     conditional entropy rate from ``div score``, and ``integral_fluctuation`` (at the last time)."""
     parts = [entropy_production_profile(traj)]
@@ -753,4 +783,4 @@ def trajectory_table(traj, model, process):
     frame = pd.concat(parts, ignore_index=True)
     frame["mode"] = traj.mode
     frame["scheme"] = traj.scheme
-    return _identify(frame, model, process, traj.seed)
+    return _identify(frame, model, process, traj.seed, scan)

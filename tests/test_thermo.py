@@ -288,6 +288,21 @@ def test_thermo_table_has_tidy_columns_and_named_observables():
     assert isinstance(tt, pd.DataFrame) and (tt.method == "trajectories").all()
 
 
+def test_thermo_rows_have_the_result_table_columns_and_round_trip_through_its_files(tmp_path):
+    from replica import table
+
+    model = mc.GaussianMixture.two_class(1.0, variance=0.5)
+    df = th.thermo_table(model, mc.VP(), [0.5], n_samples=300, n_disorder=10, seed=1, scan="thermo-demo")
+    assert tuple(df.columns[: len(table.RESULT_COLUMNS)]) == table.RESULT_COLUMNS
+    assert (df.disorder == th.DISORDER_AVERAGED).all() and df.planted.all() and (df.scan == "thermo-demo").all()
+    assert {"variance", "weight"} <= set(df.columns)
+    table.write_table(df, table.task_path(tmp_path, "thermo-0", fmt="csv"))
+    back = table.read_results(tmp_path)
+    assert len(back) == len(df)
+    np.testing.assert_allclose(back.sort_values(["observable", "t"]).value.to_numpy(),
+                               df.sort_values(["observable", "t"]).value.to_numpy())
+
+
 def test_invalid_arguments_raise_errors_naming_the_argument():
     with pytest.raises(ValueError, match="^mu: "):
         th.yu_huang_rates(0.5, -1.0)

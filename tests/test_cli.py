@@ -74,3 +74,17 @@ def test_readme_monte_carlo_example_runs(tmp_path):
     script = tmp_path / "readme_mc.py"
     script.write_text(blocks[1] + check)
     assert run_script(script, timeout=300)[-1] == "ok"
+
+
+def test_readme_thermodynamics_example_runs(tmp_path):
+    """The README's third Python block (trajectories and thermodynamics), run as a script."""
+    blocks = readme_python_blocks()
+    assert len(blocks) >= 3, "README.md has no thermodynamics example"
+    check = (
+        "\nassert abs(ift.value - 1) <= 5 * ift.stderr and 0 < ift.stderr < 0.05"
+        "\nassert abs(t_star - 1.1392) < 1e-3 and {'free_energy', 'score_divergence'} <= set(table.observable)"
+        "\nprint('ok')\n"
+    )
+    script = tmp_path / "readme_thermo.py"
+    script.write_text(blocks[2] + check)
+    assert run_script(script, timeout=300)[-1] == "ok"

@@ -16,14 +16,20 @@ speeds on a shared machine drift between runs):
    flips and final magnetisation);
 4. ns per gradient per coordinate of MALA and HMC (``run_continuous``, built-in mixture prior)
    on the posterior of the two-class Gaussian mixture, and of a vectorised NumPy MALA step;
-5. the 2D lattice ferromagnet at zero field, L = 128, single-spin Metropolis on one core:
-   ``run_sparse`` (CSR neighbour lists) against PeaPods (optional: ``pip install peapods``,
-   skipped when absent), ``Ising((L, L), couplings="ferro", temperatures=[T], n_replicas=1)``
-   swept by ``sample(n, sweep_mode="metropolis", sequential=True, warmup_ratio=1.0)`` (sweeps
-   only, no measurement) with ``RAYON_NUM_THREADS=1``. PeaPods visits the sites in typewriter
-   order, so ours is compared in that order too (and also shown with random sites); both start
-   from the same number of sweeps after a random configuration, and their bond energies are
-   printed as a check that they sample the same law.
+5. the 2D lattice ferromagnet at zero field, L = 128, single-spin Metropolis on one core: the
+   kernel the sampler picks for it, ``mc.kernels.lattice.run_lattice`` (fixed-degree neighbour
+   tables, integer local sums, tabulated acceptances), and the generic ``run_sparse`` (CSR
+   neighbour lists, one ``exp`` per uphill move), against PeaPods (optional:
+   ``pip install peapods``, skipped when absent), ``Ising((L, L), couplings="ferro",
+   temperatures=[T], n_replicas=1)`` swept by ``sample(n, sweep_mode="metropolis",
+   sequential=True, warmup_ratio=1.0)`` (sweeps only, no measurement) with
+   ``RAYON_NUM_THREADS=1``. PeaPods visits the sites in typewriter order, so ours is compared in
+   that order too (``run_lattice`` is also shown with random sites); all start from the same
+   number of sweeps after a random configuration, and the bond energies are printed as a check
+   that they sample the same law;
+6. the same lattice as a diffusion posterior (field ``h`` from a planted x_t, VP, t = 1), the
+   ferromagnet at T = 2.27 and a +-J Edwards-Anderson glass at T = 1.5, Metropolis and heat bath:
+   ``run_lattice`` (field table) against ``run_sparse``.
 
 Contenders of a comparison are timed in alternation (one run of each per round).
 
@@ -49,10 +55,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import mc  # noqa: E402
 from mc.kernels import continuous as kc  # noqa: E402
+from mc.kernels import lattice as kl  # noqa: E402
 from mc.kernels import spins as ks  # noqa: E402
 from mc.kernels.rng import normal_spares, seed_states  # noqa: E402
 from mc.models.lattice import LatticeIsingPrior  # noqa: E402
-from mc.sampler import _builtin_prior  # noqa: E402
+from mc.sampler import Ladder, _builtin_prior, _SpinFamily  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 PROCESS = mc.VP()
@@ -144,11 +151,15 @@ class SpinRun:
         if kind == "cw":
             self.jn = prior.beta * prior.J / n
             self.mag = self.spins.sum(axis=2, dtype=np.int64)
-        elif kind == "sparse":
+        elif kind in ("sparse", "lattice"):
             mat = prior.sparse_couplings
             self.indptr = np.ascontiguousarray(mat.indptr, dtype=np.int64)
             self.indices = np.ascontiguousarray(mat.indices, dtype=np.int64)
             self.weights = np.ascontiguousarray(mat.data * prior.beta, dtype=np.float64)
+            if kind == "lattice":
+                self.nbrs, self.sgns, self.g = kl.neighbour_table(self.indptr, self.indices, self.weights)
+                self.table, self.thresholds, self.ftab = kl.acceptance_tables(
+                    self.a["theta"], self.g, len(self.nbrs), self.b, self.h, heat_bath)
         else:
             self.w = w if w is not None else np.ascontiguousarray(prior.couplings * prior.beta, dtype=np.float64)
             self.lf = np.zeros(self.spins.shape)
@@ -162,6 +173,9 @@ class SpinRun:
             ks.run_curie_weiss(self.spins, self.mag, self.jn, self.b, self.h, *common)
         elif self.kind == "sparse":
             ks.run_sparse(self.spins, self.indptr, self.indices, self.weights, self.b, self.h, *common)
+        elif self.kind == "lattice":
+            kl.run_lattice(self.spins, self.nbrs, self.sgns, self.g, self.b, self.h, self.table, self.thresholds,
+                           self.ftab, *common)
         else:
             ks.run_dense(self.spins, self.lf, self.w, self.b, self.h, *common)
 
@@ -490,8 +504,14 @@ def bench_continuous(tab, quick, budget, repeat, summary):
         summary.append(f"MALA N={n}: Numba speed-up over vectorised NumPy = {ns['numpy'] / ns['mala']:.1f}x")
 
 
+def sampler_kernel(post, method="metropolis"):
+    """The spin kernel ``mc.sample`` would run on ``post`` (``_SpinFamily.kind``)."""
+    init = np.ones((1, 1, post.n_dim))
+    return _SpinFamily(post, Ladder.make(), 1, method, "sequential", init).kind
+
+
 def bench_lattice(tab, quick, repeat, summary):
-    """Section 5: 2D ferromagnet at zero field, ours (run_sparse) vs PeaPods, timed in alternation."""
+    """Section 5: 2D ferromagnet at zero field, ours (run_lattice, run_sparse) vs PeaPods, in alternation."""
     side = 128
     n = side * side
     warm = 50 if quick else 300
@@ -501,39 +521,77 @@ def bench_lattice(tab, quick, repeat, summary):
     for temp in (2.0, 2.27, 3.0):
         prior = LatticeIsingPrior.ferromagnet(side, 2, beta=1.0 / temp)
         post = mc.Posterior(prior, PROCESS, np.zeros(n), T_DIFFUSION)  # x_t = 0: field h = 0
+        assert sampler_kernel(post) == "lattice"
         start = np.where(np.random.default_rng(3).random(n) < 0.5, 1, -1).astype(np.int8)
         contenders, runners = {}, {}
-        for order in ("typewriter", "random"):
-            runner = SpinRun(post, "sparse", 1, heat_bath=False, random_order=order == "random")
+        for name, kind, order in (("lattice", "lattice", "typewriter"), ("lattice random", "lattice", "random"),
+                                  ("sparse", "sparse", "typewriter")):
+            runner = SpinRun(post, kind, 1, heat_bath=False, random_order=order == "random")
             runner.spins[...] = start
             runner.run(warm)
             runner.reset_counters()
-            runners[order] = runner
-            contenders[order] = (lambda runner=runner: runner.run(n_sweeps))
+            runners[name] = (runner, order)
+            contenders[name] = (lambda runner=runner: runner.run(n_sweeps))
         model = peapods_model(side, temp)
         if model is not None:
             peapods_sweeps(model, warm)
             contenders["peapods"] = lambda: peapods_sweeps(model, n_sweeps)
         best = interleaved_best(contenders, repeat)
         ns = {name: 1e9 * best[name] / (n_sweeps * n) for name in best}
-        for order, runner in runners.items():
-            tab.row(f"Numba run_sparse T={temp:g}", n, 1, order, ns[order], runner.flip_rate())
+        bonds = {}
+        for name, (runner, order) in runners.items():
+            phi = np.zeros((1, 1, 2))
+            ks.features_sparse(runner.spins, runner.indptr, runner.indices, runner.weights, runner.b, runner.h, phi)
+            bonds[name] = phi[0, 0, 0] * temp / n
+            kernel = "run_sparse" if runner.kind == "sparse" else "run_lattice"
+            note = f"run_sparse/run_lattice = {ns['sparse'] / ns['lattice']:.2f}" if name == "sparse" else ""
+            tab.row(f"Numba {kernel} T={temp:g}", n, 1, order, ns[name], runner.flip_rate(), note)
         if model is None:
             tab.row(f"PeaPods T={temp:g}", n, 1, "typewriter", float("nan"), None,
                     "skipped: PeaPods not installed (pip install peapods)")
             if temp == 2.0:
                 summary.append("PeaPods comparison skipped: PeaPods not installed (pip install peapods)")
             continue
-        r = runners["typewriter"]
-        phi = np.zeros((1, 1, 2))
-        ks.features_sparse(r.spins, r.indptr, r.indices, r.weights, r.b, r.h, phi)
-        e_ours = phi[0, 0, 0] * temp / n
         peapods_sweeps(model, 20, measure=True)
         e_pp = float(np.asarray(model.energies_avg)[0])
-        ratio = ns["peapods"] / ns["typewriter"]
+        ratio = ns["peapods"] / ns["lattice"]
         tab.row(f"PeaPods {version('peapods')} T={temp:g}", n, 1, "typewriter", ns["peapods"], None,
-                f"PeaPods/ours = {ratio:.2f}; bonds per spin ours {e_ours:.3f}, PeaPods {e_pp:.3f}")
-        summary.append(f"2D Ising T={temp:g}: PeaPods/ours (typewriter order) = {ratio:.2f} (target >= 2)")
+                f"PeaPods/run_lattice = {ratio:.2f}, PeaPods/run_sparse = {ns['peapods'] / ns['sparse']:.2f}; "
+                f"bonds per spin: ours {bonds['lattice']:.3f}, {bonds['sparse']:.3f}, PeaPods {e_pp:.3f}")
+        summary.append(f"2D Ising T={temp:g}: PeaPods/ours (run_lattice, the sampler's kernel, typewriter order) = "
+                       f"{ratio:.2f} (target >= 2); PeaPods/run_sparse = {ns['peapods'] / ns['sparse']:.2f}")
+
+
+def bench_lattice_posterior(tab, quick, repeat, summary):
+    """Section 6: the lattice as a diffusion posterior (field from x_t): run_lattice vs run_sparse."""
+    side = 128
+    n = side * side
+    warm = 50 if quick else 200
+    n_sweeps = 20 if quick else 100
+    tab.section(f"2D lattice posteriors L = {side}, field h from x_t (VP, t = {T_DIFFUSION:g}), 1 core, "
+                "typewriter order, ns per attempt; run_lattice (field table) vs run_sparse")
+    cases = [("ferro T=2.27", LatticeIsingPrior.ferromagnet(side, 2, beta=1.0 / 2.27)),
+             ("+-J EA T=1.5", LatticeIsingPrior.edwards_anderson(side, 2, beta=1.0 / 1.5, bonds="bimodal", seed=1))]
+    for label, prior in cases:
+        source = mc.IsingPrior.curie_weiss(n, beta=0.0)  # x0 uniform in {-1, 1}^N
+        state = mc.draw_quenched(prior, PROCESS, T_DIFFUSION, seed=1, source=source)
+        post = mc.Posterior(prior, PROCESS, state.x_t, T_DIFFUSION)
+        for method in ("metropolis", "heat_bath"):
+            assert sampler_kernel(post, method) == "lattice"
+            contenders, runners = {}, {}
+            for kind in ("lattice", "sparse"):
+                runner = SpinRun(post, kind, 1, heat_bath=method == "heat_bath", random_order=False)
+                runner.run(warm)
+                runner.reset_counters()
+                runners[kind] = runner
+                contenders[kind] = (lambda runner=runner: runner.run(n_sweeps))
+            best = interleaved_best(contenders, repeat)
+            ns = {kind: 1e9 * best[kind] / (n_sweeps * n) for kind in best}
+            tab.row(f"Numba run_lattice {label}", n, 1, method, ns["lattice"], runners["lattice"].flip_rate())
+            tab.row(f"Numba run_sparse {label}", n, 1, method, ns["sparse"], runners["sparse"].flip_rate(),
+                    f"run_sparse/run_lattice = {ns['sparse'] / ns['lattice']:.2f}")
+            summary.append(f"2D {label} posterior, {method}: run_sparse/run_lattice = "
+                           f"{ns['sparse'] / ns['lattice']:.2f}")
 
 
 def main():
@@ -551,6 +609,7 @@ def main():
     bench_cw_references(tab, quick, repeat, summary)
     bench_continuous(tab, quick, budget, repeat, summary)
     bench_lattice(tab, quick, repeat, summary)
+    bench_lattice_posterior(tab, quick, repeat, summary)
     print()
     for line in summary:
         print(line)

@@ -68,7 +68,7 @@ def test_integer_thresholds_make_the_same_decision_as_the_uniform(heat_bath):
     theta = np.array([[1.0, 1.0], [0.37, 0.37]])
     table, thresholds, ftab = kl.acceptance_tables(theta, 0.44, 4, np.zeros(9), np.zeros(9), heat_bath)
     assert ftab is None
-    p = 1.0 / (1.0 + table) if heat_bath else np.minimum(table, 2.0)
+    p = table / (1.0 + table) if heat_bath else np.minimum(table, 2.0)  # flip probabilities
     top = np.uint64(2**53)  # the 53 random bits take the values 0 .. 2^53 - 1
     sure = p >= 1.0
     assert np.all(thresholds[sure] >= top)  # p >= 1: every value accepted
@@ -148,6 +148,35 @@ def test_flip_rate_and_energy_agree_with_the_generic_kernel(kind, field, heat_ba
         a, b = out["lattice"][key], out["sparse"][key]
         err = np.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
         assert abs(a.mean() - b.mean()) <= 5 * err, f"{key}: {a.mean():.5f} vs {b.mean():.5f} +- {err:.5f}"
+
+
+@pytest.mark.parametrize("heat_bath,random_order,field", [(False, False, False), (True, True, True)])
+def test_replicas_swept_together_give_the_numbers_of_one_replica_at_a_time(heat_bath, random_order, field):
+    prior = LatticeIsingPrior.edwards_anderson(5, 2, beta=0.8, bonds="bimodal", seed=6)
+    n, k, n_rep = prior.n_dim, 3, 3  # 3 rungs with exchanges
+    theta = np.stack([np.geomspace(1.0, 0.3, k)] * 2, axis=1)
+    b = np.zeros(n)
+    h = np.random.default_rng(2).standard_normal(n) if field else np.zeros(n)
+    nbrs, sgns, g = kl.neighbour_table(*_csr(prior))
+    table, thresholds, ftab = kl.acceptance_tables(theta, g, len(nbrs), b, h, heat_bath)
+    spins0 = _random_spins((n_rep, k, n), 1)
+    rng0 = seed_states([np.random.SeedSequence(3, spawn_key=(r,)) for r in range(n_rep)])
+
+    def run(rows):
+        m = len(rows)
+        arrays = [spins0[rows].copy(), np.tile(np.arange(k), (m, 1)), np.tile(np.arange(k), (m, 1)),
+                  rng0[rows].copy(), np.zeros((m, k), dtype=np.int64), np.zeros((m, k), dtype=np.int64),
+                  np.zeros((m, k, 2)), np.zeros((m, k - 1), dtype=np.int64), np.zeros((m, k - 1), dtype=np.int64)]
+        spins, rung_of, chain_at, rng, flips, sweeps, phi, ex_att, ex_acc = arrays
+        kl.run_lattice(spins, nbrs, sgns, g, b, h, table, thresholds, ftab, theta, rung_of, chain_at, 50, heat_bath,
+                       random_order, 1, 0, rng, flips, sweeps, phi, ex_att, ex_acc)
+        return arrays
+
+    together = run([0, 1, 2])
+    for r in range(n_rep):
+        alone = run([r])
+        for got, ref in zip(together, alone):
+            np.testing.assert_array_equal(got[r], ref[0])
 
 
 @pytest.mark.filterwarnings("ignore::mc.diagnostics.ShortChainWarning")

@@ -8,43 +8,53 @@ at a rung with ``theta = (theta_prior, theta_lik)`` changes ``log pi`` by
 
     -2 sigma_i (theta_prior (g S_i + b_i) + theta_lik h_i)   (``mc.kernels.spins``, derived),
 
-so the acceptance factorises into a coupling part that depends on the integer ``S_i`` and the
-spin's value only, and a field part that depends on the site:
+so the ratio ``Q = pi(flipped) / pi`` factorises into a coupling part that depends on the integer
+``S_i`` and the spin's value only, and a field part that depends on the site:
 
-    exp(-2 sigma_i f_i) = A[k, s, S_i + z] * F[k, i, s],   s = (sigma_i + 1) / 2,
+    Q = exp(-2 sigma_i f_i) = A[k, s, S_i + z] * F[k, i, s],   s = (sigma_i + 1) / 2,
     A[k, s, m + z] = exp(-2 theta_prior g sigma m),   F[k, i, s] = exp(-2 sigma (theta_prior b_i + theta_lik h_i)).
 
 Both are tabulated once per rung (``acceptance_tables``), so an attempt costs ``z`` int8 loads,
-an integer sum and one or two table reads, and no ``exp``:
+an integer sum and one or two table reads, and no ``exp``. Both rules flip ``sigma_i`` or keep
+it, with ``u`` uniform in [0, 1):
 
-* Metropolis: flip iff ``u < A F`` (``u`` uniform in [0, 1); ``A F >= 1`` always flips), the rule
-  ``min(1, exp(-2 sigma_i f_i))`` of ``mc.kernels.spins`` (Metropolis et al. 1953);
-* heat bath: ``sigma_i = +1`` iff ``u (1 + E) < 1``, ``E = A[k, 1, S_i + z] F[k, i, 1] =
-  exp(-2 f_i)``, i.e. with probability ``1 / (1 + exp(-2 f_i))``.
+* Metropolis: flip iff ``u < Q``, i.e. with probability ``min(1, Q)`` (Metropolis et al. 1953),
+  the rule of ``mc.kernels.spins``;
+* heat bath: flip iff ``u < Q (1 - u)``, i.e. ``u < Q / (1 + Q) = 1 / (1 + exp(2 sigma_i f_i))``:
+  the new spin is +1 with probability ``1 / (1 + exp(-2 f_i))`` whatever the old one (Glauber).
+  The product form stays exact when ``Q`` overflows to ``inf`` (flip).
 
 Without a field (``theta_prior b + theta_lik h = 0`` at every rung, e.g. ``x_t = 0``) ``F = 1``
-is not stored and ``u < p`` becomes an integer comparison of the 53 random bits with
-``ceil(2^53 p)``, which is the same decision.
+is not stored and ``u < p`` (``p = min(Q, 2)`` or ``Q / (1 + Q)``) becomes an integer comparison
+of the 53 random bits with ``ceil(2^53 p)``, which is the same decision, so the two rules differ
+only in the table.
 
 Exactness. ``A F`` equals ``exp(-2 sigma_i f_i)`` up to rounding. The field exponents are clipped
 to ``[-700, 700]`` so that ``A F`` is never ``inf * 0``; with coupling exponents bounded by
 ``2 max|theta_prior| |g| z <= MAX_COUPLING_EXPONENT`` (= 600, checked by ``acceptance_tables``) a
-clipped factor only occurs where the exact acceptance (or heat-bath probability) is above 1 or
-below ``e^-100``, far below the ``2^-53`` resolution of ``u``, so the decisions are those of the
+clipped factor only occurs where the exact flip probability is above 1 - 2^-53 or below
+``e^-100``, beyond the ``2^-53`` resolution of ``u``, so the decisions are those of the
 unclipped rule. Beyond that bound, or when the field table would be too large
 (``MAX_FIELD_TABLE_BYTES``), the sampler keeps the generic ``run_sparse``.
 
-Neighbour tables (``neighbour_table``): a tuple of z int32 arrays ``nbrs[p][i]`` and, unless all
+Neighbour tables (``neighbour_table``): a tuple of z uint32 arrays ``nbrs[p][i]`` and, unless all
 bonds are equal and every site has z neighbours, a tuple of int8 signs ``sgns[p][i]``. Open
 boundaries (sites with fewer than z neighbours) are padded with sign 0 (pointing at the site
 itself), which adds nothing to ``S_i``. Being types (tuple length, None or not), z, the presence
 of signs and of a field select a compiled specialisation, with the neighbour loop unrolled.
 
+Speed. In a sequential sweep each attempt waits for the previous one (its spin is a neighbour),
+so the kernel shortens that chain of dependent instructions: unsigned indices (no wraparound
+tests), the most recently updated neighbour added last, a table read instead of ``sigma_i S_i``,
+and the new spin computed from the comparison without a branch (at high acceptance a branch
+would be mispredicted half the time).
+
 Other arrays and flags as in ``mc.kernels.spins`` (``spins`` (R, C, N) int8, ``rung_of`` /
 ``chain_at`` (R, C), ``rng`` (R, 4) with the state held in local variables during a replica's
 sweep, counters per rung, exchange by ``mc.kernels.tempering.exchange`` with the features
 ``phi = ((1/2) g sum_i sigma_i S_i + b . sigma, h . sigma)``). The chains are exact but not the
-same numbers as ``run_sparse``'s (one uniform per attempt, also for downhill moves).
+same numbers as ``run_sparse``'s (one uniform per attempt, also for downhill moves, and the heat
+bath decides on a flip rather than on the new value).
 """
 from __future__ import annotations
 
@@ -80,8 +90,8 @@ def neighbour_table(indptr, indices, weights):
 
     Returns
     -------
-    ``(nbrs, sgns, g)``: ``nbrs`` a tuple of z int32 arrays (N,), ``nbrs[p][i]`` the p-th
-    neighbour of site i; ``sgns`` a tuple of z int8 arrays of the bond signs (0 on padding), or
+    ``(nbrs, sgns, g)``: ``nbrs`` a tuple of z uint32 arrays (N,), ``nbrs[p][i]`` the p-th
+    neighbour of site i (in increasing ``(j - i) mod N``); ``sgns`` a tuple of z int8 arrays of the bond signs (0 on padding), or
     None when every site has z neighbours and all nonzero weights are equal (a ferromagnet, or an
     antiferromagnet, on a periodic lattice); and the coupling ``g``: that common weight when
     ``sgns`` is None, the common magnitude otherwise. None when the magnitudes differ (e.g.
@@ -91,8 +101,8 @@ def neighbour_table(indptr, indices, weights):
     indices = np.asarray(indices, dtype=np.int64)
     weights = np.asarray(weights, dtype=np.float64)
     n = indptr.size - 1
-    if n >= np.iinfo(np.int32).max:
-        raise ValueError(f"neighbour_table: N = {n} does not fit int32 indices")
+    if n > np.iinfo(np.uint32).max:
+        raise ValueError(f"neighbour_table: N = {n} does not fit uint32 indices")
     nonzero = weights != 0.0
     w = weights[nonzero]
     g = float(abs(w[0])) if w.size else 0.0
@@ -100,9 +110,13 @@ def neighbour_table(indptr, indices, weights):
         return None
     rows = np.repeat(np.arange(n), np.diff(indptr))[nonzero]
     cols = indices[nonzero]
+    # per site, neighbours in increasing (j - i) mod N: in a sequential sweep the last one is the
+    # most recently updated (j = i - 1 on a lattice), and it enters the sum last
+    order = np.lexsort(((cols - rows) % max(n, 1), rows))
+    rows, cols, w = rows[order], cols[order], w[order]
     degree = np.bincount(rows, minlength=n)
     z = max(int(degree.max()) if n else 0, 1)
-    nbr = np.repeat(np.arange(n, dtype=np.int32)[None, :], z, axis=0)  # padding: the site itself
+    nbr = np.repeat(np.arange(n, dtype=np.uint32)[None, :], z, axis=0)  # padding: the site itself
     sgn = np.zeros((z, n), dtype=np.int8)
     slot = np.arange(rows.size) - np.concatenate([[0], np.cumsum(degree)[:-1]])[rows]
     nbr[slot, rows] = cols
@@ -117,13 +131,13 @@ def acceptance_tables(theta, g, z, b, h, heat_bath, max_field_bytes=MAX_FIELD_TA
     """Tables of ``run_lattice``: ``(table, thresholds, ftab)``, or None when they do not apply.
 
     ``table[k, s, m + z] = exp(-2 theta_prior g sigma m)`` with ``sigma = 2 s - 1``, shape
-    (K, 2, 2z+1): Metropolis reads row ``s`` of the spin's value at ``m = S_i`` (the product
-    ``sigma_i S_i`` is not formed), heat bath reads row 1. Without a field
-    (``theta_prior b + theta_lik h = 0`` at every rung) ``ftab`` is None and the decisions are
-    integer comparisons ``x >> 11 < thresholds[k, s, m + z]`` of the 53 random bits, with
-    ``thresholds = ceil(2^53 p)`` for ``p = min(table, 2)`` (Metropolis) or ``1 / (1 + table)``
-    (heat bath): since ``u = (x >> 11) 2^-53``, ``u < p`` holds exactly when the integer
-    comparison does. With a field, ``ftab`` (K, N, 2) holds ``F`` and ``thresholds`` is unused.
+    (K, 2, 2z+1), read at the spin's row ``s`` and ``m = S_i`` (the product ``sigma_i S_i`` is not
+    formed). Without a field (``theta_prior b + theta_lik h = 0`` at every rung) ``ftab`` is None
+    and the decisions are integer comparisons ``x >> 11 < thresholds[k, s, m + z]`` of the 53
+    random bits, with ``thresholds = ceil(2^53 p)`` for the flip probability ``p = min(table, 2)``
+    (Metropolis) or ``table / (1 + table)`` (heat bath): since ``u = (x >> 11) 2^-53``,
+    ``u < p`` holds exactly when the integer comparison does. With a field, ``ftab`` (K, N, 2)
+    holds ``F`` and ``thresholds`` is unused.
 
     None when ``2 max|theta_prior| |g| z > MAX_COUPLING_EXPONENT`` or when ``ftab`` would exceed
     ``max_field_bytes``; the generic kernel ``mc.kernels.spins.run_sparse`` applies then.
@@ -136,7 +150,7 @@ def acceptance_tables(theta, g, z, b, h, heat_bath, max_field_bytes=MAX_FIELD_TA
         return None
     sm = np.array([-1.0, 1.0])[:, None] * np.arange(-z, z + 1, dtype=np.float64)[None, :]  # sigma m
     table = np.ascontiguousarray(np.exp(-2.0 * g * theta[:, 0, None, None] * sm[None]))
-    p = 1.0 / (1.0 + table) if heat_bath else np.minimum(table, 2.0)
+    p = table / (1.0 + table) if heat_bath else np.minimum(table, 2.0)  # flip probabilities
     thresholds = np.ascontiguousarray(np.ceil(p * 2.0**53).astype(np.uint64))
     c = theta[:, :1] * b[None, :] + theta[:, 1:2] * h[None, :]  # (K, N) field part of f_i
     if not np.any(c):
@@ -180,40 +194,34 @@ def _neighbour_sum(s, nbrs, sgns, i):
 
 
 @njit(cache=True, inline="always")
-def _flip_if(si, flip):
-    """``-si`` if ``flip`` else ``si``, by arithmetic (a branch would be mispredicted half the time
-    at high acceptance, and a select is often turned into one by the compiler)."""
-    return np.int8(si ^ (np.int8(flip) * np.int8(-2)))
-
-
-@njit(cache=True, inline="always")
-def _sweep(s, nbrs, sgns, a, tk, fk, heat_bath, random_order, st):
-    """One sweep of one chain; returns (flips, state). Flags are constants after inlining."""
+def _attempt(s, nbrs, sgns, a, tk, fk, hb, random_order, st, step):
+    """One attempt on one chain: ``(flipped, state)`` (see module notes for the decision)."""
     n = s.size
-    z = len(nbrs)
+    i = step
+    if random_order:
+        i, st = randbelow_local(st, n)
+    si = s[i]
+    row = (si + 1) >> 1
+    m = np.uintp(_neighbour_sum(s, nbrs, sgns, i) + len(nbrs))  # in [0, 2z]: no wraparound test
+    if fk is None:
+        x, st = next_u64_local(st)
+        flip = (x >> np.uint64(11)) < tk[row, m]
+    else:
+        u, st = uniform_local(st)
+        flip = u < a[row, m] * fk[i, row] * (1.0 - hb * u)
+    # -si if flip else si, by arithmetic: a branch would be mispredicted half the time at high
+    # acceptance, and the compiler tends to turn a select into one
+    s[i] = np.int8(si ^ (np.int8(flip) * np.int8(-2)))
+    return flip, st
+
+
+@njit(cache=True)
+def _sweep(s, nbrs, sgns, a, tk, fk, hb, random_order, st):
+    """One sweep of one chain; returns (flips, state)."""
     nf = 0
-    for step in range(n):
-        i = step
-        if random_order:
-            i, st = randbelow_local(st, n)
-        si = s[i]
-        row = 1 if heat_bath else (si + 1) >> 1
-        m = _neighbour_sum(s, nbrs, sgns, i) + z
-        if fk is None:
-            x, st = next_u64_local(st)
-            accept = (x >> np.uint64(11)) < tk[row, m]
-        else:
-            u, st = uniform_local(st)
-            if heat_bath:
-                accept = u * (1.0 + a[row, m] * fk[i, 1]) < 1.0
-            else:
-                accept = u < a[row, m] * fk[i, row]
-        if heat_bath:
-            new = np.int8(2 * np.int8(accept) - 1)
-        else:
-            new = _flip_if(si, accept)
-        s[i] = new
-        nf += new != si
+    for step in range(s.size):
+        f, st = _attempt(s, nbrs, sgns, a, tk, fk, hb, random_order, st, step)
+        nf += f
     return nf, st
 
 
@@ -223,30 +231,18 @@ def run_lattice(spins, nbrs, sgns, g, b, h, table, thresholds, ftab, theta, rung
     """``n_sweeps`` sweeps of every chain with tabulated acceptances (see module notes).
 
     ``nbrs``, ``sgns``, ``g`` from ``neighbour_table``; ``table``, ``thresholds``, ``ftab`` from
-    ``acceptance_tables`` (for the same ``theta`` and ``heat_bath``). The four combinations of
-    ``heat_bath`` and ``random_order`` are separate copies of the sweep, so no flag is tested
-    inside it. One 64-bit draw per attempt (two with random sites), and the new spin is computed
-    without a branch on the decision (at high acceptance a branch is mispredicted half the time).
+    ``acceptance_tables`` for the same ``theta`` and ``heat_bath``. One 64-bit draw per attempt
+    (two with random sites).
     """
     n_rep, n_chain, n = spins.shape
+    hb = 1.0 if heat_bath else 0.0
     for sweep in range(n_sweeps):
         for r in range(n_rep):
             st = load_state(rng[r])
             for c in range(n_chain):
                 k = rung_of[r, c]
-                a = table[k]
-                tk = thresholds[k]
                 fk = None if ftab is None else ftab[k]
-                s = spins[r, c]
-                if heat_bath:
-                    if random_order:
-                        nf, st = _sweep(s, nbrs, sgns, a, tk, fk, True, True, st)
-                    else:
-                        nf, st = _sweep(s, nbrs, sgns, a, tk, fk, True, False, st)
-                elif random_order:
-                    nf, st = _sweep(s, nbrs, sgns, a, tk, fk, False, True, st)
-                else:
-                    nf, st = _sweep(s, nbrs, sgns, a, tk, fk, False, False, st)
+                nf, st = _sweep(spins[r, c], nbrs, sgns, table[k], thresholds[k], fk, hb, random_order, st)
                 flips[r, k] += nf
                 sweeps_at[r, k] += 1
             store_state(rng[r], st)

@@ -241,8 +241,12 @@ def run_lattice(spins, nbrs, sgns, g, b, h, table, thresholds, ftab, theta, rung
             st = load_state(rng[r])
             for c in range(n_chain):
                 k = rung_of[r, c]
-                fk = None if ftab is None else ftab[k]
-                nf, st = _sweep(spins[r, c], nbrs, sgns, table[k], thresholds[k], fk, hb, random_order, st)
+                # two calls rather than "None if ftab is None else ftab[k]", whose type would be an
+                # optional array, checked at every read
+                if ftab is None:
+                    nf, st = _sweep(spins[r, c], nbrs, sgns, table[k], thresholds[k], None, hb, random_order, st)
+                else:
+                    nf, st = _sweep(spins[r, c], nbrs, sgns, table[k], thresholds[k], ftab[k], hb, random_order, st)
                 flips[r, k] += nf
                 sweeps_at[r, k] += 1
             store_state(rng[r], st)

@@ -246,8 +246,11 @@ class _Family:
     def features(self):
         raise NotImplementedError
 
-    def rung0_phi(self):
-        self.features()
+    def rung0_phi(self, fresh=False):
+        """Features of the rung-0 chains; ``fresh`` when the kernel has just computed them for its
+        last exchange round (an exchange only relabels rungs, so they are still current)."""
+        if not fresh:
+            self.features()
         at = self.arrays["chain_at"][:, 0]
         return self.phi[np.arange(self.n_rep), at]
 
@@ -791,7 +794,7 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
                 fam.run(thin, exchange_every, sweeps_done, rng)
                 sweeps_done += thin
                 x = fam.current()
-                phi = fam.rung0_phi()
+                phi = fam.rung0_phi(fresh=fam.k > 1 and sweeps_done % exchange_every == 0)
                 d = draws_done
                 if samples is not None:
                     samples[:, d] = x

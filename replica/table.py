@@ -41,6 +41,7 @@ __all__ = [
     "RESULT_COLUMNS",
     "HISTOGRAM_COLUMNS",
     "TaskInfo",
+    "parameter_columns",
     "result_rows",
     "result_frame",
     "histogram_frame",
@@ -70,6 +71,16 @@ _TASK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")
 def parquet_available():
     """Whether pyarrow is installed (parquet files); otherwise tables are written as CSV."""
     return importlib.util.find_spec("pyarrow") is not None
+
+
+def parameter_columns(model, process):
+    """Model parameters (``model.params()`` without ``n_dim``, which has its own column) and the
+    process's dataclass fields as ``process_<name>``: the parameter columns of a result row."""
+    params = {k: v for k, v in model.params().items() if k != "n_dim"}
+    if dataclasses.is_dataclass(process):
+        for f in dataclasses.fields(process):
+            params[f"process_{f.name}"] = getattr(process, f.name)
+    return params
 
 
 @dataclass(frozen=True)
@@ -145,13 +156,9 @@ class TaskInfo:
             if np.ndim(state.t) != 0:
                 raise ValueError("t: the state holds several times; say which one these rows are for")
             t = state.t
-        params = {k: v for k, v in model.params().items() if k != "n_dim"}
-        if dataclasses.is_dataclass(process):
-            for f in dataclasses.fields(process):
-                params[f"process_{f.name}"] = getattr(process, f.name)
         return cls(
             scan=scan, model=model.name, process=process.name, n_dim=model.n_dim, t=t, disorder=state.disorder,
-            seed=seed, planted=state.planted, source=state.source, params=params,
+            seed=seed, planted=state.planted, source=state.source, params=parameter_columns(model, process),
         )
 
     def columns(self):

@@ -721,11 +721,9 @@ def _identify(frame, model, process, seed, scan=""):
     "prior"``). Model and process parameters follow as their own columns, as in
     ``replica.table``.
     """
-    import dataclasses
-
     from mc import __version__
 
-    from .table import RESULT_COLUMNS
+    from .table import RESULT_COLUMNS, parameter_columns
 
     frame = frame.copy()
     frame["scan"] = str(scan)
@@ -741,12 +739,9 @@ def _identify(frame, model, process, seed, scan=""):
     frame["source"] = "prior"
     extra = [c for c in frame.columns if c not in RESULT_COLUMNS]
     frame = frame[list(RESULT_COLUMNS) + extra]
-    for k, v in model.params().items():
+    for k, v in parameter_columns(model, process).items():
         if k not in frame.columns:
             frame[k] = v
-    if dataclasses.is_dataclass(process):
-        for f in dataclasses.fields(process):
-            frame[f"process_{f.name}"] = getattr(process, f.name)
     return frame
 
 

@@ -10,21 +10,12 @@ each mode compiles the kernel (or loads it from the Numba cache) and is not time
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 
 import mc
 from mc import dynamics as dyn
-
-
-def best_of(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+from timing import best_of
 
 
 RUNS = [

@@ -60,6 +60,7 @@ from mc.kernels import spins as ks  # noqa: E402
 from mc.kernels.rng import normal_spares, seed_states  # noqa: E402
 from mc.models.lattice import LatticeIsingPrior  # noqa: E402
 from mc.sampler import Ladder, _builtin_prior, _SpinFamily  # noqa: E402
+from timing import best_of, interleaved_best  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 PROCESS = mc.VP()
@@ -70,28 +71,6 @@ BUDGET = {False: 0.4, True: 0.04}
 
 # ---------------------------------------------------------------------------------------------
 # timing helpers
-def best_of(fn, repeat):
-    """Smallest wall time of ``repeat`` calls of ``fn()``."""
-    return interleaved_best({"fn": fn}, repeat)["fn"]
-
-
-def interleaved_best(contenders, repeat):
-    """Smallest time of each callable over ``repeat`` rounds that call every contender in turn.
-
-    Alternating spreads the drifts of a shared machine over all contenders, so that their ratio
-    is measured under the same conditions. A callable may return its own elapsed seconds (e.g. a
-    time measured inside a subprocess); otherwise its wall time is used.
-    """
-    best = {name: np.inf for name in contenders}
-    for _ in range(repeat):
-        for name, fn in contenders.items():
-            t0 = time.perf_counter()
-            own = fn()
-            elapsed = time.perf_counter() - t0 if own is None else own
-            best[name] = min(best[name], elapsed)
-    return best
-
-
 def calibrate(run, budget, minimum=1):
     """Call ``run(1)`` (compiles and warms up), then the number of units filling ``budget`` s."""
     run(1)

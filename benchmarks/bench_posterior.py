@@ -10,20 +10,11 @@ Curie-Weiss prior by its one-dimensional Hubbard-Stratonovich integral.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 
 import mc
-
-
-def best_of(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+from timing import best_of
 
 
 def exact_pass(model, process, x_t, t):

@@ -26,6 +26,7 @@ from scipy.stats import rankdata
 
 __all__ = [
     "ShortChainWarning",
+    "as_chains",
     "autocorrelation",
     "tau_int",
     "tau_int_per_chain",
@@ -43,7 +44,8 @@ class ShortChainWarning(UserWarning):
     """The chain is shorter than ``MIN_TAUS`` integrated autocorrelation times."""
 
 
-def _as_chains(x, name="x"):
+def as_chains(x, name="x"):
+    """``x`` as a float array of shape (n_chains, n_steps), checked: at least 2 steps, finite."""
     arr = np.asarray(x, dtype=np.float64)
     if arr.ndim == 1:
         arr = arr[None, :]
@@ -72,7 +74,7 @@ def autocorrelation(x):
     ``x`` has shape ``(n_steps,)`` or ``(n_chains, n_steps)``. A constant series has no defined
     autocorrelation: ``rho = [1, 0, 0, ...]`` is returned (it behaves as independent draws).
     """
-    chains = _as_chains(x)
+    chains = as_chains(x)
     acov = _autocovariance(chains).mean(axis=0)
     out = np.zeros_like(acov)
     out[0] = 1.0
@@ -107,7 +109,7 @@ def tau_int(x, c=SOKAL_C, warn=True):
     >>> round(tau_int(rng.standard_normal(10000)), 1)
     1.0
     """
-    chains = _as_chains(x)
+    chains = as_chains(x)
     tau = max(_sokal(autocorrelation(chains), float(c)), 1e-12)
     n = chains.shape[1]
     if warn and n < MIN_TAUS * tau:
@@ -122,7 +124,7 @@ def tau_int(x, c=SOKAL_C, warn=True):
 
 def tau_int_per_chain(x, c=SOKAL_C, warn=True):
     """``tau_int`` of each chain separately, shape ``(n_chains,)``."""
-    chains = _as_chains(x)
+    chains = as_chains(x)
     out = np.empty(chains.shape[0])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ShortChainWarning)
@@ -140,7 +142,7 @@ def tau_int_per_chain(x, c=SOKAL_C, warn=True):
 
 def effective_sample_size(x, c=SOKAL_C):
     """``n_chains * n_steps / tau``: the number of independent draws the chains are worth."""
-    chains = _as_chains(x)
+    chains = as_chains(x)
     return chains.size / tau_int(chains, c=c, warn=False)
 
 
@@ -173,7 +175,7 @@ def rhat(x):
     ``max(bulk R-hat, folded R-hat)``; 1 for perfectly mixed chains. A single chain is split in
     two, so it still detects drift.
     """
-    chains = _as_chains(x)
+    chains = as_chains(x)
     split = _split(chains)
     if np.ptp(split) == 0:
         return 1.0

@@ -21,7 +21,7 @@ import numpy as np
 from scipy.stats import chi2
 
 from mc._validation import as_generator, as_positive_int, as_scalar
-from mc.diagnostics import SOKAL_C, ShortChainWarning, rhat, tau_int
+from mc.diagnostics import SOKAL_C, ShortChainWarning, as_chains, rhat, tau_int
 
 __all__ = [
     "Estimate",
@@ -99,14 +99,9 @@ def format_value_error(value, err):
 
 
 def _as_series(x, name="x"):
-    arr = np.asarray(x, dtype=np.float64)
-    if arr.ndim not in (1, 2):
-        raise ValueError(f"{name}: expected shape (n_steps,) or (n_chains, n_steps), got {arr.shape}")
-    if arr.shape[-1] < 2:
-        raise ValueError(f"{name}: need at least 2 steps, got {arr.shape[-1]}")
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name}: contains non-finite values")
-    return arr
+    """The checks of ``mc.diagnostics`` (shape, length >= 2, finite), keeping a 1-D series 1-D."""
+    chains = as_chains(x, name)
+    return chains[0] if np.ndim(x) == 1 else chains
 
 
 def correlated_mean(x, *, c=SOKAL_C, warn=True, n=None, method="samples"):

@@ -7,10 +7,11 @@ n_samples, tau_int, method, seed, version, planted, source``) followed by the mo
 ``planted`` and ``source`` record how the quenched disorder was drawn (``mc.QuenchedState``).
 
 Overlap histograms are a table of their own (:data:`HISTOGRAM_COLUMNS`) with one row per bin
-(or atom) and a ``q`` column.
+(or atom) and a ``q`` column; Franz-Parisi potentials another (:data:`POTENTIAL_COLUMNS`), one row
+per grid point with ``q``, ``V`` and ``stderr``.
 
-Files: ``<directory>/<task>.results.parquet`` and ``<task>.histograms.parquet`` (``.csv`` when
-pyarrow is not installed). A file is written under a temporary name in the same directory,
+Files: ``<directory>/<task>.results.parquet``, ``<task>.histograms.parquet`` and
+``<task>.potentials.parquet`` (``.csv`` when pyarrow is not installed). A file is written under a temporary name in the same directory,
 flushed and fsynced, then renamed over the target (``os.replace``), so a reader or a resumed scan
 sees either no file or a complete one. This is the only module of the estimator layer that
 touches files.
@@ -45,6 +46,9 @@ __all__ = [
     "result_rows",
     "result_frame",
     "histogram_frame",
+    "POTENTIAL_COLUMNS",
+    "potential_frame",
+    "read_potentials",
     "task_path",
     "write_table",
     "write_task",
@@ -64,7 +68,9 @@ _TASK_COLUMNS = ("scan", "model", "process", "n_dim", "t", "disorder", "seed", "
 HISTOGRAM_COLUMNS = _TASK_COLUMNS + (
     "observable", "kind", "normalised", "q", "q_lo", "q_hi", "prob", "stderr", "n_samples", "tau_int", "method",
 )
-_TABLES = ("results", "histograms")
+#: Columns of the Franz-Parisi potential table, in this order (parameters follow).
+POTENTIAL_COLUMNS = _TASK_COLUMNS + ("observable", "order_parameter", "q", "V", "stderr", "n_references", "method")
+_TABLES = ("results", "histograms", "potentials")
 _TASK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")
 
 
@@ -243,6 +249,40 @@ def histogram_frame(info, distributions):
     return pd.concat(frames, ignore_index=True)
 
 
+def potential_frame(info, potentials, *, order_parameter, method):
+    """The Franz-Parisi table of one task: one row per grid point of each potential.
+
+    ``potentials`` maps a name (e.g. ``"V(q)"``) to a DataFrame with columns ``q``, ``V``,
+    ``stderr`` (and optionally ``n_references``), as returned by ``replica.franz_parisi``.
+    ``order_parameter`` is its name (``"overlap"``, ``"distance"``, ...), ``method`` the route
+    (``"exact"``, ``"umbrella"``).
+    """
+    if not isinstance(info, TaskInfo):
+        raise ValueError(f"info: expected a TaskInfo, got {type(info).__name__}")
+    if not hasattr(potentials, "items"):
+        raise ValueError("potentials: expected a mapping from names to DataFrames with columns q, V, stderr")
+    task = info.columns()
+    columns = list(POTENTIAL_COLUMNS) + list(info.params)
+    frames = []
+    for name, frame in potentials.items():
+        if not isinstance(frame, pd.DataFrame) or not {"q", "V", "stderr"} <= set(frame.columns):
+            raise ValueError(f"potentials: {name!r} must be a DataFrame with columns q, V, stderr")
+        n = len(frame)
+        cols = {k: [task[k]] * n for k in _TASK_COLUMNS}
+        n_ref = frame["n_references"].to_numpy() if "n_references" in frame.columns else np.full(n, 1)
+        cols.update(
+            observable=name, order_parameter=str(order_parameter), q=frame["q"].to_numpy(float),
+            V=frame["V"].to_numpy(float), stderr=frame["stderr"].to_numpy(float), n_references=n_ref,
+            method=str(method),
+        )
+        for k, v in info.params.items():
+            cols[k] = v
+        frames.append(pd.DataFrame(cols, columns=columns))
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True)
+
+
 # files ----------------------------------------------------------------------------------------
 def _check_task(task):
     if not isinstance(task, str) or not _TASK_NAME.match(task):
@@ -316,16 +356,19 @@ def write_table(frame, path):
     return path
 
 
-def write_task(directory, task, results, histograms=None, fmt=None):
-    """Write one task's result table (and optionally its histogram table); return the paths.
+def write_task(directory, task, results, histograms=None, fmt=None, potentials=None):
+    """Write one task's result table (and optionally its histogram and potential tables); return
+    the paths, the results file first.
 
-    The histogram file is written first, so that a task whose results file exists is complete
-    (``task_done`` is the resume test).
+    The other tables are written first, so that a task whose results file exists is complete
+    (``task_done`` is the resume test; the scan runner adds a checksummed manifest on top).
     """
     os.makedirs(os.fspath(directory), exist_ok=True)
     paths = []
     if histograms is not None:
         paths.append(write_table(histograms, task_path(directory, task, "histograms", fmt)))
+    if potentials is not None:
+        paths.append(write_table(potentials, task_path(directory, task, "potentials", fmt)))
     paths.insert(0, write_table(results, task_path(directory, task, "results", fmt)))
     return paths
 
@@ -353,7 +396,7 @@ def _read_table(directory, table):
             frames.append(pd.read_parquet(path))
         else:
             frames.append(pd.read_csv(path))
-    columns = RESULT_COLUMNS if table == "results" else HISTOGRAM_COLUMNS
+    columns = {"results": RESULT_COLUMNS, "histograms": HISTOGRAM_COLUMNS, "potentials": POTENTIAL_COLUMNS}[table]
     if not frames:
         return pd.DataFrame(columns=list(columns))
     return pd.concat(frames, ignore_index=True, sort=False)
@@ -367,3 +410,8 @@ def read_results(directory):
 def read_histograms(directory):
     """All task histogram files of a directory as one DataFrame, with its ``q`` column."""
     return _read_table(directory, "histograms")
+
+
+def read_potentials(directory):
+    """All task Franz-Parisi files of a directory as one DataFrame, with its ``q`` column."""
+    return _read_table(directory, "potentials")

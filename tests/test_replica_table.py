@@ -145,3 +145,20 @@ def test_reading_an_empty_directory_gives_the_columns_and_no_rows(tmp_path):
 def test_bad_arguments_raise_value_error_naming_them(call, name, tmp_path):
     with pytest.raises(ValueError, match=f"^{name}:"):
         call(tmp_path)
+
+
+def test_potential_table_round_trips_with_task_columns(tmp_path):
+    from replica.table import POTENTIAL_COLUMNS, potential_frame, read_potentials
+
+    model = mc.Dataset.gaussian(10, 4, seed=0)
+    state = mc.draw_quenched(model, mc.VP(), 0.5, seed=3, disorder=1)
+    info = TaskInfo.from_state(model, mc.VP(), state, scan="fp", seed=3)
+    curve = pd.DataFrame({"q": [0.0, 0.5, 1.0], "V": [0.2, 0.1, 0.3], "stderr": [0.01, 0.02, 0.03]})
+    frame = potential_frame(info, {"V(q)": curve}, order_parameter="overlap", method="exact")
+    assert list(frame.columns[: len(POTENTIAL_COLUMNS)]) == list(POTENTIAL_COLUMNS)
+    write_task(tmp_path, "fp0", result_frame(info, {"x": Estimate(1.0, 0.1)}), potentials=frame)
+    got = read_potentials(tmp_path)
+    np.testing.assert_allclose(got["V"], curve["V"])
+    assert set(got["disorder"]) == {1} and set(got["order_parameter"]) == {"overlap"}
+    with pytest.raises(ValueError, match="potentials"):
+        potential_frame(info, {"V(q)": curve.drop(columns="V")}, order_parameter="overlap", method="exact")

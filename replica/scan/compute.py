@@ -1,0 +1,199 @@
+"""The physics of one scan task: build the model and the quenched state, sample, estimate.
+
+``run_task(spec, task)`` returns the task's tables (result rows and, when asked, the overlap
+histograms) as DataFrames; it touches no file, no MPI and no signal, so it can be called from a
+notebook to reproduce any single task of a scan bit for bit.
+
+Routes (``[sampler] method``):
+
+* ``"exact"``: every observable from the exact posterior (``method = "exact"`` rows, standard
+  error 0); with ``draws > 0`` also from that many independent exact draws per replica
+  (``method = "samples"`` rows), which checks the estimators' errors against the exact values.
+* a Monte Carlo method: ``mc.sample`` with the task's key, observables from the replicas'
+  samples with errors from the integrated autocorrelation time, the sampler's diagnostics
+  (``acceptance``, ``tau_int_energy``, ``rhat_energy``) as rows, and, with
+  ``exact_reference = true`` and a model that has them, the exact values beside.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import mc
+from mc.disorder import seed_sequence
+
+from ..observables import (
+    class_magnetisation,
+    class_magnetisation_variance,
+    nearest_point_overlap,
+    participation_ratio,
+    score_divergence,
+    susceptibility,
+    weight_entropy,
+)
+from ..overlaps import overlap_distribution, overlap_moments
+from ..samples import exact_samples
+from ..stats import Estimate
+from ..table import TaskInfo, histogram_frame, result_frame
+from .spec import MODELS
+from .tasks import EXACT_STREAM, MODEL_STREAM
+
+__all__ = ["build_model", "build_process", "quenched_state", "run_task"]
+
+
+def _model_seed(spec, n_dim, disorder):
+    d = disorder if spec.model.realisation == "per_disorder" else 0
+    ss = seed_sequence(spec.scan.seed, spec.scan.id, spec.model.id, n_dim, d, MODEL_STREAM)
+    return int(ss.generate_state(1, np.uint32)[0])
+
+
+def build_model(spec, n_dim, disorder=0):
+    """The data model of the spec at dimension ``n_dim`` for one disorder sample."""
+    name, p = spec.model.name, spec.model.params
+    max_bytes = spec.model.max_gib * 2**30
+    if name == "two_deltas":
+        return mc.TwoDeltas(np.full(n_dim, p["v"]), weight=p["weight"])
+    if name == "dataset_gaussian":
+        return mc.Dataset.gaussian(p["n_points"], n_dim, variance=p["variance"], seed=_model_seed(spec, n_dim, disorder),
+                                   max_bytes=max_bytes)
+    if name == "dataset_alpha":
+        return mc.Dataset.from_alpha(p["alpha"], n_dim, variance=p["variance"], seed=_model_seed(spec, n_dim, disorder),
+                                     max_bytes=max_bytes)
+    if name == "two_class_mixture":
+        return mc.GaussianMixture.two_class(p["mu"], variance=p["variance"], weight=p["weight"], n_dim=n_dim)
+    if name == "hypersphere":
+        return mc.Hypersphere(n_dim, radius=p["radius"] or None)
+    if name == "curie_weiss":
+        return mc.IsingPrior.curie_weiss(n_dim, J=p["J"], beta=p["beta"], field=p["field"])
+    if name == "sherrington_kirkpatrick":
+        return mc.IsingPrior.sherrington_kirkpatrick(n_dim, beta=p["beta"], J=p["J"], J0=p["J0"], field=p["field"],
+                                                     seed=_model_seed(spec, n_dim, disorder))
+    if name == "hopfield":
+        return mc.IsingPrior.hopfield(n=n_dim, n_patterns=p["n_patterns"], beta=p["beta"], field=p["field"],
+                                      seed=_model_seed(spec, n_dim, disorder))
+    raise ValueError(f"model.name: unknown model {name!r}")  # unreachable after validation
+
+
+def build_process(spec):
+    """The forward process of the spec."""
+    return {"VP": mc.VP, "VE": mc.VE, "VPLinear": mc.VPLinear}[spec.process.name](**spec.process.params)
+
+
+def quenched_state(spec, model, process, task):
+    """The task's quenched x_t (same x0 and noise at every t of one disorder sample)."""
+    return mc.draw_quenched(
+        model, process, task.t, seed=spec.scan.seed, disorder=task.disorder,
+        key=(spec.scan.id, spec.model.id, task.n_dim), source=spec.grid.source,
+    )
+
+
+# ----------------------------------------------------------------------------- observables
+def _estimates(names, source, *, model, post, state, space, warn):
+    """Observable name -> Estimate(s) from one source (exact posterior or samples)."""
+    out = {}
+    is_samples = isinstance(source, np.ndarray)
+    kw = {"a_t": post.a, "D_t": post.D} if is_samples else {}
+    for name in names:
+        if name == "q_self":
+            orders = (1, 2, 4)
+            try:
+                moments = overlap_moments(source, orders, warn=warn)
+            except ValueError:
+                if is_samples:
+                    raise
+                moments = overlap_moments(source, (1, 2), warn=warn)
+            out["q_self"] = moments[1]
+            out["q2"] = moments[2]
+            if 4 in moments:
+                out["q4"] = moments[4]
+        elif name == "overlap_truth":
+            out[name] = overlap_moments(source, (1,), reference=state.x0, warn=warn)[1]
+        elif name == "susceptibility":
+            out[name] = susceptibility(source, kind="trace", wrt="h", warn=warn)
+        elif name == "score_divergence":
+            out[name] = score_divergence(source, warn=warn, **kw)
+        elif name == "participation_ratio":
+            out[name] = participation_ratio(source, points=model.points, warn=warn)
+        elif name == "weight_entropy":
+            if is_samples:  # the entropy needs the log weights of the visited points
+                out[name] = weight_entropy(source, points=model.points, log_weights=post.exact.log_weights, warn=warn)
+            else:
+                out[name] = weight_entropy(source, warn=warn)
+        elif name == "nearest_point_overlap":
+            out[name] = nearest_point_overlap(source, model.points, warn=warn)
+        elif name == "class_magnetisation":
+            out[name] = class_magnetisation(source, model.means[0], warn=warn)
+        elif name == "class_magnetisation_variance":
+            out[name] = class_magnetisation_variance(source, model.means[0], warn=warn)
+    return out
+
+
+def _histogram(source, space, bins, is_samples):
+    """P(q): exact atoms for finite-list posteriors, else a histogram of the normalised overlap
+    (plain overlap for spins, where the two coincide) on ``bins`` equal bins of [-1, 1]."""
+    normalised = space != "spins"
+    if not is_samples:
+        return overlap_distribution(source, normalised=normalised)
+    edges = np.linspace(-1.0, 1.0, bins + 1)
+    if space == "spins":  # centre the bins on the atoms -1 + 2k/N when they are fine enough
+        edges[0], edges[-1] = -1.0 - 1e-9, 1.0 + 1e-9
+    return overlap_distribution(source, edges, normalised=normalised, warn=False)
+
+
+def run_task(spec, task):
+    """Compute one task. Returns ``{"results": DataFrame, "histograms": DataFrame or None}``."""
+    space = MODELS[spec.model.name].space
+    s = spec.sampler
+    model = build_model(spec, task.n_dim, task.disorder)
+    process = build_process(spec)
+    state = quenched_state(spec, model, process, task)
+    post = mc.Posterior(model, process, state.x_t, task.t)
+    info = TaskInfo.from_state(model, process, state, scan=spec.scan.name, seed=spec.scan.seed)
+    names = [n for n in spec.observables.names if n != "overlap_histogram"]
+    want_hist = "overlap_histogram" in spec.observables.names
+    key = task.key(spec)
+
+    estimates, hists = {}, {}
+    exact_ok = s.method == "exact" or (s.exact_reference and post.is_exact)
+    if exact_ok:
+        for name, est in _estimates(names, post, model=model, post=post, state=state, space=space, warn=False).items():
+            estimates.setdefault(name, []).append(est)
+        if want_hist:
+            try:
+                hists["P(q)"] = _histogram(post, space, spec.observables.bins, False)
+            except (ValueError, NotImplementedError):
+                pass  # continuous posteriors have no finite list of states: histograms come from samples
+
+    samples = None
+    if s.method == "exact" and s.draws > 0:
+        rng = np.random.default_rng(seed_sequence(spec.scan.seed, *key, EXACT_STREAM))
+        samples = exact_samples(post, s.replicas, s.draws, rng)
+    elif s.method != "exact":
+        res = mc.sample(
+            post, n_replicas=s.replicas, n_sweeps=s.sweeps, burn_in=s.burn_in, thin=s.thin, method=s.method,
+            seed=spec.scan.seed, key=key, tempering=None if s.tempering == "none" else s.tempering,
+            n_temperatures=s.n_temperatures, beta_min=s.beta_min, step_size=s.step_size, n_leapfrog=s.n_leapfrog,
+            init=s.init, store="samples", progress=False,
+        )
+        samples = res.samples
+        n = res.n_replicas * res.n_draws
+        tau_e = np.asarray(res.tau_int.get("energy", [np.nan]), dtype=float)
+        estimates["acceptance"] = [Estimate(float(np.mean(res.acceptance[:, 0])), float(np.std(res.acceptance[:, 0])
+                                            / np.sqrt(res.n_replicas)), n=res.n_replicas, method=s.method)]
+        estimates["tau_int_energy"] = [Estimate(float(np.max(tau_e)), 0.0, n=n, method=s.method)]
+        estimates["rhat_energy"] = [Estimate(float(res.rhat.get("energy", np.nan)), 0.0, n=n, method=s.method)]
+        if res.exchange_rate.size:
+            estimates["exchange_rate_min"] = [Estimate(float(np.min(np.mean(res.exchange_rate, axis=0))), 0.0,
+                                                       n=res.n_replicas, method=s.method)]
+    if samples is not None:
+        for name, est in _estimates(names, samples, model=model, post=post, state=state, space=space,
+                                    warn=False).items():
+            if s.method != "exact":
+                est = Estimate(est.value, est.stderr, n=est.n, tau=est.tau, method=s.method)
+            estimates.setdefault(name, []).append(est)
+        if want_hist:
+            dist = _histogram(samples, space, spec.observables.bins, True)
+            hists["P(q) sampled" if "P(q)" in hists else "P(q)"] = dist
+
+    results = result_frame(info, estimates)
+    histograms = histogram_frame(info, hists) if hists else None
+    return {"results": results, "histograms": histograms}

@@ -1,0 +1,596 @@
+"""Scan specifications: a TOML file validated into frozen dataclasses before any work.
+
+A spec names the model and its parameters, the forward process, the grid of dimensions ``n_dim``,
+times ``t`` and disorder samples, the sampler and the observables, the root seed and the output
+directory (``design.md``: scan specification). Every section and key is checked; an unknown key,
+a wrong type, an empty range or an impossible combination (a Monte Carlo method the model has no
+kernel for, exact enumeration of 100 spins, an observable the model does not define) raises a
+``SpecError`` (a ``ValueError``) whose message starts with the dotted key, e.g.
+``grid.t.num: must be >= 1, got 0``. Validation is cheap and deterministic, so every MPI rank
+runs it before any sampling and all ranks agree.
+
+Example (``jobs/demo.toml``)::
+
+    [scan]
+    name = "demo"
+    seed = 0
+
+    [model]
+    name = "two_class_mixture"   # +-mu, |mu|^2 = N mu^2
+    mu = 1.0
+
+    [process]
+    name = "VP"
+
+    [grid]
+    n_dim = [20, 50]
+    t = {start = 0.5, stop = 4.0, num = 8, spacing = "linear"}
+    disorder = 4
+
+    [sampler]
+    method = "exact"
+    replicas = 4
+    draws = 100
+
+Sections and keys are documented on the dataclasses below; :data:`MODELS` lists the models and
+their parameters.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import re
+import sys
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = [
+    "SpecError",
+    "ModelEntry",
+    "MODELS",
+    "ScanSection",
+    "ModelSection",
+    "ProcessSection",
+    "GridSection",
+    "SamplerSection",
+    "ObservablesSection",
+    "ScanSpec",
+    "load_spec",
+    "parse_spec",
+    "OBSERVABLES",
+]
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+
+class SpecError(ValueError):
+    """A scan specification is invalid; the message starts with the offending key."""
+
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+#: Largest N enumerated exactly for spin priors (``mc.models.ising.MAX_ENUMERATION_DIM``).
+MAX_ENUMERATION_DIM = 20
+
+
+# ------------------------------------------------------------------------------------ checks
+def _type_name(value):
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
+            dict: "a table"}.get(type(value), type(value).__name__)
+
+
+def _int(value, key, minimum=None):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(f"{key}: expected an integer, got {_type_name(value)} ({value!r})")
+    if minimum is not None and value < minimum:
+        raise SpecError(f"{key}: must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _float(value, key, *, positive=False, nonnegative=False):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(f"{key}: expected a number, got {_type_name(value)} ({value!r})")
+    value = float(value)
+    if not math.isfinite(value):
+        raise SpecError(f"{key}: must be finite, got {value}")
+    if positive and not value > 0:
+        raise SpecError(f"{key}: must be > 0, got {value}")
+    if nonnegative and not value >= 0:
+        raise SpecError(f"{key}: must be >= 0, got {value}")
+    return value
+
+
+def _str(value, key, choices=None):
+    if not isinstance(value, str):
+        raise SpecError(f"{key}: expected a string, got {_type_name(value)} ({value!r})")
+    if choices is not None and value not in choices:
+        raise SpecError(f"{key}: expected one of {list(choices)}, got {value!r}")
+    return value
+
+
+def _bool(value, key):
+    if not isinstance(value, bool):
+        raise SpecError(f"{key}: expected true or false, got {_type_name(value)} ({value!r})")
+    return value
+
+
+def _table(value, key):
+    if not isinstance(value, dict):
+        raise SpecError(f"{key}: expected a table, got {_type_name(value)} ({value!r})")
+    return value
+
+
+def _check_keys(table, allowed, key):
+    unknown = sorted(set(table) - set(allowed))
+    if unknown:
+        where = f"{key}." if key else ""
+        raise SpecError(f"{where}{unknown[0]}: unknown key (allowed: {', '.join(sorted(allowed))})")
+
+
+def _require(table, name, key):
+    if name not in table:
+        raise SpecError(f"{key}.{name}: required")
+    return table[name]
+
+
+# ------------------------------------------------------------------------------------ models
+@dataclass(frozen=True)
+class ModelEntry:
+    """How a model name in a spec maps onto an ``mc`` constructor.
+
+    ``params`` maps each parameter to ``(kind, default)`` with kind ``"float+"`` (> 0),
+    ``"float0"`` (>= 0), ``"float"``, ``"int+"`` (>= 1), ``"prob"`` (in (0, 1)), ``"bool"`` or
+    ``"str"``; a default of ``None`` means required. ``space`` is the state space
+    (``"points"``, ``"continuous"``, ``"sphere"``, ``"spins"``), ``random`` whether building the
+    model draws random numbers (points, couplings, patterns) from its own seed.
+    """
+
+    build: str
+    params: dict
+    space: str
+    random: bool
+    doc: str
+
+
+#: Models a spec can name, with their parameters (``n_dim`` always comes from the grid).
+MODELS = {
+    "two_deltas": ModelEntry(
+        "two_deltas", {"v": ("float+", 1.0), "weight": ("prob", 0.5)}, "points", False,
+        "two deltas at +-v (1, ..., 1) (|v|^2 = N v^2), weight w on +v",
+    ),
+    "dataset_gaussian": ModelEntry(
+        "dataset_gaussian", {"n_points": ("int+", None), "variance": ("float+", 1.0)}, "points", True,
+        "n_points i.i.d. N(0, variance I) training points (empirical prior)",
+    ),
+    "dataset_alpha": ModelEntry(
+        "dataset_alpha", {"alpha": ("float+", None), "variance": ("float+", 1.0)}, "points", True,
+        "n = round(exp(alpha N)) i.i.d. Gaussian training points (REM scaling)",
+    ),
+    "two_class_mixture": ModelEntry(
+        "two_class_mixture", {"mu": ("float+", 1.0), "variance": ("float0", 1.0), "weight": ("prob", 0.5)},
+        "continuous", False, "w N(mu 1, variance I) + (1 - w) N(-mu 1, variance I), |mu|^2 = N mu^2",
+    ),
+    "hypersphere": ModelEntry(
+        "hypersphere", {"radius": ("float+", 0.0)}, "sphere", False,
+        "uniform on the sphere of radius sqrt(N) (or the given radius)",
+    ),
+    "curie_weiss": ModelEntry(
+        "curie_weiss", {"J": ("float0", 1.0), "beta": ("float0", 1.0), "field": ("float", 0.0)}, "spins", False,
+        "Curie-Weiss spins, log p0 = (beta J / 2N)(sum s)^2 + field sum s",
+    ),
+    "sherrington_kirkpatrick": ModelEntry(
+        "sherrington_kirkpatrick",
+        {"beta": ("float0", 1.0), "J": ("float0", 1.0), "J0": ("float", 0.0), "field": ("float", 0.0)},
+        "spins", True, "SK spin glass, W_ij = J0 / N + J g_ij / sqrt(N)",
+    ),
+    "hopfield": ModelEntry(
+        "hopfield", {"n_patterns": ("int+", None), "beta": ("float0", 1.0), "field": ("float", 0.0)}, "spins", True,
+        "Hopfield network with n_patterns random +-1 patterns",
+    ),
+}
+
+#: State space -> Monte Carlo methods (the first is the default), plus "exact".
+_MC_METHODS = {
+    "spins": ("heat_bath", "metropolis"),
+    "continuous": ("mala", "hmc", "rwm"),
+    "sphere": ("sphere",),
+    "points": ("points",),
+}
+
+
+def _model_exact(name, n_dim):
+    """Whether the model's posterior is exact at this N (and, if not, why)."""
+    if name in ("sherrington_kirkpatrick", "hopfield") and n_dim > MAX_ENUMERATION_DIM:
+        return False
+    return True
+
+
+# -------------------------------------------------------------------------------- observables
+#: Observables a task can compute: name -> (state spaces where defined, description).
+OBSERVABLES = {
+    "q_self": (("points", "continuous", "sphere", "spins"), "mean replica overlap E[q_ab] = |m|^2 / N (plus q2, q4)"),
+    "overlap_truth": (("points", "continuous", "sphere", "spins"), "overlap with the clean x0, E[x0 . x] / N"),
+    "susceptibility": (("points", "continuous", "sphere", "spins"), "tr Cov[x0 | x_t] / N (response to h)"),
+    "score_divergence": (("points", "continuous", "sphere", "spins"), "div of the score, -N/D + (a/D)^2 tr Cov"),
+    "participation_ratio": (("points",), "Y = sum_mu w_mu^2 over training points"),
+    "weight_entropy": (("points",), "entropy of the posterior weights of the points"),
+    "nearest_point_overlap": (("points",), "overlap of x with the nearest training point"),
+    "class_magnetisation": (("continuous",), "m . mu / |mu|^2 of the two-class mixture"),
+    "class_magnetisation_variance": (("continuous",), "posterior variance of the class label, 1 - E[c]^2"),
+    "overlap_histogram": (("points", "continuous", "sphere", "spins"), "P(q) table (exact atoms or binned samples)"),
+}
+_DEFAULT_OBSERVABLES = {
+    "points": ("q_self", "overlap_truth", "participation_ratio", "weight_entropy", "overlap_histogram"),
+    "continuous": ("q_self", "overlap_truth", "susceptibility", "class_magnetisation", "class_magnetisation_variance"),
+    "sphere": ("q_self", "overlap_truth", "susceptibility"),
+    "spins": ("q_self", "overlap_truth", "susceptibility", "overlap_histogram"),
+}
+
+
+# ------------------------------------------------------------------------------- sections
+@dataclass(frozen=True)
+class ScanSection:
+    """``[scan]``: ``name`` (file-name safe, required), ``seed`` (root seed >= 0, required),
+    ``id`` (integer scan id in every task's seed key, default 0), ``output`` (directory,
+    default ``results/<name>``; the command line's ``--out`` overrides it)."""
+
+    name: str
+    seed: int
+    id: int = 0
+    output: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    """``[model]``: ``name`` (a key of :data:`MODELS`), ``id`` (integer model id in the seed
+    key, default 0), ``realisation`` (``"per_disorder"``: every disorder sample draws its own
+    training set / couplings / patterns, the usual quenched average; ``"fixed"``: one
+    realisation per N), ``max_gib`` (memory cap of a data set, default 2), then the model's
+    parameters."""
+
+    name: str
+    params: dict
+    id: int = 0
+    realisation: str = "per_disorder"
+    max_gib: float = 2.0
+
+
+@dataclass(frozen=True)
+class ProcessSection:
+    """``[process]``: ``name`` ``"VP"`` (Ornstein-Uhlenbeck), ``"VE"`` (Brownian; ``sigma``) or
+    ``"VPLinear"`` (``beta_min``, ``beta_max``)."""
+
+    name: str
+    params: dict
+
+
+@dataclass(frozen=True)
+class GridSection:
+    """``[grid]``: ``n_dim`` (integer or list), ``t`` (list of times > 0 or a range table
+    ``{start, stop, num, spacing = "linear" | "log"}``), ``disorder`` (number of disorder
+    samples), ``source`` (``"prior"``: planted; ``"point"``: x0 a training point drawn from the
+    prior weights; ``"population"``: x0 from the law the data set was drawn from, unplanted)."""
+
+    n_dim: tuple
+    t: tuple
+    disorder: int
+    source: str = "prior"
+
+
+@dataclass(frozen=True)
+class SamplerSection:
+    """``[sampler]``: ``method`` (``"exact"`` or a Monte Carlo method of the model's state
+    space: spins ``heat_bath`` / ``metropolis``, continuous ``mala`` / ``hmc`` / ``rwm``,
+    sphere ``sphere``, data sets ``points``), ``replicas`` (>= 2 for overlaps), ``draws``
+    (exact route: independent exact draws per replica for sampled estimates and histograms, 0
+    for exact values only), ``sweeps``, ``burn_in``, ``thin``, ``tempering`` (``"none"``,
+    ``"hamiltonian"``, ``"likelihood"``), ``n_temperatures``, ``beta_min``, ``step_size``,
+    ``n_leapfrog``, ``init`` (``"prior"`` or ``"observation"``), ``exact_reference``
+    (with Monte Carlo, also record the exact values where the model has them)."""
+
+    method: str = "exact"
+    replicas: int = 4
+    draws: int = 0
+    sweeps: int = 1000
+    burn_in: int | None = None
+    thin: int = 1
+    tempering: str = "none"
+    n_temperatures: int | None = None
+    beta_min: float | None = None
+    step_size: float | None = None
+    n_leapfrog: int = 10
+    init: str = "prior"
+    exact_reference: bool = True
+
+
+@dataclass(frozen=True)
+class ObservablesSection:
+    """``[observables]``: ``names`` (list; default: all that the model defines) and ``bins``
+    (number of overlap-histogram bins on [-q_max, q_max] for sampled P(q), default 41)."""
+
+    names: tuple
+    bins: int = 41
+
+
+@dataclass(frozen=True)
+class ScanSpec:
+    """A validated scan: its sections and the canonical text it was built from."""
+
+    scan: ScanSection
+    model: ModelSection
+    process: ProcessSection
+    grid: GridSection
+    sampler: SamplerSection
+    observables: ObservablesSection
+    source_text: str = field(default="", compare=False, repr=False)
+
+    @property
+    def space(self):
+        return MODELS[self.model.name].space
+
+    def canonical(self):
+        """The validated configuration as a plain dict (output directory excluded)."""
+        out = {}
+        for f in dataclasses.fields(self):
+            if f.name == "source_text":
+                continue
+            out[f.name] = dataclasses.asdict(getattr(self, f.name))
+        out["scan"].pop("output", None)
+        return out
+
+    @property
+    def hash(self):
+        """SHA-256 of the canonical configuration: a resumed scan must have the same."""
+        text = json.dumps(self.canonical(), sort_keys=True, default=list)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def describe(self):
+        """Multi-line human-readable summary of the configuration (for ``--dry-run``)."""
+        return json.dumps(self.canonical(), indent=2, sort_keys=False, default=list)
+
+
+# ------------------------------------------------------------------------------- parsing
+_SECTIONS = ("scan", "model", "process", "grid", "sampler", "observables")
+
+
+def _parse_scan(table):
+    key = "scan"
+    table = _table(table, key)
+    _check_keys(table, ("name", "seed", "id", "output"), key)
+    name = _str(_require(table, "name", key), "scan.name")
+    if not _NAME.match(name):
+        raise SpecError(f"scan.name: use letters, digits, '_', '-', '.' only, got {name!r}")
+    seed = _int(_require(table, "seed", key), "scan.seed", minimum=0)
+    scan_id = _int(table.get("id", 0), "scan.id", minimum=0)
+    output = table.get("output")
+    if output is not None:
+        output = _str(output, "scan.output")
+        if not output:
+            raise SpecError("scan.output: must not be empty")
+    return ScanSection(name=name, seed=seed, id=scan_id, output=output)
+
+
+def _model_param(kind, value, key):
+    if kind == "float+":
+        return _float(value, key, positive=True)
+    if kind == "float0":
+        return _float(value, key, nonnegative=True)
+    if kind == "float":
+        return _float(value, key)
+    if kind == "int+":
+        return _int(value, key, minimum=1)
+    if kind == "prob":
+        value = _float(value, key)
+        if not 0 < value < 1:
+            raise SpecError(f"{key}: must lie in (0, 1), got {value}")
+        return value
+    if kind == "bool":
+        return _bool(value, key)
+    return _str(value, key)
+
+
+def _parse_model(table):
+    table = _table(table, "model")
+    name = _str(_require(table, "name", "model"), "model.name", choices=tuple(MODELS))
+    entry = MODELS[name]
+    _check_keys(table, ("name", "id", "realisation", "max_gib", *entry.params), "model")
+    params = {}
+    for pname, (kind, default) in entry.params.items():
+        if pname in table:
+            params[pname] = _model_param(kind, table[pname], f"model.{pname}")
+        elif default is None:
+            raise SpecError(f"model.{pname}: required for model {name!r}")
+        else:
+            params[pname] = default
+    model_id = _int(table.get("id", 0), "model.id", minimum=0)
+    realisation = _str(table.get("realisation", "per_disorder"), "model.realisation", ("per_disorder", "fixed"))
+    max_gib = _float(table.get("max_gib", 2.0), "model.max_gib", positive=True)
+    return ModelSection(name=name, params=params, id=model_id, realisation=realisation, max_gib=max_gib)
+
+
+_PROCESS_PARAMS = {"VP": {}, "VE": {"sigma": 1.0}, "VPLinear": {"beta_min": 0.1, "beta_max": 20.0}}
+
+
+def _parse_process(table):
+    table = _table(table, "process")
+    name = _str(_require(table, "name", "process"), "process.name", tuple(_PROCESS_PARAMS))
+    allowed = _PROCESS_PARAMS[name]
+    _check_keys(table, ("name", *allowed), "process")
+    params = {k: _float(table.get(k, v), f"process.{k}", positive=True) for k, v in allowed.items()}
+    if name == "VPLinear" and params["beta_max"] < params["beta_min"]:
+        raise SpecError(f"process.beta_max: must be >= beta_min = {params['beta_min']}, got {params['beta_max']}")
+    return ProcessSection(name=name, params=params)
+
+
+def _parse_list(value, key, parse_item):
+    if isinstance(value, list):
+        if not value:
+            raise SpecError(f"{key}: empty list")
+        items = tuple(parse_item(v, f"{key}[{i}]") for i, v in enumerate(value))
+    else:
+        items = (parse_item(value, key),)
+    if len(set(items)) != len(items):
+        raise SpecError(f"{key}: repeated values {sorted(v for v in set(items) if items.count(v) > 1)}")
+    return items
+
+
+def _parse_times(value, key):
+    if isinstance(value, dict):
+        _check_keys(value, ("start", "stop", "num", "spacing"), key)
+        start = _float(_require(value, "start", key), f"{key}.start", positive=True)
+        stop = _float(_require(value, "stop", key), f"{key}.stop", positive=True)
+        num = _int(_require(value, "num", key), f"{key}.num", minimum=1)
+        spacing = _str(value.get("spacing", "linear"), f"{key}.spacing", ("linear", "log"))
+        if stop < start or (num > 1 and stop == start):
+            raise SpecError(f"{key}.stop: empty range, stop = {stop} must be > start = {start}")
+        grid = np.geomspace(start, stop, num) if spacing == "log" else np.linspace(start, stop, num)
+        return tuple(float(t) for t in grid)
+    times = _parse_list(value, key, lambda v, k: _float(v, k, positive=True))
+    return tuple(sorted(times))
+
+
+def _parse_grid(table):
+    table = _table(table, "grid")
+    _check_keys(table, ("n_dim", "t", "disorder", "source"), "grid")
+    n_dim = _parse_list(_require(table, "n_dim", "grid"), "grid.n_dim", lambda v, k: _int(v, k, minimum=1))
+    t = _parse_times(_require(table, "t", "grid"), "grid.t")
+    disorder = _int(table.get("disorder", 1), "grid.disorder", minimum=1)
+    source = _str(table.get("source", "prior"), "grid.source", ("prior", "point", "population"))
+    return GridSection(n_dim=tuple(sorted(n_dim)), t=t, disorder=disorder, source=source)
+
+
+def _parse_sampler(table):
+    table = _table(table, "sampler")
+    names = [f.name for f in dataclasses.fields(SamplerSection)]
+    _check_keys(table, names, "sampler")
+    kw = {}
+    if "method" in table:
+        kw["method"] = _str(table["method"], "sampler.method")
+    for k in ("replicas", "sweeps", "thin", "n_leapfrog"):
+        if k in table:
+            kw[k] = _int(table[k], f"sampler.{k}", minimum=1)
+    for k in ("draws", "burn_in"):
+        if k in table:
+            kw[k] = _int(table[k], f"sampler.{k}", minimum=0)
+    if "n_temperatures" in table:
+        kw["n_temperatures"] = _int(table["n_temperatures"], "sampler.n_temperatures", minimum=2)
+    if "beta_min" in table:
+        b = _float(table["beta_min"], "sampler.beta_min", positive=True)
+        if b >= 1:
+            raise SpecError(f"sampler.beta_min: must lie in (0, 1), got {b}")
+        kw["beta_min"] = b
+    if "step_size" in table:
+        kw["step_size"] = _float(table["step_size"], "sampler.step_size", positive=True)
+    if "tempering" in table:
+        kw["tempering"] = _str(table["tempering"], "sampler.tempering", ("none", "hamiltonian", "likelihood"))
+    if "init" in table:
+        kw["init"] = _str(table["init"], "sampler.init", ("prior", "observation"))
+    if "exact_reference" in table:
+        kw["exact_reference"] = _bool(table["exact_reference"], "sampler.exact_reference")
+    return SamplerSection(**kw)
+
+
+def _parse_observables(table, space):
+    table = _table(table, "observables")
+    _check_keys(table, ("names", "bins"), "observables")
+    if "names" in table:
+        names = _parse_list(table["names"], "observables.names", lambda v, k: _str(v, k, tuple(OBSERVABLES)))
+    else:
+        names = _DEFAULT_OBSERVABLES[space]
+    for name in names:
+        if space not in OBSERVABLES[name][0]:
+            raise SpecError(
+                f"observables.names: {name!r} is not defined for this model ({space} state space); "
+                f"it is defined for {list(OBSERVABLES[name][0])}"
+            )
+    bins = _int(table.get("bins", 41), "observables.bins", minimum=2)
+    return ObservablesSection(names=tuple(names), bins=bins)
+
+
+def _check_combinations(spec):
+    """Impossible combinations, named by the key to change."""
+    name, space = spec.model.name, spec.space
+    method = spec.sampler.method
+    allowed = ("exact",) + _MC_METHODS[space]
+    if method not in allowed:
+        raise SpecError(
+            f"sampler.method: {method!r} is not available for model {name!r} ({space} state space); "
+            f"choose one of {list(allowed)}"
+        )
+    if method == "exact":
+        too_big = [n for n in spec.grid.n_dim if not _model_exact(name, n)]
+        if too_big:
+            raise SpecError(
+                f"sampler.method: 'exact' needs enumeration of 2^N states for model {name!r}, impossible for "
+                f"grid.n_dim = {too_big} (at most N = {MAX_ENUMERATION_DIM}); use a Monte Carlo method "
+                f"({', '.join(_MC_METHODS[space])})"
+            )
+    else:
+        if spec.sampler.replicas < 2 and {"q_self", "susceptibility", "score_divergence",
+                                           "overlap_histogram"} & set(spec.observables.names):
+            raise SpecError("sampler.replicas: overlaps and susceptibilities from samples need at least 2 replicas")
+    if spec.sampler.tempering != "none" and method == "exact":
+        raise SpecError("sampler.tempering: only used with a Monte Carlo method, not 'exact'")
+    if spec.sampler.tempering == "none" and spec.sampler.n_temperatures is not None:
+        raise SpecError("sampler.n_temperatures: set sampler.tempering to 'hamiltonian' or 'likelihood' to use a ladder")
+    if spec.grid.source in ("point", "population") and space != "points":
+        raise SpecError(f"grid.source: {spec.grid.source!r} needs a data-set model, not {name!r}")
+    if name == "hypersphere" and min(spec.grid.n_dim) < 2:
+        raise SpecError("grid.n_dim: the hypersphere needs N >= 2")
+    if name == "dataset_alpha":
+        alpha = spec.model.params["alpha"]
+        for n in spec.grid.n_dim:
+            log_bytes = alpha * n + math.log(8.0 * n)
+            if log_bytes > math.log(spec.model.max_gib * 2**30):
+                raise SpecError(
+                    f"model.alpha: exp({alpha} * {n}) points of dimension {n} need more than model.max_gib = "
+                    f"{spec.model.max_gib} GiB (grid.n_dim = {n})"
+                )
+    if name == "dataset_gaussian":
+        for n in spec.grid.n_dim:
+            if 8.0 * spec.model.params["n_points"] * n > spec.model.max_gib * 2**30:
+                raise SpecError(f"model.n_points: too many points for model.max_gib = {spec.model.max_gib} GiB at N = {n}")
+
+
+def parse_spec(text):
+    """Validate the text of a TOML spec into a :class:`ScanSpec` (raises :class:`SpecError`)."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"spec: not valid TOML ({exc})") from None
+    _check_keys(raw, _SECTIONS, "")
+    for section in ("scan", "model", "process", "grid"):
+        if section not in raw:
+            raise SpecError(f"{section}: required section [{section}] is missing")
+    model = _parse_model(raw["model"])
+    space = MODELS[model.name].space
+    spec = ScanSpec(
+        scan=_parse_scan(raw["scan"]),
+        model=model,
+        process=_parse_process(raw["process"]),
+        grid=_parse_grid(raw["grid"]),
+        sampler=_parse_sampler(raw.get("sampler", {})),
+        observables=_parse_observables(raw.get("observables", {}), space),
+        source_text=text,
+    )
+    _check_combinations(spec)
+    return spec
+
+
+def load_spec(path):
+    """Read and validate a TOML spec file."""
+    try:
+        with open(path, "rb") as fh:
+            text = fh.read().decode("utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"spec: file {str(path)!r} does not exist") from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"spec: {str(path)!r} is not UTF-8 text ({exc})") from None
+    except IsADirectoryError:
+        raise SpecError(f"spec: {str(path)!r} is a directory, not a TOML file") from None
+    return parse_spec(text)

@@ -1,0 +1,292 @@
+"""The scan driver: results against direct computation, identical tables on 1 and 2 MPI ranks,
+kill / SIGTERM / corruption / failure followed by resume, spec changes, the README's main job."""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import sysconfig
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mc
+from replica.scan import make_tasks, parse_spec
+from replica.scan.compute import run_task
+from replica.scan.runner import EXIT_FAILED, EXIT_OK, merge, run_scan, task_complete
+from replica._environment import pin_threads
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+SMALL = """
+[scan]
+name = "small"
+seed = 7
+
+[model]
+name = "two_class_mixture"
+mu = 1.0
+
+[process]
+name = "VP"
+
+[grid]
+n_dim = [8, 32]
+t = {start = 0.5, stop = 3.0, num = 4}
+disorder = 3
+
+[sampler]
+method = "exact"
+replicas = 3
+draws = 40
+
+[observables]
+names = ["class_magnetisation", "q_self", "overlap_truth", "susceptibility", "overlap_histogram"]
+bins = 11
+"""
+
+DATASET = """
+[scan]
+name = "ds"
+seed = 3
+
+[model]
+name = "dataset_gaussian"
+n_points = 40
+
+[process]
+name = "VP"
+
+[grid]
+n_dim = [6]
+t = [0.05, 0.5, 2.0]
+disorder = {disorder}
+source = "point"
+
+[sampler]
+method = "exact"
+"""
+
+
+def _env():
+    env = dict(os.environ, OMP_NUM_THREADS="1", MPIR_CVAR_CH4_PROGRESS_THROTTLE="1")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [ROOT, env.get("PYTHONPATH")]))
+    return env
+
+
+def _cli(args, timeout=240, **kw):
+    return subprocess.run([sys.executable, "-m", "replica.cli", *args], env=_env(), capture_output=True, text=True,
+                          timeout=timeout, cwd=kw.pop("cwd", ROOT), **kw)
+
+
+def _tables(out):
+    return {k: pd.read_parquet(os.path.join(out, "merged", f"{k}.parquet")) for k in ("results", "histograms")
+            if os.path.exists(os.path.join(out, "merged", f"{k}.parquet"))}
+
+
+def _assert_same_tables(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        pd.testing.assert_frame_equal(a[k], b[k], check_exact=True)
+
+
+def test_task_values_equal_a_direct_computation():
+    spec = parse_spec(SMALL)
+    task = make_tasks(spec)[7]
+    rows = run_task(spec, task)["results"]
+    model = mc.GaussianMixture.two_class(1.0, n_dim=task.n_dim)
+    state = mc.draw_quenched(model, mc.VP(), task.t, seed=7, disorder=task.disorder, key=(0, 0, task.n_dim))
+    post = mc.Posterior(model, mc.VP(), state.x_t, task.t)
+    exact = rows[rows.method == "exact"].set_index("observable")["value"]
+    mu = model.means[0]
+    assert exact["class_magnetisation"] == pytest.approx(float(post.mean() @ mu / (mu @ mu)), rel=1e-12)
+    assert exact["q_self"] == pytest.approx(float(post.mean() @ post.mean()) / task.n_dim, rel=1e-12)
+    assert exact["overlap_truth"] == pytest.approx(float(post.mean() @ state.x0) / task.n_dim, rel=1e-12)
+    assert exact["susceptibility"] == pytest.approx(post.cov_trace() / task.n_dim, rel=1e-12)
+    # the sampled estimates (exact draws) agree with the exact values within 5 standard errors
+    sampled = rows[rows.method == "samples"].set_index("observable")
+    for name in ("class_magnetisation", "q_self", "overlap_truth", "susceptibility"):
+        assert abs(sampled.loc[name, "value"] - exact[name]) <= 5 * sampled.loc[name, "stderr"], name
+
+
+def test_serial_scan_writes_verified_tasks_and_merges(tmp_path):
+    spec = parse_spec(SMALL)
+    out = tmp_path / "out"
+    summary = run_scan(spec, out, progress=False)
+    assert summary.exit_code == EXIT_OK and summary.done == 24
+    tasks = make_tasks(spec)
+    assert all(task_complete(out / "tasks", t.name, spec.hash) for t in tasks)
+    info = merge(out)
+    assert info["tasks"] == 24 and info["missing"] == 0
+    res = _tables(out)["results"]
+    assert set(res.n_dim) == {8, 32} and res.groupby(["n_dim", "t", "disorder"]).ngroups == 24
+    meta = json.loads((out / "tasks" / f"{tasks[0].name}.meta.json").read_text())
+    for k in ("spec_hash", "version", "seed", "wall_time", "host", "rank", "files"):
+        assert k in meta
+    # a second run without --resume is refused; with --resume nothing is redone
+    with pytest.raises(ValueError, match="^out:"):
+        run_scan(spec, out, progress=False)
+    again = run_scan(spec, out, resume=True, progress=False)
+    assert again.done == 0 and again.skipped == 24
+
+
+@pytest.mark.mpi
+def test_one_and_two_ranks_give_identical_merged_tables(tmp_path):
+    spec_path = tmp_path / "small.toml"
+    spec_path.write_text(SMALL)
+    one = _cli(["scan", str(spec_path), "--out", str(tmp_path / "one"), "--quiet"])
+    assert one.returncode == 0, one.stderr
+    mpiexec = os.path.join(sysconfig.get_path("scripts"), "mpiexec")
+    two = subprocess.run([mpiexec, "-n", "2", sys.executable, "-m", "replica.cli", "scan", str(spec_path), "--out",
+                          str(tmp_path / "two")], env=_env(), capture_output=True, text=True, timeout=240, cwd=ROOT)
+    assert two.returncode == 0, two.stderr
+    ranks = {json.loads(p.read_text())["rank"] for p in (tmp_path / "two" / "tasks").glob("*.meta.json")}
+    assert ranks == {0, 1}  # both ranks worked
+    assert "[rank 1/2]" in two.stderr
+    _assert_same_tables(_tables(tmp_path / "one"), _tables(tmp_path / "two"))
+
+
+def _wait_for_manifests(task_dir, n, proc, timeout=120):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if task_dir.exists() and len(list(task_dir.glob("*.meta.json"))) >= n:
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"the scan ended before {n} tasks were written: {proc.stderr.read()}")
+        time.sleep(0.01)
+    pytest.fail("timed out waiting for tasks")
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
+def test_killed_scan_resumes_to_the_uninterrupted_table(tmp_path, how):
+    spec_path = tmp_path / "ds.toml"
+    spec_path.write_text(DATASET.format(disorder=120))
+    full = _cli(["scan", str(spec_path), "--out", str(tmp_path / "full"), "--quiet"])
+    assert full.returncode == 0, full.stderr
+
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "replica.cli", "scan", str(spec_path), "--out", str(out)],
+                            env=_env(), stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    _wait_for_manifests(out / "tasks", 20, proc)
+    proc.send_signal(signal.SIGKILL if how == "SIGKILL" else signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    if how == "SIGTERM":
+        assert proc.returncode == 3, err  # interrupted: finished the running task, then stopped
+        assert "interrupted" in err
+    first = {p.name: p.read_bytes() for p in (out / "tasks").glob("*.meta.json")}
+    assert 20 <= len(first) < 360
+    res = _cli(["scan", str(spec_path), "--out", str(out), "--resume", "--quiet"])
+    assert res.returncode == 0, res.stderr
+    run, done = map(int, re.search(r"(\d+) run, (\d+) already done", res.stderr).groups())
+    assert done == len(first) and run == 360 - len(first)
+    # no task finished before the kill ran again: its manifest is byte for byte the same
+    assert all((out / "tasks" / name).read_bytes() == data for name, data in first.items())
+    _assert_same_tables(_tables(tmp_path / "full"), _tables(out))
+
+
+def test_corrupt_and_truncated_task_files_are_detected_and_rerun(tmp_path):
+    spec = parse_spec(DATASET.format(disorder=4))
+    out = tmp_path / "out"
+    run_scan(spec, out, progress=False)
+    merge(out)
+    reference = _tables(out)
+    tasks = make_tasks(spec)
+    truncated = out / "tasks" / f"{tasks[1].name}.results.parquet"
+    truncated.write_bytes(truncated.read_bytes()[:100])
+    flipped = out / "tasks" / f"{tasks[5].name}.histograms.parquet"
+    data = bytearray(flipped.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    flipped.write_bytes(bytes(data))
+    (out / "tasks" / f"{tasks[7].name}.meta.json").write_text("{not json")
+    assert not task_complete(out / "tasks", tasks[1].name, spec.hash)
+    assert merge(out)["missing"] == 3  # merge never reads a corrupt task
+    again = run_scan(spec, out, resume=True, progress=False)
+    assert again.done == 3 and again.skipped == len(tasks) - 3
+    merge(out)
+    _assert_same_tables(reference, _tables(out))
+
+
+def test_failing_task_is_recorded_and_the_scan_goes_on(tmp_path):
+    spec = parse_spec(DATASET.format(disorder=3))
+    tasks = make_tasks(spec)
+    bad = tasks[4].name
+
+    def flaky(spec_, task):
+        if task.name == bad:
+            raise RuntimeError("boom")
+        return run_task(spec_, task)
+
+    out = tmp_path / "out"
+    summary = run_scan(spec, out, compute=flaky, progress=False)
+    assert summary.exit_code == EXIT_FAILED and summary.failed == [bad] and summary.done == len(tasks) - 1
+    record = json.loads((out / "tasks" / f"{bad}.error.json").read_text())
+    assert record["error"] == "RuntimeError" and "boom" in record["traceback"]
+    assert merge(out) == {**merge(out), "tasks": len(tasks) - 1, "missing": 1, "failed": 1}
+    fixed = run_scan(spec, out, resume=True, progress=False)
+    assert fixed.exit_code == EXIT_OK and fixed.done == 1
+    assert not (out / "tasks" / f"{bad}.error.json").exists()
+
+
+def test_changed_spec_is_refused_unless_forced(tmp_path):
+    spec_path = tmp_path / "s.toml"
+    spec_path.write_text(DATASET.format(disorder=2))
+    out = str(tmp_path / "out")
+    assert _cli(["scan", str(spec_path), "--out", out, "--quiet"]).returncode == 0
+    again = _cli(["scan", str(spec_path), "--out", out, "--quiet"])
+    assert again.returncode == 2 and "out:" in again.stderr and "--resume" in again.stderr
+    spec_path.write_text(DATASET.format(disorder=3))
+    changed = _cli(["scan", str(spec_path), "--out", out, "--resume", "--quiet"])
+    assert changed.returncode == 2 and "spec:" in changed.stderr
+    forced = _cli(["scan", str(spec_path), "--out", out, "--resume", "--force", "--quiet"])
+    assert forced.returncode == 0, forced.stderr
+    assert re.search(r"9 run, 0 already done", forced.stderr)  # old manifests name the old hash
+
+
+def test_bad_spec_exits_2_naming_the_key_and_writes_nothing(tmp_path):
+    spec_path = tmp_path / "bad.toml"
+    spec_path.write_text(DATASET.format(disorder=0))
+    res = _cli(["scan", str(spec_path), "--out", str(tmp_path / "out")])
+    assert res.returncode == 2 and "grid.disorder" in res.stderr
+    assert not (tmp_path / "out").exists()
+    missing = _cli(["merge", str(tmp_path / "nowhere")])
+    assert missing.returncode == 2 and "directory" in missing.stderr
+
+
+def test_dry_run_prints_tasks_cost_and_configuration_without_writing(tmp_path):
+    spec_path = tmp_path / "s.toml"
+    spec_path.write_text(SMALL)
+    res = _cli(["scan", str(spec_path), "--out", str(tmp_path / "out"), "--dry-run"])
+    assert res.returncode == 0, res.stderr
+    assert "24 tasks" in res.stdout and "core-seconds" in res.stdout and '"two_class_mixture"' in res.stdout
+    assert not (tmp_path / "out").exists()
+
+
+def test_every_subcommand_has_help():
+    for sub in ("scan", "merge", "report", "demo"):
+        res = _cli([sub, "--help"])
+        assert res.returncode == 0 and "usage" in res.stdout
+
+
+def test_pin_threads_sets_only_what_the_user_left_unset():
+    env = {"OMP_NUM_THREADS": "4"}
+    changed = pin_threads(env)
+    assert env["OMP_NUM_THREADS"] == "4" and "OMP_NUM_THREADS" not in changed
+    assert env["NUMBA_NUM_THREADS"] == "1" and "NUMBA_CACHE_DIR" in env
+
+
+def test_readme_main_job_runs_end_to_end(tmp_path):
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    lines = [ln.strip() for ln in readme.splitlines() if ln.strip().startswith("replica scan jobs/demo.toml")]
+    assert lines, "the README shows the main job command"
+    args = lines[0].split()[1:]
+    if "--out" in args:
+        i = args.index("--out")
+        del args[i:i + 2]
+    res = _cli([*args, "--out", str(tmp_path / "demo"), "--quiet"], timeout=300)
+    assert res.returncode == 0, res.stderr
+    results = pd.read_parquet(tmp_path / "demo" / "merged" / "results.parquet")
+    assert {"class_magnetisation", "q_self"} <= set(results.observable)
+    assert np.isfinite(results.value).all()

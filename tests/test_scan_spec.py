@@ -1,0 +1,148 @@
+"""Scan specs: every validation error names its key, before any work; valid specs give the
+expected tasks, seed keys and assignment."""
+import json
+
+import pytest
+
+from replica.scan import MODELS, SpecError, load_spec, make_tasks, parse_spec
+from replica.scan.tasks import assign, task_cost
+
+BASE = {
+    "scan": 'name = "s"\nseed = 1',
+    "model": 'name = "two_class_mixture"\nmu = 1.0',
+    "process": 'name = "VP"',
+    "grid": 'n_dim = [8, 16]\nt = {start = 0.5, stop = 2.0, num = 4}\ndisorder = 3',
+    "sampler": 'method = "exact"\nreplicas = 4\ndraws = 10',
+}
+
+
+def spec_text(**sections):
+    parts = dict(BASE)
+    parts.update(sections)
+    return "\n".join(f"[{k}]\n{v}\n" for k, v in parts.items() if v is not None)
+
+
+def test_valid_spec_gives_tasks_in_order_with_rank_independent_keys():
+    spec = parse_spec(spec_text())
+    tasks = make_tasks(spec)
+    assert len(tasks) == 2 * 4 * 3
+    assert spec.grid.t == pytest.approx((0.5, 1.0, 1.5, 2.0))
+    assert tasks[0].name == "N8_t000_d0000" and tasks[-1].name == "N16_t003_d0002"
+    assert tasks[5].key(spec) == (0, 0, 8, 1, 2)
+    assert len({t.name for t in tasks}) == len(tasks)
+
+
+def test_log_range_and_sorted_lists():
+    spec = parse_spec(spec_text(grid='n_dim = [16, 8]\nt = {start = 0.1, stop = 10.0, num = 3, spacing = "log"}'))
+    assert spec.grid.n_dim == (8, 16)
+    assert spec.grid.t == pytest.approx((0.1, 1.0, 10.0))
+    assert spec.grid.disorder == 1
+
+
+def test_hash_ignores_output_but_not_physics():
+    a = parse_spec(spec_text())
+    b = parse_spec(spec_text(scan='name = "s"\nseed = 1\noutput = "elsewhere"'))
+    c = parse_spec(spec_text(scan='name = "s"\nseed = 2'))
+    assert a.hash == b.hash != c.hash
+    json.loads(a.describe())
+
+
+@pytest.mark.parametrize(
+    "sections, key",
+    [
+        ({"scan": 'name = "s"'}, "scan.seed"),
+        ({"scan": 'name = "s"\nseed = -1'}, "scan.seed"),
+        ({"scan": 'name = "s"\nseed = 1.5'}, "scan.seed"),
+        ({"scan": 'name = "a b"\nseed = 1'}, "scan.name"),
+        ({"scan": 'name = "s"\nseed = 1\ncolour = "red"'}, "scan.colour"),
+        ({"model": 'name = "three_deltas"'}, "model.name"),
+        ({"model": 'name = "two_class_mixture"\nmu = -1.0'}, "model.mu"),
+        ({"model": 'name = "two_class_mixture"\nmu = "big"'}, "model.mu"),
+        ({"model": 'name = "two_class_mixture"\nalpha = 0.2'}, "model.alpha"),
+        ({"model": 'name = "dataset_alpha"'}, "model.alpha"),
+        ({"model": 'name = "two_class_mixture"\nweight = 1.0'}, "model.weight"),
+        ({"model": 'name = "two_class_mixture"\nrealisation = "sometimes"'}, "model.realisation"),
+        ({"process": 'name = "OU"'}, "process.name"),
+        ({"process": 'name = "VE"\nsigma = 0.0'}, "process.sigma"),
+        ({"process": 'name = "VP"\nsigma = 1.0'}, "process.sigma"),
+        ({"process": 'name = "VPLinear"\nbeta_min = 5.0\nbeta_max = 1.0'}, "process.beta_max"),
+        ({"grid": 'n_dim = []\nt = [1.0]'}, "grid.n_dim"),
+        ({"grid": 'n_dim = [8, 0]\nt = [1.0]'}, "grid.n_dim[1]"),
+        ({"grid": 'n_dim = [8, 8]\nt = [1.0]'}, "grid.n_dim"),
+        ({"grid": 'n_dim = 8\nt = [1.0, -1.0]'}, "grid.t[1]"),
+        ({"grid": 'n_dim = 8\nt = [1.0, nan]'}, "grid.t[1]"),
+        ({"grid": 'n_dim = 8\nt = {start = 2.0, stop = 1.0, num = 3}'}, "grid.t.stop"),
+        ({"grid": 'n_dim = 8\nt = {start = 1.0, stop = 2.0, num = 0}'}, "grid.t.num"),
+        ({"grid": 'n_dim = 8\nt = {start = 1.0, stop = 2.0, num = 3, spacing = "cubic"}'}, "grid.t.spacing"),
+        ({"grid": 'n_dim = 8\nt = {start = 1.0, stop = 2.0, num = 3, step = 1}'}, "grid.t.step"),
+        ({"grid": 'n_dim = 8\nt = [1.0]\ndisorder = 0'}, "grid.disorder"),
+        ({"grid": 'n_dim = 8\nt = [1.0]\nsource = "point"'}, "grid.source"),
+        ({"grid": 't = [1.0]'}, "grid.n_dim"),
+        ({"grid": None}, "grid"),
+        ({"sampler": 'method = "gibbs"'}, "sampler.method"),
+        ({"sampler": 'method = "heat_bath"'}, "sampler.method"),
+        ({"sampler": 'method = "mala"\nreplicas = 1'}, "sampler.replicas"),
+        ({"sampler": 'method = "exact"\ntempering = "hamiltonian"'}, "sampler.tempering"),
+        ({"sampler": 'method = "mala"\nn_temperatures = 4'}, "sampler.n_temperatures"),
+        ({"sampler": 'method = "mala"\nbeta_min = 1.5\ntempering = "hamiltonian"'}, "sampler.beta_min"),
+        ({"sampler": 'method = "mala"\nsweeps = 0'}, "sampler.sweeps"),
+        ({"observables": 'names = ["participation_ratio"]'}, "observables.names"),
+        ({"observables": 'names = ["entropy_of_everything"]'}, "observables.names[0]"),
+        ({"observables": 'bins = 1'}, "observables.bins"),
+        ({"extra": 'x = 1'}, "extra"),
+    ],
+)
+def test_every_validation_error_names_its_key(sections, key):
+    with pytest.raises(SpecError) as err:
+        parse_spec(spec_text(**sections))
+    assert str(err.value).startswith(key + ":"), str(err.value)
+
+
+@pytest.mark.parametrize(
+    "model, grid, sampler, key",
+    [
+        ('name = "sherrington_kirkpatrick"', 'n_dim = [16, 100]\nt = [1.0]', 'method = "exact"', "sampler.method"),
+        ('name = "curie_weiss"', 'n_dim = [16]\nt = [1.0]', 'method = "mala"', "sampler.method"),
+        ('name = "dataset_alpha"\nalpha = 0.5', 'n_dim = [100]\nt = [1.0]', 'method = "exact"', "model.alpha"),
+        ('name = "dataset_gaussian"\nn_points = 10', 'n_dim = [8]\nt = [1.0]', 'method = "mala"', "sampler.method"),
+        ('name = "hypersphere"', 'n_dim = [1]\nt = [1.0]', 'method = "exact"', "grid.n_dim"),
+    ],
+)
+def test_impossible_combinations_are_refused(model, grid, sampler, key):
+    with pytest.raises(SpecError) as err:
+        parse_spec(spec_text(model=model, grid=grid, sampler=sampler))
+    assert str(err.value).startswith(key + ":"), str(err.value)
+
+
+def test_defaults_and_models_table():
+    spec = parse_spec(spec_text(sampler=None))
+    assert spec.sampler.method == "exact"
+    assert "class_magnetisation" in spec.observables.names
+    for name, entry in MODELS.items():
+        assert entry.space in ("points", "continuous", "sphere", "spins"), name
+
+
+def test_malformed_and_missing_files(tmp_path):
+    with pytest.raises(SpecError, match="^spec: not valid TOML"):
+        parse_spec("[scan\nname=")
+    with pytest.raises(SpecError, match="^spec: file"):
+        load_spec(tmp_path / "nope.toml")
+    with pytest.raises(SpecError, match="^spec:.*directory"):
+        load_spec(tmp_path)
+    path = tmp_path / "ok.toml"
+    path.write_text(spec_text())
+    assert load_spec(path).scan.name == "s"
+
+
+def test_assignment_is_balanced_deterministic_and_covers_every_task():
+    spec = parse_spec(spec_text())
+    tasks = make_tasks(spec)
+    costs = [task_cost(spec, t) for t in tasks]
+    for k in (1, 2, 3, 4):
+        shares = assign(costs, k)
+        assert sorted(i for s in shares for i in s) == list(range(len(tasks)))
+        assert shares == assign(costs, k)
+        loads = [sum(costs[i] for i in s) for s in shares]
+        assert max(loads) - min(loads) <= max(costs) + 1e-15
+    with pytest.raises(ValueError, match="n_ranks"):
+        assign(costs, 0)

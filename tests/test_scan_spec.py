@@ -146,3 +146,16 @@ def test_assignment_is_balanced_deterministic_and_covers_every_task():
         assert max(loads) - min(loads) <= max(costs) + 1e-15
     with pytest.raises(ValueError, match="n_ranks"):
         assign(costs, 0)
+
+
+def test_shipped_example_specs_validate():
+    import glob
+    import os
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    paths = sorted(glob.glob(os.path.join(root, "jobs", "*.toml")))
+    assert {os.path.basename(p) for p in paths} >= {"demo.toml", "collapse_dataset.toml", "speciation_gmm.toml",
+                                                    "spins_cw_sk.toml"}
+    for path in paths:
+        spec = load_spec(path)
+        assert len(make_tasks(spec)) > 0

@@ -89,7 +89,7 @@ def task_cost(spec, task):
         units += 20.0 * s.replicas * s.draws * n
     else:
         rungs = s.n_temperatures or (1 if s.tempering == "none" else 8)
-        per_site = n if name in ("sherrington_kirkpatrick", "hopfield") else 1
+        per_site = 1 + n / 64 if name in ("sherrington_kirkpatrick", "hopfield") else 1
         per_site = per_site * 2 if space != "spins" else per_site
         units += s.sweeps * s.replicas * rungs * n * max(1, per_site) * 1.5
         if s.exact_reference and math.isfinite(exact):

@@ -287,8 +287,16 @@ def test_readme_main_job_runs_end_to_end(tmp_path):
     if "--out" in args:
         i = args.index("--out")
         del args[i:i + 2]
-    res = _cli([*args, "--out", str(tmp_path / "demo"), "--quiet"], timeout=300)
+    out = tmp_path / "results" / "demo"
+    res = _cli([*args, "--out", str(out), "--quiet"], timeout=300)
     assert res.returncode == 0, res.stderr
-    results = pd.read_parquet(tmp_path / "demo" / "merged" / "results.parquet")
+    results = pd.read_parquet(out / "merged" / "results.parquet")
     assert {"class_magnetisation", "q_self"} <= set(results.observable)
     assert np.isfinite(results.value).all()
+    # the README's pandas example reads that directory
+    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S) if "read_parquet" in b)
+    script = tmp_path / "readme_pandas.py"
+    script.write_text(block + "\nassert curve.index.names == ['n_dim', 't'] and len(curve) == 30\n"
+                      "assert (curve['sem'] >= 0).all() and curve['sem'].max() > 0\nprint('ok')\n")
+    ran = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0 and ran.stdout.strip() == "ok", ran.stderr

@@ -274,61 +274,64 @@ def run_scan(spec, out, *, resume=False, force=False, comm=None, progress=True, 
             print(f"[rank {rank}/{size}] {msg}", file=stream, flush=True)
 
     with _StopRequest() as stop:
-        for i, task in enumerate(mine):
-            if stop.requested:
-                summary.interrupted = True
-                break
-            if resume and task_complete(task_dir, task.name, spec_hash):
-                summary.skipped += 1
-                total_cost -= task_cost(spec, task)
-                continue
-            started, t0 = _now(), time.perf_counter()
-            try:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    frames = compute(spec, task)
-                meta = {
-                    "manifest_version": _MANIFEST_VERSION,
-                    "task": task.name,
-                    "key": list(task.key(spec)),
-                    "n_dim": task.n_dim,
-                    "t": task.t,
-                    "t_index": task.t_index,
-                    "disorder": task.disorder,
-                    "spec_hash": spec_hash,
-                    "version": __version__,
-                    "seed": spec.scan.seed,
-                    "host": host,
-                    "rank": rank,
-                    "n_ranks": size,
-                    "started": started,
-                    "finished": _now(),
-                    "wall_time": time.perf_counter() - t0,
-                    "warnings": sorted({f"{w.category.__name__}: {w.message}" for w in caught}),
-                }
-                _write_task_files(task_dir, task, frames, meta)
-            except KeyboardInterrupt:
-                summary.interrupted = True
-                say(f"{task.name} abandoned (signal); nothing of it was written")
-                break
-            except Exception as exc:  # a failing task is recorded and the scan goes on
-                summary.failed.append(task.name)
-                record = {
-                    "task": task.name, "key": list(task.key(spec)), "spec_hash": spec_hash, "version": __version__,
-                    "host": host, "rank": rank, "time": _now(), "error": type(exc).__name__, "message": str(exc),
-                    "traceback": traceback.format_exc(),
-                }
-                with contextlib.suppress(OSError):
-                    _atomic_write_text(_error_path(task_dir, task.name), json.dumps(record, indent=2) + "\n")
-                say(f"{task.name} FAILED: {type(exc).__name__}: {exc}")
-                continue
-            summary.done += 1
-            done_cost += task_cost(spec, task)
-            elapsed = time.perf_counter() - t_start
-            eta = elapsed / done_cost * max(total_cost - done_cost, 0.0) if done_cost > 0 else float("nan")
-            say(f"{summary.done + summary.skipped + len(summary.failed)}/{len(mine)} {task.name} "
-                f"(N={task.n_dim}, t={task.t:.4g}, disorder {task.disorder}) {meta['wall_time']:.2f} s, "
-                f"ETA {_format_eta(eta)}")
+        try:
+            for i, task in enumerate(mine):
+                if stop.requested:
+                    summary.interrupted = True
+                    break
+                if resume and task_complete(task_dir, task.name, spec_hash):
+                    summary.skipped += 1
+                    total_cost -= task_cost(spec, task)
+                    continue
+                started, t0 = _now(), time.perf_counter()
+                try:
+                    with warnings.catch_warnings(record=True) as caught:
+                        warnings.simplefilter("always")
+                        frames = compute(spec, task)
+                    meta = {
+                        "manifest_version": _MANIFEST_VERSION,
+                        "task": task.name,
+                        "key": list(task.key(spec)),
+                        "n_dim": task.n_dim,
+                        "t": task.t,
+                        "t_index": task.t_index,
+                        "disorder": task.disorder,
+                        "spec_hash": spec_hash,
+                        "version": __version__,
+                        "seed": spec.scan.seed,
+                        "host": host,
+                        "rank": rank,
+                        "n_ranks": size,
+                        "started": started,
+                        "finished": _now(),
+                        "wall_time": time.perf_counter() - t0,
+                        "warnings": sorted({f"{w.category.__name__}: {w.message}" for w in caught}),
+                    }
+                    _write_task_files(task_dir, task, frames, meta)
+                except KeyboardInterrupt:
+                    summary.interrupted = True
+                    say(f"{task.name} abandoned (signal): it has no manifest and reruns on --resume")
+                    break
+                except Exception as exc:  # a failing task is recorded and the scan goes on
+                    summary.failed.append(task.name)
+                    record = {
+                        "task": task.name, "key": list(task.key(spec)), "spec_hash": spec_hash, "version": __version__,
+                        "host": host, "rank": rank, "time": _now(), "error": type(exc).__name__, "message": str(exc),
+                        "traceback": traceback.format_exc(),
+                    }
+                    with contextlib.suppress(OSError):
+                        _atomic_write_text(_error_path(task_dir, task.name), json.dumps(record, indent=2) + "\n")
+                    say(f"{task.name} FAILED: {type(exc).__name__}: {exc}")
+                    continue
+                summary.done += 1
+                done_cost += task_cost(spec, task)
+                elapsed = time.perf_counter() - t_start
+                eta = elapsed / done_cost * max(total_cost - done_cost, 0.0) if done_cost > 0 else float("nan")
+                say(f"{summary.done + summary.skipped + len(summary.failed)}/{len(mine)} {task.name} "
+                    f"(N={task.n_dim}, t={task.t:.4g}, disorder {task.disorder}) {meta['wall_time']:.2f} s, "
+                    f"ETA {_format_eta(eta)}")
+        except KeyboardInterrupt:  # a second signal between tasks: nothing is half written
+            summary.interrupted = True
     summary.wall_time = time.perf_counter() - t_start
     return summary
 

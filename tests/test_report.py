@@ -1,0 +1,478 @@
+"""Scan reports: disorder averages, located transitions, plots and exit codes on scan directories
+built by hand from exact posteriors (two-class Gaussian mixture: speciation; data set: collapse)."""
+import hashlib
+import importlib.util
+import io
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mc
+import replica
+from replica import report as rep
+from replica.report import disorder_summary, load_scan, locate_transitions, report, scan_status
+from replica.stats import Estimate
+from replica.table import TaskInfo, histogram_frame, potential_frame, result_frame, write_task
+
+SPEC_HASH = "0" * 64
+needs_matplotlib = pytest.mark.skipif(
+    importlib.util.find_spec("matplotlib") is None, reason="plots need matplotlib (the 'plot' extra)"
+)
+T_SPECIATION = np.linspace(0.2, 4.0, 20)
+T_COLLAPSE = np.linspace(0.05, 1.0, 14)
+N_SPECIATION = (8, 32)
+N_COLLAPSE = (8, 16)
+DISORDER = 3
+
+
+# ----------------------------------------------------------------------------- scan directories
+def write_manifest(task_dir, task, paths, spec_hash=SPEC_HASH):
+    """A manifest in the scan runner's format: spec hash and size + SHA-256 of each table."""
+    files = {}
+    for p in paths:
+        with open(p, "rb") as fh:
+            files[os.path.basename(p)] = {"bytes": os.path.getsize(p), "sha256": hashlib.sha256(fh.read()).hexdigest()}
+    with open(os.path.join(task_dir, f"{task}.meta.json"), "w") as fh:
+        json.dump({"task": task, "spec_hash": spec_hash, "files": files}, fh)
+
+
+def write_scan(root, tasks, *, name, n_tasks=None):
+    """``tasks``: {task name: {"results": df, "histograms": df or None, "potentials": df or None}}."""
+    task_dir = root / "tasks"
+    task_dir.mkdir(parents=True)
+    record = {"name": name, "spec_hash": SPEC_HASH, "version": mc.__version__,
+              "n_tasks": len(tasks) if n_tasks is None else n_tasks}
+    (root / "scan.json").write_text(json.dumps(record))
+    for task, frames in tasks.items():
+        paths = write_task(task_dir, task, frames["results"], frames.get("histograms"),
+                           potentials=frames.get("potentials"))
+        write_manifest(task_dir, task, paths)
+    return root
+
+
+def class_susceptibility(post, mu):
+    """(a_t / D_t) mu^T Cov[x0 | x_t] mu / |mu|^2 from the posterior covariance matrix (direct)."""
+    return post.a / post.D * float(mu @ post.cov() @ mu) / float(mu @ mu)
+
+
+def class_variance(post, mu):
+    """Var[x . mu / |mu|^2 | x_t] = mu^T Cov mu / |mu|^4 from the covariance matrix (direct)."""
+    return float(mu @ post.cov() @ mu) / float(mu @ mu) ** 2
+
+
+def speciation_tasks():
+    """Exact two-class mixture (|mu|^2 = N) on a t grid, planted disorder; observables through the
+    package (the scan's routes), histograms from exact draws."""
+    tasks = {}
+    edges = np.linspace(-1.0, 1.0, 21)
+    for n in N_SPECIATION:
+        model = mc.GaussianMixture.two_class(1.0, n_dim=n)
+        mu = model.means[0]
+        for d in range(DISORDER):
+            state = mc.draw_quenched(model, mc.VP(), T_SPECIATION, seed=11, disorder=d)
+            for i, (t, x_t) in enumerate(zip(T_SPECIATION, state.x_t)):
+                post = mc.Posterior(model, mc.VP(), x_t, t)
+                info = TaskInfo.from_state(model, mc.VP(), state, scan="speciation", seed=11, t=t)
+                estimates = {
+                    "class_magnetisation_variance": replica.class_magnetisation_variance(post, mu),
+                    "susceptibility": replica.susceptibility(post, kind="trace", wrt="h"),
+                    "susceptibility_class": replica.susceptibility(post, kind="direction", direction=mu),
+                }
+                frames = {"results": result_frame(info, estimates)}
+                if i % 6 == 0:
+                    x = replica.exact_samples(post, 3, 40, np.random.default_rng([n, d, i]))
+                    dist = replica.overlap_distribution(x, edges, normalised=True, warn=False)
+                    frames["histograms"] = histogram_frame(info, {"P(q)": dist})
+                tasks[f"N{n}_t{i:03d}_d{d:04d}"] = frames
+    return tasks
+
+
+def collapse_tasks():
+    """Exact data-set posteriors (16 Gaussian points), planted (x0 a training point); P(q) atoms
+    and a made-up Franz-Parisi table (the plot only needs its shape)."""
+    tasks = {}
+    q_grid = np.linspace(0.0, 1.0, 11)
+    for n in N_COLLAPSE:
+        model = mc.Dataset.gaussian(16, n, seed=5)
+        for d in range(DISORDER):
+            state = mc.draw_quenched(model, mc.VP(), T_COLLAPSE, seed=13, disorder=d)
+            for i, (t, x_t) in enumerate(zip(T_COLLAPSE, state.x_t)):
+                post = mc.Posterior(model, mc.VP(), x_t, t)
+                info = TaskInfo.from_state(model, mc.VP(), state, scan="collapse", seed=13, t=t)
+                estimates = {
+                    "participation_ratio": replica.participation_ratio(post),
+                    "weight_entropy": replica.weight_entropy(post),
+                }
+                frames = {"results": result_frame(info, estimates)}
+                if i % 5 == 0:
+                    frames["histograms"] = histogram_frame(info, {"P(q)": replica.overlap_distribution(post)})
+                    curve = pd.DataFrame({"q": q_grid, "V": (q_grid - 1.0 / (1.0 + t)) ** 2, "stderr": 0.01})
+                    frames["potentials"] = potential_frame(info, {"V(q)": curve}, order_parameter="overlap",
+                                                           method="exact")
+                tasks[f"N{n}_t{i:03d}_d{d:04d}"] = frames
+    return tasks
+
+
+@pytest.fixture(scope="module")
+def speciation_dir(tmp_path_factory):
+    return write_scan(tmp_path_factory.mktemp("speciation"), speciation_tasks(), name="speciation")
+
+
+@pytest.fixture(scope="module")
+def collapse_dir(tmp_path_factory):
+    return write_scan(tmp_path_factory.mktemp("collapse"), collapse_tasks(), name="collapse")
+
+
+def disorder_mean_curve(model, times, seed, func):
+    """Mean over the disorder samples 0..DISORDER-1 of func(posterior) along each quenched path."""
+    out = np.zeros(times.size)
+    for d in range(DISORDER):
+        state = mc.draw_quenched(model, mc.VP(), times, seed=seed, disorder=d)
+        out += [func(mc.Posterior(model, mc.VP(), x, t)) for t, x in zip(times, state.x_t)]
+    return out / DISORDER
+
+
+def last_crossing(t, v, level):
+    """Direct: the bracketing pair with the largest t, then numpy's linear interpolation."""
+    i = max(j for j in range(t.size - 1) if (v[j] >= level) != (v[j + 1] >= level))
+    seg_t, seg_v = t[i:i + 2], v[i:i + 2]
+    order = np.argsort(seg_v)
+    return float(np.interp(level, seg_v[order], seg_t[order]))
+
+
+# ----------------------------------------------------------------------------- disorder averages
+def test_disorder_summary_matches_a_direct_pandas_mean_and_standard_error(speciation_dir):
+    results = load_scan(speciation_dir)["results"]
+    summary = disorder_summary(results)
+    keys = ["n_dim", "t", "observable", "method"]
+    direct = results.groupby(keys)["value"].agg(["mean", "std", "count"]).reset_index()
+    merged = summary.merge(direct, on=keys, validate="one_to_one")
+    assert len(merged) == len(summary) == len(direct) == len(N_SPECIATION) * T_SPECIATION.size * 3
+    np.testing.assert_allclose(merged["value"], merged["mean"], rtol=1e-13, atol=0)
+    np.testing.assert_allclose(merged["stderr"], merged["std"] / np.sqrt(merged["count"]), rtol=1e-10, atol=1e-12)
+    assert (merged["n_disorder"] == DISORDER).all() and (merged["stderr_kind"] == "disorder").all()
+    # mu_norm2 = N is a parameter column: it labels the rows, it does not split disorder averages
+    assert "mu_norm2" in summary and (summary["mu_norm2"] == summary["n_dim"]).all()
+
+
+def synthetic_task(disorder, *, weight, value, stderr=0.01, disorder_seed=None, extra=None):
+    model = mc.GaussianMixture.two_class(1.0, n_dim=4, weight=weight)
+    params = replica.table.parameter_columns(model, mc.VP())
+    if disorder_seed is not None:
+        params["disorder_seed"] = disorder_seed
+    info = TaskInfo(scan="s", model=model.name, process="VP", n_dim=4, t=1.0, disorder=disorder, seed=0,
+                    planted=True, source="prior", params=params)
+    estimates = {"y": Estimate(value, stderr, method="samples")}
+    estimates.update(extra or {})
+    return result_frame(info, estimates)
+
+
+def test_scanned_parameters_label_rows_but_per_disorder_parameters_are_averaged_over():
+    """A scanned model parameter (weight) makes separate rows; a per-disorder parameter (the seed of
+    a disorder realisation, one value per disorder sample) does not split the average."""
+    rng = np.random.default_rng(3)
+    frames, values = [], {}
+    for weight in (0.3, 0.5):
+        vals = rng.normal(size=4)
+        values[weight] = vals
+        frames += [synthetic_task(d, weight=weight, value=v, disorder_seed=1000 + d) for d, v in enumerate(vals)]
+    summary = disorder_summary(pd.concat(frames, ignore_index=True))
+    assert "disorder_seed" not in summary and len(summary) == 2
+    for weight, vals in values.items():
+        row = summary[summary["weight"] == weight].iloc[0]
+        assert row["value"] == pytest.approx(vals.mean(), rel=1e-13)
+        assert row["stderr"] == pytest.approx(vals.std(ddof=1) / 2.0, rel=1e-12) and row["n_disorder"] == 4
+
+
+def test_one_disorder_sample_reports_the_within_task_error_and_says_so():
+    summary = disorder_summary(synthetic_task(0, weight=0.5, value=0.7, stderr=0.03))
+    row = summary.iloc[0]
+    assert row["value"] == 0.7 and row["stderr"] == 0.03
+    assert row["n_disorder"] == 1 and row["stderr_kind"] == "within-task"
+
+
+def test_binder_cumulant_of_disorder_averages_uses_the_jackknife_over_disorder():
+    rng = np.random.default_rng(4)
+    q2, q4 = rng.uniform(0.4, 0.6, 5), rng.uniform(0.3, 0.5, 5)
+    frames = [synthetic_task(d, weight=0.5, value=0.0, extra={"q2": Estimate(q2[d], 0.0), "q4": Estimate(q4[d], 0.0)})
+              for d in range(5)]
+    summary = disorder_summary(pd.concat(frames, ignore_index=True))
+    row = summary[summary["observable"] == "binder_disorder"].iloc[0]
+    g = lambda a, b: 0.5 * (3.0 - b.mean() / a.mean() ** 2)  # noqa: E731
+    loo = np.array([g(np.delete(q2, i), np.delete(q4, i)) for i in range(5)])
+    assert row["value"] == pytest.approx(5 * g(q2, q4) - 4 * loo.mean(), rel=1e-12)
+    assert row["stderr"] == pytest.approx(np.sqrt(4 / 5 * np.sum((loo - loo.mean()) ** 2)), rel=1e-12)
+    assert row["stderr_kind"] == "jackknife" and row["n_disorder"] == 5
+
+
+# ----------------------------------------------------------------------------- transitions
+def class_susceptibility_closed_form(model, times, seed, n_disorder):
+    """``(a/D) mu^T Cov mu / |mu|^2`` of the two-class mixture +-mu (unit variance, equal weights)
+    under VP (``a^2 + D = 1``), averaged over disorder samples 0..n_disorder-1 (derived): the
+    posterior is a mixture of ``N(D (+-mu) + a x_t, D I)`` with weights ``p, 1 - p``,
+    ``p = sigmoid(2 a mu . x_t)``, so ``mu^T Cov mu = |mu|^2 (D + 4 D^2 |mu|^2 p (1 - p))`` and the
+    susceptibility is ``a + 4 a D |mu|^2 p (1 - p)``."""
+    mu = model.means[0]
+    a = np.exp(-times)
+    D = 1.0 - a * a
+    out = np.zeros(times.size)
+    for d in range(n_disorder):
+        x_t = mc.draw_quenched(model, mc.VP(), times, seed=seed, disorder=d).x_t
+        p = 1.0 / (1.0 + np.exp(-2.0 * a * (x_t @ mu)))
+        out += a + 4.0 * a * D * float(mu @ mu) * p * (1.0 - p)
+    return out / n_disorder
+
+
+def test_speciation_peak_is_near_the_fine_grid_argmax_of_the_exact_class_susceptibility():
+    """The parabolic vertex on the 20-point grid against the argmax, on a 20x finer grid, of the same
+    disorder average in closed form: within a quarter of the coarse spacing (half the worst case h/2
+    of an unrefined grid argmax). 16 disorder samples: a single sample's peak is sharp and its
+    position random, so with a few samples the peak of the average is not significant."""
+    n_disorder, seed = 16, 17
+    frames = []
+    for n in N_SPECIATION:
+        model = mc.GaussianMixture.two_class(1.0, n_dim=n)
+        mu = model.means[0]
+        for d in range(n_disorder):
+            state = mc.draw_quenched(model, mc.VP(), T_SPECIATION, seed=seed, disorder=d)
+            for t, x_t in zip(T_SPECIATION, state.x_t):
+                post = mc.Posterior(model, mc.VP(), x_t, t)
+                info = TaskInfo.from_state(model, mc.VP(), state, scan="peak", seed=seed, t=t)
+                frames.append(result_frame(info, {
+                    "susceptibility_class": replica.susceptibility(post, kind="direction", direction=mu),
+                    "class_magnetisation_variance": replica.class_magnetisation_variance(post, mu),
+                    "susceptibility": replica.susceptibility(post, kind="trace", wrt="h"),
+                }))
+    summary = disorder_summary(pd.concat(frames, ignore_index=True))
+    found = locate_transitions(summary, n_boot=200)
+    h = T_SPECIATION[1] - T_SPECIATION[0]
+    fine = np.linspace(T_SPECIATION[0], T_SPECIATION[-1], 20 * (T_SPECIATION.size - 1) + 1)
+    for n in N_SPECIATION:
+        model = mc.GaussianMixture.two_class(1.0, n_dim=n)
+        coarse = summary[(summary["n_dim"] == n) & (summary["observable"] == "susceptibility_class")]
+        np.testing.assert_allclose(coarse["value"], class_susceptibility_closed_form(model, T_SPECIATION, seed,
+                                                                                     n_disorder), rtol=1e-9)
+        curve = class_susceptibility_closed_form(model, fine, seed, n_disorder)
+        row = found[(found["n_dim"] == n) & (found["method"] == "parabolic peak of susceptibility_class")]
+        assert len(row) == 1 and row["transition"].iloc[0] == "speciation"
+        assert abs(row["t_estimate"].iloc[0] - fine[np.argmax(curve)]) < h / 4
+        assert np.isfinite(row["stderr"].iloc[0]) and row["stderr"].iloc[0] > 0
+    # negative controls: disorder-averaged posterior variances do not decrease with t in the planted
+    # case, so their grid maximum sits at the large-t end and no peak is reported for them
+    methods = set(found["method"])
+    assert "parabolic peak of class_magnetisation_variance" not in methods
+    assert "parabolic peak of susceptibility" not in methods
+    assert (found["method"] == "class_magnetisation_variance crosses 1/2").sum() == len(N_SPECIATION)
+
+
+def test_speciation_crossing_matches_direct_interpolation_of_the_exact_class_variance(speciation_dir):
+    summary = disorder_summary(load_scan(speciation_dir)["results"])
+    found = locate_transitions(summary, n_boot=200)
+    for n in N_SPECIATION:
+        model = mc.GaussianMixture.two_class(1.0, n_dim=n)
+        mu = model.means[0]
+        curve = disorder_mean_curve(model, T_SPECIATION, 11, lambda p: class_variance(p, mu))
+        row = found[(found["n_dim"] == n) & (found["method"] == "class_magnetisation_variance crosses 1/2")]
+        assert len(row) == 1 and row["transition"].iloc[0] == "speciation"
+        assert row["t_estimate"].iloc[0] == pytest.approx(last_crossing(T_SPECIATION, curve, 0.5), abs=1e-9)
+
+
+def test_collapse_crossing_matches_direct_interpolation_of_the_participation_ratio(collapse_dir):
+    summary = disorder_summary(load_scan(collapse_dir)["results"])
+    found = locate_transitions(summary, n_boot=200)
+    collapse = found[found["transition"] == "collapse"]
+    assert sorted(collapse["n_dim"]) == list(N_COLLAPSE)
+    for n in N_COLLAPSE:
+        model = mc.Dataset.gaussian(16, n, seed=5)
+        y = disorder_mean_curve(model, T_COLLAPSE, 13, lambda p: float(p.weights @ p.weights))
+        assert y[0] > 0.5 > y[-1]  # the grid brackets the collapse
+        row = collapse[collapse["n_dim"] == n].iloc[0]
+        assert row["t_estimate"] == pytest.approx(last_crossing(T_COLLAPSE, y, 0.5), abs=1e-9)
+        assert row["method"] == "participation_ratio crosses 1/2" and row["stderr"] > 0
+
+
+def summary_of_curve(t, value, stderr, observable):
+    return pd.DataFrame({
+        "model": "m", "process": "VP", "n_dim": 10, "t": t, "observable": observable, "method": "exact",
+        "value": value, "stderr": stderr, "n_disorder": 8, "stderr_kind": "disorder",
+    })
+
+
+def test_parabolic_vertex_is_exact_for_a_parabola_on_an_uneven_grid():
+    t = np.array([0.1, 0.35, 0.5, 0.9, 1.0, 1.6, 2.0])
+    value = 3.0 - 2.0 * (t - 0.83) ** 2
+    found = locate_transitions(summary_of_curve(t, value, 0.0, "susceptibility_x"))
+    assert len(found) == 1 and found["t_estimate"].iloc[0] == pytest.approx(0.83, abs=1e-12)
+    assert found["stderr"].iloc[0] == 0.0
+
+
+@pytest.mark.parametrize("n_boot", [4000])
+def test_bootstrap_errors_agree_with_the_delta_method(n_boot):
+    """Parametric bootstrap against first-order error propagation through the two formulas
+    (derived); small errors, so the linearisation is exact to O((err / gap)^2). Tolerance: five
+    standard errors of a standard deviation estimated from n_boot replicas, 5 / sqrt(2 (n_boot - 1))."""
+    tol = 5.0 / np.sqrt(2.0 * (n_boot - 1))
+    # peak: uniform grid, vertex t1 + (h/2)(v0 - v2)/(v0 - 2 v1 + v2)
+    t = np.linspace(0.0, 2.0, 21)
+    h = t[1] - t[0]
+    value = np.exp(-((t - 1.03) ** 2) / 0.5)
+    err = np.full(t.size, 2e-4)  # the second difference v0 - 2 v1 + v2 ~ -0.04 has an error ~ 5e-4
+    found = locate_transitions(summary_of_curve(t, value, err, "susceptibility_x"), n_boot=n_boot, seed=1)
+    k = int(np.argmax(value))
+    v0, v1, v2 = value[k - 1:k + 2]
+    d = v0 - 2 * v1 + v2
+    se = h / d**2 * np.sqrt(((v2 - v1) * err[k - 1]) ** 2 + ((v0 - v2) * err[k]) ** 2 + ((v1 - v0) * err[k + 1]) ** 2)
+    assert found["t_estimate"].iloc[0] == pytest.approx(t[k] + 0.5 * h * (v0 - v2) / d, abs=1e-12)
+    assert abs(found["stderr"].iloc[0] / se - 1.0) < tol
+    # crossing: t_i + h (L - v_i) / (v_j - v_i), errors h / D^2 sqrt((L - v_j)^2 e_i^2 + (L - v_i)^2 e_j^2)
+    t = np.linspace(0.0, 1.0, 11)
+    value = 1.0 / (1.0 + np.exp((t - 0.44) / 0.1))
+    err = np.full(t.size, 1e-3)
+    found = locate_transitions(summary_of_curve(t, value, err, "participation_ratio"), n_boot=n_boot, seed=2)
+    i = int(np.flatnonzero(value >= 0.5)[-1])
+    vi, vj, dv = value[i], value[i + 1], value[i + 1] - value[i]
+    se = (t[1] - t[0]) / dv**2 * np.hypot((0.5 - vj) * err[i], (0.5 - vi) * err[i + 1])
+    assert abs(found["stderr"].iloc[0] / se - 1.0) < tol
+
+
+def test_a_curve_crossing_several_times_gives_the_crossing_at_the_largest_t():
+    """The generative process runs from large to small t: the first crossing it meets is the last in t."""
+    t = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+    y = np.array([0.9, 0.4, 0.6, 0.7, 0.3, 0.2])  # crosses 1/2 three times
+    found = locate_transitions(summary_of_curve(t, y, 0.0, "participation_ratio"))
+    assert found["t_estimate"].iloc[0] == pytest.approx(0.4 + 0.1 * (0.5 - 0.7) / (0.3 - 0.7), abs=1e-12)
+
+
+def test_no_transition_where_no_criterion_applies():
+    t = np.linspace(0.1, 2.0, 12)
+    flat = summary_of_curve(t, 0.2 + 0.01 * t, 0.001, "participation_ratio")  # never reaches 1/2
+    edge = summary_of_curve(t, t, 0.001, "susceptibility")  # maximum at the end of the grid
+    other = summary_of_curve(t, np.sin(3 * t), 0.001, "energy")  # no criterion for this observable
+    found = locate_transitions(pd.concat([flat, edge, other], ignore_index=True))
+    assert found.empty and {"transition", "n_dim", "t_estimate", "stderr", "method"} <= set(found.columns)
+    noisy = summary_of_curve(t, 1.0 + 0.001 * np.sin(7 * t), 0.01, "susceptibility")  # bump within the errors
+    assert locate_transitions(noisy).empty
+
+
+# ----------------------------------------------------------------------------- reading and reporting
+def test_report_prints_counts_tables_and_transitions(tmp_path):
+    tasks = speciation_tasks()
+    names = sorted(tasks)
+    failed = names[5]
+    del tasks[failed]
+    root = write_scan(tmp_path / "scan", tasks, name="speciation", n_tasks=len(names) + 4)
+    (root / "tasks" / f"{failed}.error.json").write_text(json.dumps({"error": "FloatingPointError", "message": "boom"}))
+    out = io.StringIO()
+    assert report(root, plots=False, stream=out) == 0
+    text = out.getvalue()
+    assert "scan: speciation" in text
+    assert f"tasks: {len(names) - 1} of {len(names) + 4} done, 1 failed, 4 missing" in text
+    assert f"failed {failed}: FloatingPointError: boom" in text
+    assert "per-task files" in text and "susceptibility_class" in text and "±" in text
+    assert "class_magnetisation_variance crosses 1/2" in text
+    assert not (root / "plots").exists()
+    status = scan_status(root)
+    assert status.failed == [failed] and status.missing == 4 and len(status.done) == len(names) - 1
+
+
+@needs_matplotlib
+def test_report_writes_observable_histogram_and_transition_plots(speciation_dir):
+    out = io.StringIO()
+    assert report(speciation_dir, stream=out) == 0
+    text = out.getvalue()
+    plots = sorted(os.listdir(speciation_dir / "plots"))
+    assert "transitions.png" in plots and "observable_susceptibility_class.png" in plots
+    assert any(p.startswith("histogram_P_q") for p in plots)
+    for p in plots:
+        assert os.path.getsize(speciation_dir / "plots" / p) > 1000 and p in text
+
+
+@needs_matplotlib
+def test_report_draws_potential_panels_and_honours_plot_dir(collapse_dir, tmp_path):
+    out = io.StringIO()
+    assert report(collapse_dir, plot_dir=tmp_path / "figs", stream=out) == 0
+    plots = sorted(os.listdir(tmp_path / "figs"))
+    assert "potential_V_q__overlap_exact.png" in plots and "observable_participation_ratio.png" in plots
+    assert all(os.path.getsize(tmp_path / "figs" / p) > 1000 for p in plots)
+    assert not (collapse_dir / "plots").exists()
+    assert "collapse" in out.getvalue()
+
+
+def test_without_matplotlib_plots_are_skipped_with_the_install_command(collapse_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(rep, "_matplotlib_available", lambda: False)
+    out = io.StringIO()
+    assert report(collapse_dir, plot_dir=tmp_path / "figs", stream=out) == 0
+    assert "plots: skipped" in out.getvalue() and "pip install -e '.[plot]'" in out.getvalue()
+    assert not (tmp_path / "figs").exists()
+    out = io.StringIO()
+    assert report(collapse_dir, plots=False, stream=out) == 0 and "plots" not in out.getvalue()
+
+
+def test_missing_empty_and_result_free_directories_exit_2_naming_the_directory(tmp_path):
+    for path in (tmp_path / "nowhere", tmp_path):
+        out = io.StringIO()
+        assert report(path, stream=out) == 2
+        assert str(path) in out.getvalue() and "directory:" in out.getvalue()
+    scan = tmp_path / "started"
+    (scan / "tasks").mkdir(parents=True)
+    (scan / "scan.json").write_text(json.dumps({"name": "started", "spec_hash": SPEC_HASH, "n_tasks": 6}))
+    out = io.StringIO()
+    assert report(scan, stream=out) == 2
+    assert "0 of 6 done, 0 failed, 6 missing" in out.getvalue() and "no results" in out.getvalue()
+    assert str(scan) in out.getvalue()
+
+
+def test_merged_tables_are_read_only_when_newer_than_every_task_file(tmp_path):
+    tasks = {f"t{d}": {"results": synthetic_task(d, weight=0.5, value=float(d))} for d in range(3)}
+    root = write_scan(tmp_path / "scan", tasks, name="m")
+    merged = root / "merged"
+    merged.mkdir()
+    all_rows = pd.concat([f["results"] for f in tasks.values()], ignore_index=True)
+    path = merged / "results.parquet"
+    all_rows.iloc[:2].to_parquet(path)  # differs from the tasks: two rows only
+    newest = max(os.stat(p).st_mtime_ns for p in (root / "tasks").iterdir())
+    os.utime(path, ns=(newest + 10**9, newest + 10**9))
+    got = load_scan(root)
+    assert got["results"].attrs["source"] == "merged" and len(got["results"]) == 2
+    os.utime(path, ns=(newest - 10**9, newest - 10**9))
+    got = load_scan(root)
+    assert got["results"].attrs["source"] == "tasks" and len(got["results"]) == 3
+    assert "older" in got["results"].attrs["note"] and got["histograms"].empty
+
+
+def test_a_manifest_that_does_not_verify_is_not_counted_or_read(tmp_path):
+    tasks = {f"t{d}": {"results": synthetic_task(d, weight=0.5, value=float(d))} for d in range(3)}
+    root = write_scan(tmp_path / "scan", tasks, name="m")
+    with open(root / "tasks" / "t1.results.parquet", "ab") as fh:  # damaged after its manifest was written
+        fh.write(b"x")
+    status = scan_status(root)
+    assert status.done == ["t0", "t2"] and status.stale == ["t1"] and status.missing == 1
+    assert sorted(load_scan(root)["results"]["disorder"]) == [0, 2]
+
+
+def test_module_entry_point_runs_the_report(collapse_dir):
+    out = subprocess.run([sys.executable, "-m", "replica.report", str(collapse_dir), "--no-plots"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "scan: collapse" in out.stdout and "participation_ratio crosses 1/2" in out.stdout
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: disorder_summary([1, 2]), "results"),
+        (lambda: disorder_summary(pd.DataFrame({"value": [1.0]})), "results"),
+        (lambda: disorder_summary(pd.concat([synthetic_task(0, weight=0.5, value=1.0)] * 2)), "results"),
+        (lambda: locate_transitions(pd.DataFrame({"t": [1.0]})), "summary"),
+        (lambda: locate_transitions(summary_of_curve([1.0, 2.0], [0.0, 1.0], 0.1, "y"), n_boot=1), "n_boot"),
+        (lambda: load_scan(12), "directory"),
+    ],
+)
+def test_bad_arguments_raise_value_error_naming_them(call, name):
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        call()

@@ -22,6 +22,22 @@ True
 from mc import __version__
 
 from . import stats
+from .franz_parisi import (
+    FranzParisi,
+    FranzParisiSamples,
+    SecondaryMinimum,
+    franz_parisi,
+    franz_parisi_quenched,
+    franz_parisi_samples,
+)
+from .franz_parisi_1d import (
+    Spinodal,
+    yu_huang_disappearance_time,
+    yu_huang_extrema,
+    yu_huang_potential,
+    yu_huang_potential_derivatives,
+    yu_huang_potential_nd,
+)
 from .observables import (
     class_magnetisation,
     class_magnetisation_variance,
@@ -78,4 +94,16 @@ __all__ = [
     "class_magnetisation_variance",
     "susceptibility",
     "score_divergence",
+    "franz_parisi",
+    "franz_parisi_samples",
+    "franz_parisi_quenched",
+    "FranzParisi",
+    "FranzParisiSamples",
+    "SecondaryMinimum",
+    "yu_huang_potential",
+    "yu_huang_potential_derivatives",
+    "yu_huang_extrema",
+    "yu_huang_disappearance_time",
+    "yu_huang_potential_nd",
+    "Spinodal",
 ]

@@ -87,6 +87,8 @@ _ISOTROPY_RTOL = 1e-10
 _REFERENCE_STREAM = 2
 #: Above this many units the jackknife leaves out blocks instead of single units.
 _MAX_JACKKNIFE_BLOCKS = 100
+#: Gauss-Legendre nodes and weights on [-1, 1] for bin averages of mixture densities.
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(16)
 
 
 # -- input checks --------------------------------------------------------------------------------
@@ -190,7 +192,19 @@ def _mixture_components(ex):
     return ex.model, keep, np.log(ex.weights[keep])
 
 
-def _mixture_log_p(ex, op, ref, grid, edges):
+def _bin_nodes(edges):
+    """Gauss-Legendre nodes of every bin, shape (bins, 16); the weights ``_GL_W / 2`` average over a bin."""
+    return edges[:-1, None] + 0.5 * (_GL_X + 1.0)[None, :] * np.diff(edges)[:, None]
+
+
+def _bin_average(log_density, edges):
+    nodes = _bin_nodes(edges)
+    log_f = log_density(nodes.ravel()).reshape(nodes.shape)
+    return logsumexp(log_f + np.log(0.5 * _GL_W)[None, :], axis=1)
+
+
+def _mixture_log_p(ex, op, ref, grid, edges, bin_average=False):
+    """``log P(q | ref)`` at the grid points, or its bin average (16-node Gauss-Legendre per bin)."""
     model, keep, log_w = _mixture_components(ex)
     n = ex.n_dim
     if op.linear:
@@ -198,16 +212,15 @@ def _mixture_log_p(ex, op, ref, grid, edges):
         means = np.array([ex.component_means[k] @ u / n + c0 for k in keep])
         var = np.array([float(ex.component_eigenvalues[k] @ model._to_eigenbasis(k, u) ** 2) / n**2 for k in keep])
         if np.all(var > 0):
-            terms = log_w[:, None] + log_normal_pdf(grid[None, :], means[:, None], var[:, None])
-            return logsumexp(terms, axis=0)
-        # degenerate components: bin-averaged density (mass in the bin / width)
+            def log_density(points):
+                return logsumexp(log_w[:, None] + log_normal_pdf(points[None, :], means[:, None], var[:, None]),
+                                 axis=0)
+            return _bin_average(log_density, edges) if bin_average else log_density(grid)
+        # components without variance along u: bin-averaged density (mass in the bin / width)
         sd = np.sqrt(var)
         mass = np.zeros(grid.size)
         for lw, m, s in zip(log_w, means, sd):
-            if s > 0:
-                cdf = ndtr((edges - m) / s)
-            else:
-                cdf = (edges >= m).astype(np.float64)
+            cdf = ndtr((edges - m) / s) if s > 0 else (edges >= m).astype(np.float64)
             mass += math.exp(lw) * np.diff(cdf)
         with np.errstate(divide="ignore"):
             return np.log(mass / np.diff(edges))
@@ -225,14 +238,17 @@ def _mixture_log_p(ex, op, ref, grid, edges):
                 "posterior: a component has zero within-component variance (a delta), so Q is an atom; model "
                 "deltas with mc.Dataset / mc.TwoDeltas instead"
             )
-        out = np.full(grid.size, -np.inf)
-        ok = grid >= 0
         d = ex.component_means[keep] - ref
         lam = np.einsum("ki,ki->k", d, d) / v_iso
-        x = n * grid[None, ok] / v_iso[:, None]
-        terms = log_w[:, None] + np.log(n / v_iso)[:, None] + log_ncx2_pdf(x, n, lam[:, None])
-        out[ok] = logsumexp(terms, axis=0)
-        return out
+
+        def log_density(points):
+            out = np.full(points.size, -np.inf)
+            ok = points >= 0
+            x = n * points[None, ok] / v_iso[:, None]
+            terms = log_w[:, None] + np.log(n / v_iso)[:, None] + log_ncx2_pdf(x, n, lam[:, None])
+            out[ok] = logsumexp(terms, axis=0)
+            return out
+        return _bin_average(log_density, edges) if bin_average else log_density(grid)
     raise ValueError(
         f"order_parameter: {op!r} has no closed-form law under a Gaussian mixture (linear order parameters and "
         "the squared distance do); use method='umbrella'"
@@ -361,7 +377,8 @@ class FranzParisiSamples:
 
 
 def franz_parisi_samples(posterior, q_grid=None, method="exact", order_parameter="overlap", reference=None,
-                         n_references=16, seed=None, key=(), *, reference_sweeps=2000, **umbrella_options):
+                         n_references=16, seed=None, key=(), *, reference_sweeps=2000, bin_average=False,
+                         **umbrella_options):
     """The per-reference potentials of :func:`franz_parisi` (same arguments) as a
     :class:`FranzParisiSamples`, before averaging over references."""
     if not isinstance(posterior, Posterior):
@@ -392,7 +409,7 @@ def franz_parisi_samples(posterior, q_grid=None, method="exact", order_parameter
             units[i] = -_discrete_log_p(states, probs, keep, op, r, edges, density=route == "points") / n
     else:
         for i, r in enumerate(refs):
-            units[i] = -_mixture_log_p(ex, op, r, grid, edges) / n
+            units[i] = -_mixture_log_p(ex, op, r, grid, edges, bool(bin_average)) / n
     return FranzParisiSamples(grid, units, n, exact=given, method="exact", order_parameter=op.name)
 
 
@@ -418,7 +435,8 @@ def _umbrella_samples(posterior, refs, given, grid, op, seed, key, options):
 
 
 def franz_parisi(posterior, q_grid=None, method="exact", order_parameter="overlap", reference=None,
-                 n_references=16, seed=None, key=(), *, reference_sweeps=2000, **umbrella_options):
+                 n_references=16, seed=None, key=(), *, reference_sweeps=2000, bin_average=False,
+                 **umbrella_options):
     """Franz-Parisi potential ``V(q) = -(1/N) E_ref log P(q | x_ref)`` of one posterior.
 
     Parameters
@@ -448,6 +466,12 @@ def franz_parisi(posterior, q_grid=None, method="exact", order_parameter="overla
         Root seed (required when references are drawn or with ``method="umbrella"``).
     key : tuple of int
         Task identifiers (``design.md``); umbrella runs of reference ``i`` use ``(*key, i)``.
+    reference_sweeps : int
+        Sweeps of the chains that draw references from a posterior without an exact sampler.
+    bin_average : bool
+        Gaussian mixtures: report the density averaged over each bin (mass / width, the
+        convention of the other routes and of umbrella sampling; 16-node Gauss-Legendre per bin)
+        instead of its value at the grid point.
     **umbrella_options
         Passed to ``replica.umbrella.umbrella_potential``.
 
@@ -465,16 +489,18 @@ def franz_parisi(posterior, q_grid=None, method="exact", order_parameter="overla
     True
     """
     return franz_parisi_samples(posterior, q_grid, method, order_parameter, reference, n_references, seed, key,
-                                reference_sweeps=reference_sweeps, **umbrella_options).frame()
+                                reference_sweeps=reference_sweeps, bin_average=bin_average,
+                                **umbrella_options).frame()
 
 
 def _quenched_samples(posteriors, references, q_grid, method, order_parameter, n_references, seed, key,
-                      reference_sweeps, umbrella_options):
+                      reference_sweeps, umbrella_options, bin_average=False):
     grid = _check_grid(q_grid)
     rows, n_dim, exact, name = [], None, True, None
     for d, (post, ref) in enumerate(zip(posteriors, references)):
         s = franz_parisi_samples(post, grid, method, order_parameter, ref, n_references, seed,
-                                 (*key, d, _REFERENCE_STREAM), reference_sweeps=reference_sweeps, **umbrella_options)
+                                 (*key, d, _REFERENCE_STREAM), reference_sweeps=reference_sweeps,
+                                 bin_average=bin_average, **umbrella_options)
         if grid is None:
             grid = s.q
         if n_dim is None:
@@ -491,7 +517,7 @@ def _quenched_samples(posteriors, references, q_grid, method, order_parameter, n
 
 def franz_parisi_quenched(model, process, t, *, n_disorder, seed, key=(), source="prior", reference=None,
                           q_grid=None, method="exact", order_parameter="overlap", n_references=16,
-                          reference_sweeps=2000, return_samples=False, **umbrella_options):
+                          reference_sweeps=2000, bin_average=False, return_samples=False, **umbrella_options):
     """Disorder-averaged (quenched) Franz-Parisi potential ``E_{x_t} V(q)``.
 
     Disorder sample ``d`` is ``mc.draw_quenched(model, process, t, seed=seed, disorder=d,
@@ -521,7 +547,7 @@ def franz_parisi_quenched(model, process, t, *, n_disorder, seed, key=(), source
         posteriors.append(Posterior(model, process, state.x_t, t))
         refs.append(state.x0 if reference == "planted" else None)
     samples = _quenched_samples(posteriors, refs, q_grid, method, order_parameter, n_references, seed, key,
-                                reference_sweeps, umbrella_options)
+                                reference_sweeps, umbrella_options, bin_average)
     return samples if return_samples else samples.frame()
 
 
@@ -587,7 +613,7 @@ class FranzParisi:
 
     Parameters
     ----------
-    method, order_parameter, q_grid, n_references, seed, key, reference, reference_sweeps :
+    method, order_parameter, q_grid, n_references, seed, key, reference, reference_sweeps, bin_average :
         As in :func:`franz_parisi`.
     n_se : float
         Significance: a barrier must exceed ``n_se`` standard errors (default 4).
@@ -637,7 +663,8 @@ class FranzParisi:
     """
 
     def __init__(self, method="exact", order_parameter="overlap", q_grid=None, n_references=16, seed=None, key=(),
-                 reference=None, reference_sweeps=2000, n_se=4.0, min_barrier=0.5, umbrella_options=None):
+                 reference=None, reference_sweeps=2000, bin_average=False, n_se=4.0, min_barrier=0.5,
+                 umbrella_options=None):
         self.method = method
         self.order_parameter = order_parameter
         self.q_grid = q_grid
@@ -646,6 +673,7 @@ class FranzParisi:
         self.key = key
         self.reference = reference
         self.reference_sweeps = reference_sweeps
+        self.bin_average = bin_average
         self.n_se = n_se
         self.min_barrier = min_barrier
         self.umbrella_options = umbrella_options
@@ -653,7 +681,8 @@ class FranzParisi:
     def _samples(self, X):
         opts = dict(self.umbrella_options or {})
         common = dict(method=self.method, order_parameter=self.order_parameter, n_references=self.n_references,
-                      seed=self.seed, key=tuple(self.key), reference_sweeps=self.reference_sweeps)
+                      seed=self.seed, key=tuple(self.key), reference_sweeps=self.reference_sweeps,
+                      bin_average=self.bin_average)
         if isinstance(X, FranzParisiSamples):
             return X
         if isinstance(X, Posterior):
@@ -664,7 +693,7 @@ class FranzParisi:
                 raise ValueError(f"reference: {len(refs)} references for {len(X)} posteriors")
             return _quenched_samples(X, refs, self.q_grid, common["method"], common["order_parameter"],
                                      common["n_references"], common["seed"], common["key"],
-                                     common["reference_sweeps"], opts)
+                                     common["reference_sweeps"], opts, common["bin_average"])
         raise ValueError(
             "X: expected an mc.Posterior, a non-empty list of them, a DataFrame with columns q, V, stderr, n_dim, "
             f"or FranzParisiSamples; got {type(X).__name__}"

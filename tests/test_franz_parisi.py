@@ -11,7 +11,7 @@ import types
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import integrate
+from scipy import integrate, stats
 
 import mc
 import replica
@@ -56,6 +56,26 @@ def test_mixture_potential_matches_histogram_of_exact_posterior_draws(order_para
     wrong = bin_masses(post.sample_exact(1, rng)[0])
     z_wrong = (p_hat - wrong)[use] / np.sqrt(wrong * (1 - wrong) / q.size)[use]
     assert np.abs(z_wrong).max() > 5
+
+
+def test_mixture_bin_average_is_the_bin_mass_from_gaussian_and_noncentral_chi2_cdfs():
+    post = mixture_posterior()
+    n, ex = post.n_dim, post.exact
+    ref = post.sample_exact(1, np.random.default_rng(8))[0]
+    grid = np.linspace(-0.8, 1.2, 21)
+    edges = np.concatenate([[grid[0] - 0.05], (grid[1:] + grid[:-1]) / 2, [grid[-1] + 0.05]])
+    mean = ex.component_means @ ref / n
+    sd = np.sqrt(ex.component_eigenvalues[:, 0] * (ref @ ref)) / n  # isotropic components
+    mass = sum(w * np.diff(stats.norm.cdf(edges, m, s)) for w, m, s in zip(ex.weights, mean, sd))
+    got = franz_parisi(post, q_grid=grid, reference=ref, bin_average=True)["V"]
+    np.testing.assert_allclose(got, -np.log(mass / 0.1) / n, rtol=1e-10)
+    grid = np.linspace(0.3, 2.3, 21)
+    edges = edges + 1.1
+    v = ex.component_eigenvalues[:, 0]
+    lam = ((ex.component_means - ref) ** 2).sum(axis=1) / v
+    mass = sum(w * np.diff(stats.ncx2.cdf(n * edges / vk, n, lk)) for w, vk, lk in zip(ex.weights, v, lam))
+    got = franz_parisi(post, q_grid=grid, reference=ref, bin_average=True, order_parameter="distance")["V"]
+    np.testing.assert_allclose(got, -np.log(mass / 0.1) / n, rtol=1e-8)
 
 
 def spin_posterior(n=10, t=0.4):

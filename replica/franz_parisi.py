@@ -390,14 +390,14 @@ def franz_parisi_samples(posterior, q_grid=None, method="exact", order_parameter
     key = tuple(key)
     refs, given = _check_references(reference, posterior.n_dim)
     route = _route(posterior) if method == "exact" else None
+    if method == "exact" and umbrella_options:
+        raise ValueError(f"umbrella_options: {sorted(umbrella_options)} only apply to method='umbrella'")
     if refs is None:
         seq = _check_seed(seed, key)
         refs = _draw_references(posterior, n_references, seq, as_positive_int(reference_sweeps, "reference_sweeps"))
     n = posterior.n_dim
     if method == "umbrella":
         return _umbrella_samples(posterior, refs, given, grid, op, seed, key, umbrella_options)
-    if umbrella_options:
-        raise ValueError(f"umbrella_options: {sorted(umbrella_options)} only apply to method='umbrella'")
     ex = posterior.exact
     if grid is None:
         grid = _default_grid(route, ex, op, refs)

@@ -74,7 +74,7 @@ _BASE_KEYS = ("model", "process", "n_dim", "t", "observable", "method")
 _LABEL_KEYS = ("planted", "source")
 _TRANSITION_COLUMNS = (
     "transition", "n_dim", "t_estimate", "stderr", "method", "model", "process", "observable", "estimator",
-    "n_disorder", "n_boot",
+    "n_disorder", "n_boot", "stderr_method",
 )
 
 
@@ -434,34 +434,71 @@ def _last_crossing(t, v, level):
     return out
 
 
-def _bootstrap(locate, t, value, err, n_boot, seed):
-    """Point estimate and parametric-bootstrap standard error of ``locate(t, curves)``.
+def _bootstrap(locate, t, value, err, n_boot, seed, samples=None):
+    """Point estimate of ``locate(t, curves)`` on the disorder-averaged curve, and its bootstrap
+    standard error; returns ``(estimate, stderr, replicas that located it, how)``.
 
-    Replicas ``value + err * z`` with independent standard normal ``z`` at each t (a fixed
-    ``seed``); the error is the standard deviation (``ddof = 1``) of the replicas that locate a
-    transition, nan when fewer than half do. Independent noise at each t ignores the correlation
-    that common random numbers (the same x0 and noise at every t of a disorder sample) put into a
-    curve; since a common shift of the curve moves neither a peak nor much of a crossing, this
-    errs on the large side.
+    * ``samples`` (disorder samples x t, each row a complete curve), at least 2 rows: bootstrap
+      over disorder samples (Efron 1979): resample the rows with replacement, average, locate;
+      the standard deviation of the replicas is multiplied by ``sqrt(n / (n - 1))`` so that for a
+      linear functional it equals ``sd / sqrt(n)`` of ``replica.stats.disorder_average``. Keeps
+      the correlation that common random numbers (the same x0 and noise at every t of a disorder
+      sample) put between the points of a curve.
+    * otherwise a parametric bootstrap: replicas ``value + err * z`` with independent standard
+      normal ``z`` at each t. Independent noise ignores that correlation: for a peak it errs on
+      the large side (a common shift of the curve does not move a peak), for a crossing on the
+      small side, by up to about ``sqrt 2`` (a common shift moves a crossing fully).
+
+    The error is nan when fewer than half of the ``n_boot`` replicas (fixed ``seed``) locate a
+    transition.
     """
     estimate = float(locate(t, value[None, :])[0])
     if not np.isfinite(estimate):
-        return estimate, math.nan, 0
-    if not np.any(err > 0):
-        return estimate, 0.0, n_boot
+        return estimate, math.nan, 0, ""
     rng = np.random.default_rng(seed)
-    reps = locate(t, value[None, :] + err[None, :] * rng.standard_normal((n_boot, t.size)))
+    if samples is not None and samples.shape[0] >= 2:
+        n = samples.shape[0]
+        reps = locate(t, samples[rng.integers(0, n, size=(n_boot, n))].mean(axis=1))
+        how, scale = "bootstrap over disorder samples", math.sqrt(n / (n - 1.0))
+    elif not np.any(err > 0):
+        return estimate, 0.0, n_boot, "exact curve"
+    else:
+        reps = locate(t, value[None, :] + err[None, :] * rng.standard_normal((n_boot, t.size)))
+        how, scale = "parametric bootstrap", 1.0
     good = reps[np.isfinite(reps)]
     if good.size < max(2, n_boot // 2):
-        return estimate, math.nan, int(good.size)
-    return estimate, float(good.std(ddof=1)), int(good.size)
+        return estimate, math.nan, int(good.size), how
+    return estimate, scale * float(good.std(ddof=1)), int(good.size), how
+
+
+def _norm_key(key):
+    """A group key usable in a dict (missing values, nan, compare equal to each other)."""
+    key = key if isinstance(key, tuple) else (key,)
+    return tuple("<na>" if (not isinstance(v, str) and pd.isna(v)) else v for v in key)
+
+
+def _disorder_curves(results, curve_keys):
+    """``{curve key: (t, samples)}``: per curve, the values of the disorder samples that have a
+    finite value at every t of the curve (rows) against t (columns, sorted)."""
+    if results is None:
+        return {}
+    keys, _ = _key_columns(results)
+    if [k for k in keys if k != "t"] != list(curve_keys):
+        raise ValueError("results: not the table this summary was built from (its curve labels differ)")
+    out = {}
+    for key, group in results.groupby(curve_keys, dropna=False, sort=False):
+        wide = group.pivot_table(index="disorder", columns="t", values="value", aggfunc="first", dropna=False)
+        wide = wide.sort_index(axis=1)
+        arr = wide.to_numpy(dtype=float)
+        out[_norm_key(key)] = (wide.columns.to_numpy(dtype=float), arr[np.isfinite(arr).all(axis=1)])
+    return out
 
 
 def _is_peak_observable(name, peak_observables):
     return name in peak_observables or name.startswith("susceptibility_")
 
 
-def locate_transitions(summary, *, peak_observables=PEAK_OBSERVABLES, n_boot=1000, seed=0):
+def locate_transitions(summary, results=None, *, peak_observables=PEAK_OBSERVABLES, n_boot=1000, seed=0):
     """Speciation and collapse times located on the disorder-averaged curves of a summary.
 
     Each curve is one (model, process, parameters, N, observable, method) of
@@ -489,9 +526,11 @@ def locate_transitions(summary, *, peak_observables=PEAK_OBSERVABLES, n_boot=100
       on the same training point with probability 1/2), by linear interpolation.
 
     A crossing met several times is reported at the largest t (the first met in generation).
-    Standard errors come from a parametric bootstrap of the curve within its errors
-    (``n_boot`` replicas, fixed ``seed``; see ``_bootstrap``): they carry the disorder (or
-    within-task) errors of the curve, not the discretisation error of the t grid. Finite-N
+    Standard errors: with ``results`` (the table the summary was built from), a bootstrap over
+    disorder samples, which keeps the correlation between the points of a curve; without it (or
+    with one disorder sample) a parametric bootstrap of the curve within its errors, independent
+    at each t (``n_boot`` replicas, fixed ``seed``; details in ``_bootstrap``). Either carries the
+    statistical error of the curve, not the discretisation error of the t grid. Finite-N
     estimates only: no extrapolation in N (``physics.md``: report them separately).
 
     Returns
@@ -499,8 +538,10 @@ def locate_transitions(summary, *, peak_observables=PEAK_OBSERVABLES, n_boot=100
     DataFrame
         Columns ``transition, n_dim, t_estimate, stderr, method, model, process, observable,
         estimator`` (the ``method`` of the result rows: ``exact``, ``samples``, a Monte Carlo
-        method), ``n_disorder`` (smallest number of disorder samples along the curve) and
-        ``n_boot`` (bootstrap replicas that located the transition); parameter columns follow.
+        method), ``n_disorder`` (smallest number of disorder samples along the curve),
+        ``n_boot`` (bootstrap replicas that located the transition) and ``stderr_method``
+        (``"bootstrap over disorder samples"``, ``"parametric bootstrap"``, ``"exact curve"``);
+        parameter columns follow.
         Empty (with these columns) when no criterion applies.
     """
     if not isinstance(summary, pd.DataFrame):
@@ -514,6 +555,7 @@ def locate_transitions(summary, *, peak_observables=PEAK_OBSERVABLES, n_boot=100
     peak_observables = tuple(peak_observables)
     curve_keys = [c for c in summary.columns if c not in ("t", *_SUMMARY_VALUES)]
     params = [c for c in curve_keys if c not in (*_BASE_KEYS, *_LABEL_KEYS)]
+    per_disorder = _disorder_curves(results, curve_keys)
     rows = []
     if not summary.empty:
         for key, curve in summary.groupby(curve_keys, dropna=False, sort=True):
@@ -533,20 +575,25 @@ def locate_transitions(summary, *, peak_observables=PEAK_OBSERVABLES, n_boot=100
             t = curve["t"].to_numpy(dtype=float)
             value = curve["value"].to_numpy(dtype=float)
             err = np.nan_to_num(curve["stderr"].to_numpy(dtype=float), nan=0.0)
+            samples = None
+            if _norm_key(key) in per_disorder:
+                t_samples, rows_of_samples = per_disorder[_norm_key(key)]
+                if np.array_equal(t_samples, t):
+                    samples = rows_of_samples
             for transition, method, func in criteria:
                 if method.startswith("parabolic"):
                     def locate(tt, vv, _f=func, _e=err):
                         return _f(tt, vv, _e)
                 else:
                     locate = func
-                estimate, stderr, n_ok = _bootstrap(locate, t, value, err, n_boot, seed)
+                estimate, stderr, n_ok, how = _bootstrap(locate, t, value, err, n_boot, seed, samples)
                 if not np.isfinite(estimate):
                     continue
                 row = {
                     "transition": transition, "n_dim": int(labels["n_dim"]), "t_estimate": estimate, "stderr": stderr,
                     "method": method, "model": labels["model"], "process": labels["process"], "observable": obs,
                     "estimator": labels["method"], "n_disorder": int(curve["n_disorder"].min())
-                    if "n_disorder" in curve else 0, "n_boot": n_ok,
+                    if "n_disorder" in curve else 0, "n_boot": n_ok, "stderr_method": how,
                 }
                 row.update({p: labels[p] for p in params})
                 rows.append(row)
@@ -617,11 +664,10 @@ def _print_transitions(transitions, stream):
               "susceptibility or susceptibility_*; class_magnetisation_variance or participation_ratio "
               "crossing 1/2)", file=stream)
         return
-    print("transitions (finite-N estimates; stderr from a parametric bootstrap of the disorder-averaged curve):",
-          file=stream)
+    print("transitions (finite-N estimates on the disorder-averaged curves; errors by bootstrap):", file=stream)
     show = transitions.copy()
     show["t"] = [_cell(v, e) for v, e in zip(show["t_estimate"], show["stderr"])]
-    cols = ["transition", "n_dim", "t", "method", "estimator"] + _varying(show, ["model", "process"])
+    cols = ["transition", "n_dim", "t", "method", "estimator", "stderr_method"] + _varying(show, ["model", "process"])
     print(show[cols].to_string(index=False), file=stream)
 
 
@@ -852,7 +898,7 @@ def report(directory, *, plots=True, plot_dir=None, stream=None, line_width=120)
         print(f"replica report: error: directory: {path!r} holds no results yet", file=errors)
         return EXIT_BAD_INPUT
     summary = disorder_summary(results)
-    transitions = locate_transitions(summary)
+    transitions = locate_transitions(summary, results)
     print(f"results: {len(results)} rows; N = {sorted(int(n) for n in results['n_dim'].unique())}; "
           f"{results['t'].nunique()} times in [{results['t'].min():.4g}, {results['t'].max():.4g}]; "
           f"up to {int(summary['n_disorder'].max())} disorder samples", file=stream)

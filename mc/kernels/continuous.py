@@ -53,7 +53,10 @@ def features_continuous(x, lp, y, inv_s, phi):
             phi[r, c, 1] = -0.5 * inv_s * acc
 
 
-@njit(cache=True)
+# Not cached on disk: numba keys a cached overload on the identity of a function argument, so
+# every process misses, appends an entry to the index and can leave it unreadable for the next
+# process ("underlying object has vanished"; numba issues #2956, #6251). Compiled once per process.
+@njit
 def init_prior_terms(log_prior_grad, params, x, lp, gp):
     """Fill the caches ``lp`` and ``gp`` for every chain."""
     n_rep, n_chain, n = x.shape
@@ -73,7 +76,10 @@ def _log_target(tp, tl, lp, x, gp, y, inv_s, g):
     return tp * lp - 0.5 * tl * inv_s * lik
 
 
-@njit(cache=True)
+# Not cached on disk: numba keys a cached overload on the identity of a function argument, so
+# every process misses, appends an entry to the index and can leave it unreadable for the next
+# process ("underlying object has vanished"; numba issues #2956, #6251). Compiled once per process.
+@njit
 def run_continuous(x, lp, gp, log_prior_grad, params, y, inv_s, theta, rung_of, chain_at, method, eps,
                    n_leapfrog, n_sweeps, exchange_every, sweep0, rng, spare, acc, att, phi, ex_att, ex_acc):
     """``n_sweeps`` moves of every chain (``method`` in RWM, MALA, HMC)."""

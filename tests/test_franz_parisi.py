@@ -302,6 +302,18 @@ def test_umbrella_method_calls_umbrella_potential_per_reference_and_averages(mon
     np.testing.assert_allclose(one["stderr"][1:], 0.01)
 
 
+@pytest.mark.slow
+def test_umbrella_route_agrees_with_the_exact_bin_averaged_potential_of_the_same_reference():
+    post = mixture_posterior()
+    ref = post.sample_exact(1, np.random.default_rng(4))[0]
+    umbrella = franz_parisi(post, method="umbrella", reference=ref, seed=2, n_sweeps=1500)
+    exact = franz_parisi(post, q_grid=umbrella["q"].to_numpy(), reference=ref, bin_average=True)
+    covered = umbrella["covered"].to_numpy()
+    assert covered.sum() >= 20 and (umbrella["stderr"][covered] > 0).all()
+    z = (umbrella["V"] - exact["V"])[covered] / umbrella["stderr"][covered]
+    assert np.abs(z).max() < 5, z
+
+
 # -- bad input ----------------------------------------------------------------------------------------------
 def test_bad_input_raises_value_errors_naming_the_argument():
     post = mixture_posterior()

@@ -300,3 +300,48 @@ def test_readme_main_job_runs_end_to_end(tmp_path):
                       "assert (curve['sem'] >= 0).all() and curve['sem'].max() > 0\nprint('ok')\n")
     ran = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert ran.returncode == 0 and ran.stdout.strip() == "ok", ran.stderr
+
+
+def test_franz_parisi_potentials_reach_the_merged_table_and_equal_a_direct_fit(tmp_path):
+    from replica import FranzParisi
+    from replica.scan.tasks import FP_STREAM
+
+    text = """
+[scan]
+name = "fp"
+seed = 4
+[model]
+name = "hopfield"
+n_patterns = 1
+beta = 2.0
+[process]
+name = "VP"
+[grid]
+n_dim = [10]
+t = [0.2, 3.0]
+disorder = 2
+[sampler]
+method = "exact"
+[observables]
+names = ["q_self"]
+[franz_parisi]
+method = "exact"
+n_references = 16
+"""
+    spec = parse_spec(text)
+    out = tmp_path / "out"
+    assert run_scan(spec, out, progress=False).exit_code == EXIT_OK
+    merge(out)
+    pots = pd.read_parquet(out / "merged" / "potentials.parquet")
+    res = pd.read_parquet(out / "merged" / "results.parquet")
+    assert pots.groupby(["t", "disorder"]).ngroups == 4 and set(pots.order_parameter) == {"overlap"}
+    task = make_tasks(spec)[3]  # t = 3.0, disorder 1
+    model = mc.IsingPrior.hopfield(n=10, n_patterns=1, beta=2.0,
+                                   seed=int(mc.seed_sequence(4, 0, 0, 10, 1, 2).generate_state(1, np.uint32)[0]))
+    state = mc.draw_quenched(model, mc.VP(), task.t, seed=4, disorder=1, key=(0, 0, 10))
+    post = mc.Posterior(model, mc.VP(), state.x_t, task.t)
+    direct = FranzParisi(n_references=16, seed=4, key=(*task.key(spec), FP_STREAM), bin_average=True).fit(post)
+    mine = pots[(pots.t == task.t) & (pots.disorder == 1)].sort_values("q")
+    np.testing.assert_allclose(mine.V.to_numpy(), direct.potential_.V.to_numpy(), rtol=1e-12)
+    frag = res[(res.observable == "fp_fragmented") & (res.t == task.t) & (res.disorder == 1)].value
+    assert frag.item() == float(direct.fragmented_)

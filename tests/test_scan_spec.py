@@ -159,3 +159,31 @@ def test_shipped_example_specs_validate():
     for path in paths:
         spec = load_spec(path)
         assert len(make_tasks(spec)) > 0
+
+
+@pytest.mark.parametrize(
+    "section, key",
+    [
+        ('method = "annealing"', "franz_parisi.method"),
+        ('order_parameter = "class"', "franz_parisi.order_parameter"),
+        ('n_references = 0', "franz_parisi.n_references"),
+        ('q = {start = 1.0, stop = 0.0, num = 5}', "franz_parisi.q.stop"),
+        ('q = {start = 0.0, stop = 1.0, num = 2}', "franz_parisi.q.num"),
+        ('kappa = -1.0', "franz_parisi.kappa"),
+        ('windows = 3', "franz_parisi.windows"),
+    ],
+)
+def test_franz_parisi_section_errors_name_their_key(section, key):
+    with pytest.raises(SpecError) as err:
+        parse_spec(spec_text(franz_parisi=section))
+    assert str(err.value).startswith(key + ":"), str(err.value)
+
+
+def test_franz_parisi_impossible_combinations():
+    with pytest.raises(SpecError, match="^franz_parisi.method"):
+        parse_spec(spec_text(model='name = "sherrington_kirkpatrick"', grid='n_dim = [40]\nt = [1.0]',
+                             sampler='method = "heat_bath"', franz_parisi='method = "exact"'))
+    with pytest.raises(SpecError, match="^franz_parisi.method"):
+        parse_spec(spec_text(model='name = "dataset_gaussian"\nn_points = 10', franz_parisi='method = "umbrella"'))
+    spec = parse_spec(spec_text(franz_parisi='method = "exact"\nq = {start = -1.0, stop = 1.0, num = 5}'))
+    assert spec.franz_parisi.q == pytest.approx((-1.0, -0.5, 0.0, 0.5, 1.0))

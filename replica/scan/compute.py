@@ -33,9 +33,9 @@ from ..observables import (
 from ..overlaps import overlap_distribution, overlap_moments
 from ..samples import exact_samples
 from ..stats import Estimate
-from ..table import TaskInfo, histogram_frame, result_frame
+from ..table import TaskInfo, histogram_frame, potential_frame, result_frame
 from .spec import MODELS
-from .tasks import EXACT_STREAM, MODEL_STREAM
+from .tasks import EXACT_STREAM, FP_STREAM, MODEL_STREAM
 
 __all__ = ["build_model", "build_process", "quenched_state", "run_task"]
 
@@ -194,6 +194,41 @@ def run_task(spec, task):
             dist = _histogram(samples, space, spec.observables.bins, True)
             hists["P(q) sampled" if "P(q)" in hists else "P(q)"] = dist
 
+    potentials = None
+    if spec.franz_parisi is not None:
+        curve, fit_rows = _franz_parisi(spec, post, state, key)
+        estimates.update(fit_rows)
+        fp = spec.franz_parisi
+        potentials = potential_frame(info, {"V(q)": curve}, order_parameter=fp.order_parameter, method=fp.method)
+
     results = result_frame(info, estimates)
     histograms = histogram_frame(info, hists) if hists else None
-    return {"results": results, "histograms": histograms}
+    return {"results": results, "histograms": histograms, "potentials": potentials}
+
+
+def _franz_parisi(spec, post, state, key):
+    """The task's Franz-Parisi potential (quenched over references) and its fit:
+    ``fp_fragmented`` (1 or 0, by ``FranzParisi``'s stated criterion), and when a secondary
+    minimum is found ``fp_barrier``, ``fp_depth`` (``N V`` units) and ``fp_secondary_q``."""
+    from ..franz_parisi import FranzParisi
+
+    fp = spec.franz_parisi
+    umbrella = {}
+    if fp.method == "umbrella":
+        umbrella = {"n_sweeps": fp.sweeps, "n_replicas": fp.replicas, "progress": False}
+        if fp.kappa is not None:
+            umbrella["kappa"] = fp.kappa
+    planted = fp.reference == "planted"
+    model = FranzParisi(
+        method=fp.method, order_parameter=fp.order_parameter, q_grid=None if fp.q is None else np.asarray(fp.q),
+        n_references=fp.n_references, seed=spec.scan.seed, key=(*key, FP_STREAM),
+        reference=state.x0 if planted else None, bin_average=fp.bin_average, umbrella_options=umbrella,
+    ).fit(post)
+    curve = model.potential_[["q", "V", "stderr", "n_references"]]
+    n_units = int(model.potential_["n_references"].max())
+    rows = {"fp_fragmented": [Estimate(float(model.fragmented_), 0.0, n=n_units, method=f"franz_parisi_{fp.method}")]}
+    sec = model.secondary_minimum_
+    if sec is not None:
+        for name, est in (("fp_barrier", sec.barrier), ("fp_depth", sec.depth), ("fp_secondary_q", sec.q)):
+            rows[name] = [Estimate(est.value, est.stderr, n=n_units, method=f"franz_parisi_{fp.method}")]
+    return curve, rows

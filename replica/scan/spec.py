@@ -61,6 +61,7 @@ __all__ = [
     "load_spec",
     "parse_spec",
     "OBSERVABLES",
+    "FranzParisiSection",
 ]
 
 if sys.version_info >= (3, 11):
@@ -318,6 +319,28 @@ class ObservablesSection:
 
 
 @dataclass(frozen=True)
+class FranzParisiSection:
+    """``[franz_parisi]`` (optional; its presence adds the Franz-Parisi potential of every task to
+    the ``potentials`` table and its fit to the results): ``method`` (``"exact"`` or
+    ``"umbrella"``), ``order_parameter`` (``"overlap"`` or ``"distance"``), ``n_references``
+    (references drawn from the posterior), ``reference`` (``"posterior"``: drawn; ``"planted"``:
+    the x0 that generated x_t, an exact posterior sample when the disorder is planted), ``q``
+    (grid ``{start, stop, num}``; default per route), ``bin_average`` (mixtures: density averaged
+    over each bin, as umbrella sampling reports it), and for umbrella sampling ``sweeps``,
+    ``replicas``, ``kappa`` per window."""
+
+    method: str = "exact"
+    order_parameter: str = "overlap"
+    n_references: int = 8
+    reference: str = "posterior"
+    q: tuple | None = None
+    bin_average: bool = True
+    sweeps: int = 2000
+    replicas: int = 4
+    kappa: float | None = None
+
+
+@dataclass(frozen=True)
 class ScanSpec:
     """A validated scan: its sections and the canonical text it was built from."""
 
@@ -327,6 +350,7 @@ class ScanSpec:
     grid: GridSection
     sampler: SamplerSection
     observables: ObservablesSection
+    franz_parisi: FranzParisiSection | None = None
     source_text: str = field(default="", compare=False, repr=False)
 
     @property
@@ -339,7 +363,8 @@ class ScanSpec:
         for f in dataclasses.fields(self):
             if f.name == "source_text":
                 continue
-            out[f.name] = dataclasses.asdict(getattr(self, f.name))
+            value = getattr(self, f.name)
+            out[f.name] = None if value is None else dataclasses.asdict(value)
         out["scan"].pop("output", None)
         return out
 
@@ -355,7 +380,7 @@ class ScanSpec:
 
 
 # ------------------------------------------------------------------------------- parsing
-_SECTIONS = ("scan", "model", "process", "grid", "sampler", "observables")
+_SECTIONS = ("scan", "model", "process", "grid", "sampler", "observables", "franz_parisi")
 
 
 def _parse_scan(table):
@@ -512,6 +537,39 @@ def _parse_observables(table, space):
     return ObservablesSection(names=tuple(names), bins=bins)
 
 
+def _parse_franz_parisi(table):
+    if table is None:
+        return None
+    key = "franz_parisi"
+    table = _table(table, key)
+    names = [f.name for f in dataclasses.fields(FranzParisiSection)]
+    _check_keys(table, names, key)
+    kw = {}
+    if "method" in table:
+        kw["method"] = _str(table["method"], f"{key}.method", ("exact", "umbrella"))
+    if "order_parameter" in table:
+        kw["order_parameter"] = _str(table["order_parameter"], f"{key}.order_parameter", ("overlap", "distance"))
+    if "reference" in table:
+        kw["reference"] = _str(table["reference"], f"{key}.reference", ("posterior", "planted"))
+    for k in ("n_references", "sweeps", "replicas"):
+        if k in table:
+            kw[k] = _int(table[k], f"{key}.{k}", minimum=1)
+    if "bin_average" in table:
+        kw["bin_average"] = _bool(table["bin_average"], f"{key}.bin_average")
+    if "kappa" in table:
+        kw["kappa"] = _float(table["kappa"], f"{key}.kappa", positive=True)
+    if "q" in table:
+        q = _table(table["q"], f"{key}.q")
+        _check_keys(q, ("start", "stop", "num"), f"{key}.q")
+        start = _float(_require(q, "start", f"{key}.q"), f"{key}.q.start")
+        stop = _float(_require(q, "stop", f"{key}.q"), f"{key}.q.stop")
+        num = _int(_require(q, "num", f"{key}.q"), f"{key}.q.num", minimum=3)
+        if not stop > start:
+            raise SpecError(f"{key}.q.stop: empty range, stop = {stop} must be > start = {start}")
+        kw["q"] = tuple(float(v) for v in np.linspace(start, stop, num))
+    return FranzParisiSection(**kw)
+
+
 def _check_combinations(spec):
     """Impossible combinations, named by the key to change."""
     name, space = spec.model.name, spec.space
@@ -540,6 +598,20 @@ def _check_combinations(spec):
         raise SpecError("sampler.n_temperatures: set sampler.tempering to 'hamiltonian' or 'likelihood' to use a ladder")
     if spec.grid.source in ("point", "population") and space != "points":
         raise SpecError(f"grid.source: {spec.grid.source!r} needs a data-set model, not {name!r}")
+    fp = spec.franz_parisi
+    if fp is not None:
+        if fp.method == "exact":
+            too_big = [n for n in spec.grid.n_dim if not _model_exact(name, n)]
+            if too_big:
+                raise SpecError(f"franz_parisi.method: 'exact' is impossible for model {name!r} at grid.n_dim = "
+                                f"{too_big}; use 'umbrella'")
+            if space == "sphere":
+                raise SpecError("franz_parisi.method: no exact Franz-Parisi route for the hypersphere; use 'umbrella'")
+        elif space not in ("spins", "continuous"):
+            raise SpecError(f"franz_parisi.method: umbrella sampling needs a spin or continuous model, not {name!r} "
+                            "(data sets have the exact route)")
+        if fp.reference == "planted" and spec.grid.source not in ("prior", "point"):
+            raise SpecError("franz_parisi.reference: 'planted' needs planted disorder (grid.source = 'prior' or 'point')")
     if name == "hypersphere" and min(spec.grid.n_dim) < 2:
         raise SpecError("grid.n_dim: the hypersphere needs N >= 2")
     if name == "dataset_alpha":
@@ -576,6 +648,7 @@ def parse_spec(text):
         grid=_parse_grid(raw["grid"]),
         sampler=_parse_sampler(raw.get("sampler", {})),
         observables=_parse_observables(raw.get("observables", {}), space),
+        franz_parisi=_parse_franz_parisi(raw.get("franz_parisi")),
         source_text=text,
     )
     _check_combinations(spec)

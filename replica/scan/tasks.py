@@ -26,6 +26,8 @@ __all__ = ["Task", "make_tasks", "task_cost", "assign", "MODEL_STREAM", "EXACT_S
 MODEL_STREAM = 2
 #: Stream tag (after the full task key) of the exact sampler's draws.
 EXACT_STREAM = 1000
+#: Stream tag (after the full task key) of the Franz-Parisi references and umbrella windows.
+FP_STREAM = 1001
 
 
 @dataclass(frozen=True, order=True)

@@ -9,7 +9,11 @@ Estimators take an exact posterior (``mc.Posterior``), a weight vector, or sampl
 (value ± standard error), so exact and sampled values can be compared directly. Modules:
 ``stats`` (errors), ``samples`` (the replica layout), ``states`` (which state a configuration is
 in), ``overlaps`` (q, P(q), q_EA, Binder), ``observables`` (weights, classes, responses) and
-``table`` (result rows and files; imported on demand, it needs pandas):
+``table`` (result rows and files; imported on demand, it needs pandas).
+
+Names are imported on first use (PEP 562), so that ``import replica.cli`` stays light and the
+``replica scan`` command can set its per-rank thread and cache defaults before numpy and numba
+load:
 
 >>> import numpy as np, mc, replica
 >>> model = mc.Dataset.gaussian(20, 5, seed=0)
@@ -19,49 +23,51 @@ in), ``overlaps`` (q, P(q), q_EA, Binder), ``observables`` (weights, classes, re
 >>> bool(abs(exact.value - sampled.value) < 5 * sampled.stderr)
 True
 """
-from mc import __version__
+import importlib
 
-from . import stats
-from .franz_parisi import (
-    FranzParisi,
-    FranzParisiSamples,
-    SecondaryMinimum,
-    franz_parisi,
-    franz_parisi_quenched,
-    franz_parisi_samples,
-)
-from .franz_parisi_1d import (
-    Spinodal,
-    yu_huang_disappearance_time,
-    yu_huang_extrema,
-    yu_huang_potential,
-    yu_huang_potential_derivatives,
-    yu_huang_potential_nd,
-)
-from .observables import (
-    class_magnetisation,
-    class_magnetisation_variance,
-    cloning_probability,
-    nearest_point_overlap,
-    participation_ratio,
-    score_divergence,
-    susceptibility,
-    weight_entropy,
-)
-from .overlaps import (
-    OverlapDistribution,
-    average_distribution,
-    binder_cumulant,
-    overlap,
-    overlap_distribution,
-    overlap_moments,
-    q_ea,
-    reference_overlaps,
-    replica_overlaps,
-)
-from .samples import exact_samples
-from .states import class_labels, class_responsibilities, nearest_point
-from .stats import Estimate, blocking, bootstrap, correlated_mean, disorder_average, jackknife, tau_int
+_EXPORTS = {
+    "__version__": "mc",
+    "FranzParisi": ".franz_parisi",
+    "FranzParisiSamples": ".franz_parisi",
+    "SecondaryMinimum": ".franz_parisi",
+    "franz_parisi": ".franz_parisi",
+    "franz_parisi_quenched": ".franz_parisi",
+    "franz_parisi_samples": ".franz_parisi",
+    "Spinodal": ".franz_parisi_1d",
+    "yu_huang_disappearance_time": ".franz_parisi_1d",
+    "yu_huang_extrema": ".franz_parisi_1d",
+    "yu_huang_potential": ".franz_parisi_1d",
+    "yu_huang_potential_derivatives": ".franz_parisi_1d",
+    "yu_huang_potential_nd": ".franz_parisi_1d",
+    "class_magnetisation": ".observables",
+    "class_magnetisation_variance": ".observables",
+    "cloning_probability": ".observables",
+    "nearest_point_overlap": ".observables",
+    "participation_ratio": ".observables",
+    "score_divergence": ".observables",
+    "susceptibility": ".observables",
+    "weight_entropy": ".observables",
+    "OverlapDistribution": ".overlaps",
+    "average_distribution": ".overlaps",
+    "binder_cumulant": ".overlaps",
+    "overlap": ".overlaps",
+    "overlap_distribution": ".overlaps",
+    "overlap_moments": ".overlaps",
+    "q_ea": ".overlaps",
+    "reference_overlaps": ".overlaps",
+    "replica_overlaps": ".overlaps",
+    "exact_samples": ".samples",
+    "class_labels": ".states",
+    "class_responsibilities": ".states",
+    "nearest_point": ".states",
+    "Estimate": ".stats",
+    "blocking": ".stats",
+    "bootstrap": ".stats",
+    "correlated_mean": ".stats",
+    "disorder_average": ".stats",
+    "jackknife": ".stats",
+    "tau_int": ".stats",
+}
 
 __all__ = [
     "__version__",
@@ -107,3 +113,22 @@ __all__ = [
     "yu_huang_potential_nd",
     "Spinodal",
 ]
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        try:  # a submodule, e.g. replica.stats
+            return importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module, __name__) if module.startswith(".") else importlib.import_module(module),
+                    name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

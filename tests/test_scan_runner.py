@@ -345,3 +345,9 @@ n_references = 16
     np.testing.assert_allclose(mine.V.to_numpy(), direct.potential_.V.to_numpy(), rtol=1e-12)
     frag = res[(res.observable == "fp_fragmented") & (res.t == task.t) & (res.disorder == 1)].value
     assert frag.item() == float(direct.fragmented_)
+
+
+def test_the_command_module_imports_no_numerics_before_pinning_threads():
+    code = "import sys, replica.cli; assert 'numpy' not in sys.modules and 'numba' not in sys.modules; print('light')"
+    ran = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0 and ran.stdout.strip() == "light", ran.stderr

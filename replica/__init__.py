@@ -27,12 +27,12 @@ import importlib
 
 _EXPORTS = {
     "__version__": "mc",
-    "FranzParisi": ".franz_parisi",
-    "FranzParisiSamples": ".franz_parisi",
-    "SecondaryMinimum": ".franz_parisi",
-    "franz_parisi": ".franz_parisi",
-    "franz_parisi_quenched": ".franz_parisi",
-    "franz_parisi_samples": ".franz_parisi",
+    "FranzParisi": ".franz_parisi_potential",
+    "FranzParisiSamples": ".franz_parisi_potential",
+    "SecondaryMinimum": ".franz_parisi_potential",
+    "franz_parisi": ".franz_parisi_potential",
+    "franz_parisi_quenched": ".franz_parisi_potential",
+    "franz_parisi_samples": ".franz_parisi_potential",
     "Spinodal": ".franz_parisi_1d",
     "yu_huang_disappearance_time": ".franz_parisi_1d",
     "yu_huang_extrema": ".franz_parisi_1d",

@@ -2,7 +2,7 @@
 ``log I_nu`` and the log density of the noncentral chi-square law, all in log space.
 
 Pure functions of arrays (no objects, no random numbers); the drivers are
-:mod:`replica.franz_parisi` and :mod:`replica.franz_parisi_1d`.
+:mod:`replica.franz_parisi_potential` and :mod:`replica.franz_parisi_1d`.
 """
 from __future__ import annotations
 

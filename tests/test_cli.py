@@ -88,3 +88,18 @@ def test_readme_thermodynamics_example_runs(tmp_path):
     script = tmp_path / "readme_thermo.py"
     script.write_text(blocks[2] + check)
     assert run_script(script, timeout=300)[-1] == "ok"
+
+
+def test_readme_franz_parisi_example_runs(tmp_path):
+    """The README's Franz-Parisi block, run as a script: Yu & Huang's t = 1 potential has its
+    secondary minimum, the Hopfield posterior is fragmented, umbrella sampling covers the grid."""
+    block = next(b for b in readme_python_blocks() if "FranzParisi" in b)
+    check = (
+        "\nassert bool(extrema.exists.all()) and 0.2 < t_d < 0.25"
+        "\nassert fp.fragmented_ and fp.secondary_minimum_.q.value < -0.5"
+        "\nassert umb.covered.all() and np.isfinite(umb.V).all()"
+        "\nprint('ok')\n"
+    )
+    script = tmp_path / "readme_fp.py"
+    script.write_text(block + check)
+    assert run_script(script, timeout=300)[-1] == "ok"

@@ -210,7 +210,7 @@ def _franz_parisi(spec, post, state, key):
     """The task's Franz-Parisi potential (quenched over references) and its fit:
     ``fp_fragmented`` (1 or 0, by ``FranzParisi``'s stated criterion), and when a secondary
     minimum is found ``fp_barrier``, ``fp_depth`` (``N V`` units) and ``fp_secondary_q``."""
-    from ..franz_parisi import FranzParisi
+    from ..franz_parisi_potential import FranzParisi
 
     fp = spec.franz_parisi
     umbrella = {}

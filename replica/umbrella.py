@@ -42,6 +42,15 @@ of the grid instead, which is exact whatever lies outside it.
 For continuous models ``P = p_b / width_b`` is a density; for spin models ``P = p_b`` is the mass of
 the bin, which on the default grid is the mass of one overlap value ``q = -1 + 2 j / N``
 (``density=`` overrides either choice).
+
+Hidden barriers: a window restrains q only. Where several states (classes, patterns) reach the
+same q, a window's chains must move between them, or the window weighs them by where its chains
+started and V is wrong (with error bars that do not show it). Use parallel tempering
+(``tempering="hamiltonian"``) for such posteriors, with enough rungs that exchanges are accepted
+(``windows["exchange_rate"]``; for the two-class mixture with ``|mu|^2 = N`` the default 8 rungs
+suffice at N = 50, 16 are needed at N = 100); where the windows of interest lie inside the
+reference's state, ``init="reference"`` starts every chain there. Windows whose q series
+decorrelate slowly (often these) are reported in a ``ShortChainWarning`` and in ``tau``.
 """
 from __future__ import annotations
 
@@ -248,6 +257,23 @@ def _bin_edges(grid):
     """Bin edges around the grid points: midpoints inside, half a spacing beyond the ends."""
     mid = 0.5 * (grid[1:] + grid[:-1])
     return np.concatenate([[grid[0] - (mid[0] - grid[0])], mid, [grid[-1] + (grid[-1] - mid[-1])]])
+
+
+def _check_coverage(centres, kappas, edges, n):
+    """Every window must reach the grid within ``COVERAGE_WIDTHS`` restraint widths."""
+    reach = COVERAGE_WIDTHS / np.sqrt(kappas * n)
+    reaches = (centres + reach >= edges[0]) & (centres - reach <= edges[-1])
+    if not reaches.any():
+        raise ValueError(
+            f"windows: the windows (centres {centres.min():.4g} to {centres.max():.4g}, +- {COVERAGE_WIDTHS:g} "
+            f"restraint widths) cover no part of q_grid [{edges[0]:.4g}, {edges[-1]:.4g}]"
+        )
+    if not reaches.all():
+        bad = centres[~reaches]
+        raise ValueError(
+            f"windows: centres {np.round(bad, 4).tolist()} lie more than {COVERAGE_WIDTHS:g} restraint widths "
+            f"outside q_grid [{edges[0]:.4g}, {edges[-1]:.4g}]"
+        )
 
 
 def _spin_lattice(op, reference):
@@ -461,7 +487,7 @@ class UmbrellaResult:
         Scalars: ``n_dim``, ``order_parameter``, ``reference_source`` (``"given"``, ``"exact"`` or
         ``"chain"``), ``density``, ``normalisation``, ``mbar_overlap``, ``method``, ``tempering``,
         ``n_replicas``, ``n_sweeps``, ``burn_in``, ``total_sweeps`` (replica sweeps over all windows
-        and the reference chain), ``trimmed`` (end bins of a default grid dropped for lack of
+        and the reference chain, tempering rungs not counted), ``trimmed`` (end bins of a default grid dropped for lack of
         samples), ``seed``, ``key``, ``wall_time``.
     """
 
@@ -527,7 +553,12 @@ def umbrella_sampling(posterior, reference=None, q_grid=None, *, order_parameter
         Stiffness ``> 0`` of the restraint ``(kappa N / 2)(q - q_k)^2``. Default: with ``windows``
         given, ``1 / (N Delta^2)`` with ``Delta`` their median spacing (one restraint width per
         spacing); otherwise :func:`default_kappa` (``KAPPA_SCALE / H^2`` with ``H`` half the grid
-        extent, capped for spins so that a window spans at least one value of q).
+        extent, capped for spins so that a window spans at least one value of q). Where two
+        states meet at a cusp of V (e.g. two Gaussian classes: the window at the crossing has its
+        two modes about ``m / (1 + kappa c S)`` away, ``c`` the posterior variance along the
+        reference, ``S = |x_ref|^2 / N``, and a width ``1 / sqrt(N (kappa + 1 / (c S)))``), sampling
+        the top needs ``kappa`` growing like ``N`` (derived); with too weak windows the run stops
+        with an error naming the bins there: raise ``kappa``.
     n_sweeps, burn_in, n_replicas, thin, method : as for ``mc.sample``, per window.
     init : "prior", "observation", "reference" or array (R, N)
         Initial state of every window's chains, as for ``mc.sample``; ``"reference"`` starts them
@@ -606,6 +637,9 @@ def umbrella_sampling(posterior, reference=None, q_grid=None, *, order_parameter
     else:
         sampler_kwargs_ref = dict(sampler_kwargs)
 
+    if grid_given and windows is not None and kappa is not None:  # checked before any sampling
+        _check_coverage(centres, np.broadcast_to(kap, centres.shape), _bin_edges(grid), n)
+
     # reference
     if reference is None:
         ref, source = draw_reference(post, seed=seed, key=key, n_sweeps=n_sweeps, burn_in=burn_in, method=method,
@@ -634,19 +668,7 @@ def umbrella_sampling(posterior, reference=None, q_grid=None, *, order_parameter
         centres = default_windows(grid, n, float(kap))
     kappas = np.broadcast_to(np.asarray(kap, dtype=np.float64), centres.shape).copy()
     edges = _bin_edges(grid)
-    reach = COVERAGE_WIDTHS / np.sqrt(kappas * n)
-    reaches = (centres + reach >= edges[0]) & (centres - reach <= edges[-1])
-    if not reaches.any():
-        raise ValueError(
-            f"windows: the windows (centres {centres.min():.4g} to {centres.max():.4g}, +- {COVERAGE_WIDTHS:g} "
-            f"restraint widths) cover no part of q_grid [{edges[0]:.4g}, {edges[-1]:.4g}]"
-        )
-    if not reaches.all():
-        bad = centres[~reaches]
-        raise ValueError(
-            f"windows: centres {np.round(bad, 4).tolist()} lie more than {COVERAGE_WIDTHS:g} restraint widths "
-            f"outside q_grid [{edges[0]:.4g}, {edges[-1]:.4g}]"
-        )
+    _check_coverage(centres, kappas, edges, n)
 
     # windows
     q_thinned, rows = [], []

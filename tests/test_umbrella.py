@@ -306,6 +306,10 @@ def test_bad_input_is_named_before_any_sampling(small_spins, monkeypatch):
             um.umbrella_potential(post, **kwargs)
     with pytest.raises(ValueError, match="posterior"):
         um.umbrella_potential(ref, ref)
+    # N = 24 has no exact sampler: a bad window set is named before the reference chain runs
+    big = _spin_posterior(mc.IsingPrior.sherrington_kirkpatrick(24, beta=0.8, seed=5), seed=6)
+    with pytest.raises(ValueError, match="windows"):
+        um.umbrella_potential(big, None, np.linspace(-1, 1, 25), windows=[5.0, 6.0], kappa=4.0)
     model = mc.Dataset.gaussian(16, 5, seed=0)
     with pytest.raises(ValueError, match="posterior"):
         um.umbrella_potential(mc.Posterior(model, mc.VP(), model.points[0], 1.0), model.points[1])

@@ -232,7 +232,29 @@ def _task_files(task_dir, task):
     return out
 
 
-def load_scan(directory, status=None):
+def _table_files(path, status):
+    """``({table: [files]}, source, note)``: the merged files when they are current, else the
+    files of the complete tasks (see :func:`load_scan`)."""
+    merged = _merged_paths(path)
+    task_dir = os.path.join(path, "tasks")
+    task_times = [os.stat(os.path.join(task_dir, f)).st_mtime_ns for f in _listdir(task_dir)]
+    if "results" in merged:
+        merged_time = min(os.stat(p).st_mtime_ns for p in merged.values())
+        if not task_times or merged_time >= max(task_times):
+            files = {t: [merged[t]] if t in merged else [] for t in TABLES}
+            return files, "merged", f"merged tables ({os.path.join(path, 'merged')})"
+        note = (f"per-task files ({task_dir}); merged/ is older than the task files: "
+                f"run `replica merge {path}` to refresh it")
+    else:
+        note = f"per-task files ({task_dir}); no merged tables yet"
+    files = {t: [] for t in TABLES}
+    for task in status.done:
+        for kind, file in _task_files(task_dir, task).items():
+            files[kind].append(file)
+    return files, "tasks", note
+
+
+def load_scan(directory, status=None, tables=TABLES):
     """The tables of a scan directory as ``{"results", "histograms", "potentials"}`` DataFrames.
 
     The merged tables (``merged/<table>.parquet`` or ``.csv``, from ``replica merge``) are read when
@@ -240,32 +262,106 @@ def load_scan(directory, status=None):
     ``tasks/``; otherwise the files of the complete tasks (:func:`scan_status`) are read and
     concatenated. Each frame's ``attrs["source"]`` says which (``"merged"`` or ``"tasks"``) and
     ``attrs["note"]`` why. Tables that a scan did not write are empty frames with their columns.
+    ``tables`` selects which to read: exact P(q) atoms of large data sets make the histogram
+    table much larger than the others (:func:`report` reads it piecewise instead).
     """
     path = _check_directory(directory)
+    tables = tuple(tables)
+    for table in tables:
+        if table not in TABLES:
+            raise ValueError(f"tables: expected names from {TABLES}, got {table!r}")
     status = scan_status(path) if status is None else status
-    merged = _merged_paths(path)
-    task_dir = os.path.join(path, "tasks")
-    task_times = [os.stat(os.path.join(task_dir, f)).st_mtime_ns for f in _listdir(task_dir)]
-    if "results" in merged:
-        merged_time = min(os.stat(p).st_mtime_ns for p in merged.values())
-        if not task_times or merged_time >= max(task_times):
-            frames = {t: _read_frame(merged[t]) if t in merged else _concat([], t) for t in TABLES}
-            note = f"merged tables ({os.path.join(path, 'merged')})"
-            for frame in frames.values():
-                frame.attrs.update(source="merged", note=note)
-            return frames
-        note = (f"per-task files ({task_dir}); merged/ is older than the task files: "
-                f"run `replica merge {path}` to refresh it")
-    else:
-        note = f"per-task files ({task_dir}); no merged tables yet"
-    parts = {t: [] for t in TABLES}
-    for task in status.done:
-        for kind, file in _task_files(task_dir, task).items():
-            parts[kind].append(_read_frame(file))
-    frames = {t: _concat(parts[t], t) for t in TABLES}
+    files, source, note = _table_files(path, status)
+    frames = {t: _concat([_read_frame(f) for f in files[t]], t) for t in tables}
     for frame in frames.values():
-        frame.attrs.update(source="tasks", note=note)
+        frame.attrs.update(source=source, note=note)
     return frames
+
+
+_HISTOGRAM_KEYS = ["observable", "method", "n_dim", "t"]
+_HISTOGRAM_READ = _HISTOGRAM_KEYS + ["disorder", "q", "q_lo", "q_hi", "prob"]
+
+
+def _batches(files, columns, rows=1_000_000):
+    """DataFrames of at most ``rows`` rows with ``columns`` from parquet or CSV files, one at a time."""
+    for path in files:
+        if path.endswith(".parquet"):
+            import pyarrow.parquet as pq
+
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=rows, columns=columns):
+                yield batch.to_pandas()
+        else:
+            yield from pd.read_csv(path, usecols=columns, chunksize=rows)
+
+
+def _histogram_densities(batches, n_bins=40):
+    """Disorder-averaged densities of P(q) tables read piece by piece (two passes over
+    ``batches()``, a callable returning an iterable of DataFrames).
+
+    Per (observable, method, N, t): binned distributions keep their bins; exact atoms are binned
+    into ``n_bins`` equal bins spanning their range (pooled over disorder samples). Each disorder
+    sample's masses are summed per bin, then ``density = mean_d(mass) / width`` and
+    ``err = sd_d(mass) / sqrt(n) / width`` (0 for one sample). Columns: the keys, ``atomic``,
+    ``q`` (bin centre), ``density``, ``err``, ``n_disorder``.
+    """
+    ranges = {}
+    for frame in batches():
+        atoms = frame[frame["q_lo"] == frame["q_hi"]]
+        if atoms.empty:
+            continue
+        for key, g in atoms.groupby(_HISTOGRAM_KEYS, sort=False):
+            lo, hi = float(g["q"].min()), float(g["q"].max())
+            old = ranges.get(key)
+            ranges[key] = (lo, hi) if old is None else (min(old[0], lo), max(old[1], hi))
+    atom_mass, binned = {}, []
+    for frame in batches():
+        is_atom = (frame["q_lo"] == frame["q_hi"]).to_numpy()
+        if (~is_atom).any():
+            binned.append(frame[~is_atom].groupby(_HISTOGRAM_KEYS + ["q_lo", "q_hi", "disorder"], sort=False)["prob"]
+                          .sum().reset_index())
+        if not is_atom.any():
+            continue
+        for key, g in frame[is_atom].groupby(_HISTOGRAM_KEYS, sort=False):
+            lo, hi = ranges[key]
+            if hi - lo < 1e-12:
+                lo, hi = lo - 0.5, hi + 0.5
+            idx = np.clip(((g["q"].to_numpy(float) - lo) / (hi - lo) * n_bins).astype(int), 0, n_bins - 1)
+            prob = g["prob"].to_numpy(float)
+            per = atom_mass.setdefault(key, {})
+            for d in np.unique(g["disorder"].to_numpy()):
+                sel = g["disorder"].to_numpy() == d
+                per[d] = per.get(d, 0.0) + np.bincount(idx[sel], weights=prob[sel], minlength=n_bins)
+    rows = []
+    for key, per in atom_mass.items():
+        lo, hi = ranges[key]
+        if hi - lo < 1e-12:
+            lo, hi = lo - 0.5, hi + 0.5
+        edges = np.linspace(lo, hi, n_bins + 1)
+        mass = np.array(list(per.values()))
+        n = mass.shape[0]
+        err = mass.std(axis=0, ddof=1) / math.sqrt(n) if n > 1 else np.zeros(n_bins)
+        width = np.diff(edges)
+        rows.append(pd.DataFrame({**dict(zip(_HISTOGRAM_KEYS, key)), "atomic": True,
+                                  "q": 0.5 * (edges[1:] + edges[:-1]), "density": mass.mean(axis=0) / width,
+                                  "err": err / width, "n_disorder": n}))
+    if binned:
+        b = pd.concat(binned, ignore_index=True)
+        b = b.groupby(_HISTOGRAM_KEYS + ["q_lo", "q_hi", "disorder"], sort=False)["prob"].sum().reset_index()
+        n = b.groupby(_HISTOGRAM_KEYS)["disorder"].nunique().rename("n_disorder").reset_index()
+        g = b.groupby(_HISTOGRAM_KEYS + ["q_lo", "q_hi"], sort=True)["prob"].agg(["sum", "std"]).reset_index()
+        g = g.merge(n, on=_HISTOGRAM_KEYS)
+        width = (g["q_hi"] - g["q_lo"]).to_numpy(float)
+        count = g["n_disorder"].to_numpy(float)
+        sd = np.nan_to_num(g["std"].to_numpy(float))  # bins absent from a sample count as 0 there
+        err = np.where(count > 1, sd / np.sqrt(count), 0.0)
+        rows.append(pd.DataFrame({**{k: g[k] for k in _HISTOGRAM_KEYS}, "atomic": False,
+                                  "q": 0.5 * (g["q_lo"] + g["q_hi"]).to_numpy(float),
+                                  "density": g["sum"].to_numpy(float) / count / width, "err": err / width,
+                                  "n_disorder": g["n_disorder"].to_numpy()}))
+    columns = _HISTOGRAM_KEYS + ["atomic", "q", "density", "err", "n_disorder"]
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(rows, ignore_index=True)[columns].sort_values(_HISTOGRAM_KEYS + ["q"]).reset_index(drop=True)
 
 
 # ----------------------------------------------------------------------------- disorder averages
@@ -751,26 +847,8 @@ def _t_colours(times):
     return {t: cmap(i / max(len(times) - 1, 1)) for i, t in enumerate(times)}
 
 
-def _histogram_curve(rows):
-    """Disorder-averaged density of one (N, t) cell of the histogram table."""
-    n_dis = max(rows["disorder"].nunique(), 1)
-    atomic = bool(np.allclose(rows["q_lo"].to_numpy(float), rows["q_hi"].to_numpy(float)))
-    if atomic:
-        q = rows["q"].to_numpy(float)
-        lo, hi = float(q.min()), float(q.max())
-        if hi - lo < 1e-12:
-            lo, hi = lo - 0.5, hi + 0.5
-        edges = np.linspace(lo, hi, 41)
-        mass, _ = np.histogram(q, bins=edges, weights=rows["prob"].to_numpy(float) / n_dis)
-        return 0.5 * (edges[1:] + edges[:-1]), mass / np.diff(edges), None
-    g = rows.groupby(["q_lo", "q_hi"], sort=True)["prob"].agg(["mean", "std", "count"]).reset_index()
-    width = (g["q_hi"] - g["q_lo"]).to_numpy(float)
-    err = np.where(g["count"] > 1, np.nan_to_num(g["std"].to_numpy(float)) / np.sqrt(g["count"]), 0.0)
-    return 0.5 * (g["q_lo"] + g["q_hi"]).to_numpy(float), g["mean"].to_numpy(float) / width, err / width
-
-
-def _plot_histograms(histograms, plot_dir, written):
-    for (obs, method), part in histograms.groupby(["observable", "method"], sort=True):
+def _plot_histograms(densities, plot_dir, written):
+    for (obs, method), part in densities.groupby(["observable", "method"], sort=True):
         dims = sorted(part["n_dim"].unique())
         fig, axes = _figure(len(dims))
         times = _pick(part["t"].to_numpy(float))
@@ -778,12 +856,12 @@ def _plot_histograms(histograms, plot_dir, written):
         for ax, n in zip(axes, dims):
             cell = part[part["n_dim"] == n]
             for t in times:
-                rows = cell[np.isclose(cell["t"].to_numpy(float), t)]
+                rows = cell[np.isclose(cell["t"].to_numpy(float), t)].sort_values("q")
                 if rows.empty:
                     continue
-                q, density, err = _histogram_curve(rows)
+                q, density, err = (rows[c].to_numpy(float) for c in ("q", "density", "err"))
                 ax.plot(q, density, color=colours[t], drawstyle="steps-mid", lw=1.2, label=f"t = {t:.3g}")
-                if err is not None and np.any(err > 0):
+                if np.any(err > 0):
                     ax.fill_between(q, density - err, density + err, color=colours[t], alpha=0.2, step="mid", lw=0)
             ax.set_title(f"N = {n}", fontsize=9)
             ax.set_xlabel("q")
@@ -835,14 +913,16 @@ def _plot_transitions(transitions, plot_dir, written):
     _save(fig, plot_dir, "transitions", written)
 
 
-def make_plots(tables, summary, transitions, plot_dir):
+def make_plots(tables, summary, transitions, plot_dir, *, histogram_densities=None):
     """Write the report's figures (PNG, Agg canvas) to ``plot_dir``; return their paths.
 
     * ``observable_<name>.png``: each observable against t, one curve per N (and per estimator
       or parameter value when several), disorder averages with their error bars; located
       transitions of that observable as dashed vertical lines with a band of one standard error;
     * ``histogram_<name>_<method>.png``: P(q) panels, one per N, curves for up to six t
-      (exact atoms are pooled over disorder samples and binned for display);
+      (exact atoms are binned for display; disorder averages with their errors as bands), from
+      ``tables["histograms"]`` or, when given, the ``histogram_densities`` that :func:`report`
+      forms piece by piece from the files;
     * ``potential_<name>_<order parameter>_<method>.png``: Franz-Parisi V(q) panels, one per N;
     * ``transitions.png``: located transition times against N.
 
@@ -852,9 +932,12 @@ def make_plots(tables, summary, transitions, plot_dir):
     written = []
     if not summary.empty:
         _plot_observables(summary, transitions, plot_dir, written)
-    if not tables["histograms"].empty:
-        _plot_histograms(tables["histograms"], plot_dir, written)
-    if not tables["potentials"].empty:
+    if histogram_densities is None and "histograms" in tables and not tables["histograms"].empty:
+        frame = tables["histograms"][_HISTOGRAM_READ]
+        histogram_densities = _histogram_densities(lambda: [frame])
+    if histogram_densities is not None and not histogram_densities.empty:
+        _plot_histograms(histogram_densities, plot_dir, written)
+    if "potentials" in tables and not tables["potentials"].empty:
         _plot_potentials(tables["potentials"], plot_dir, written)
     if not transitions.empty:
         _plot_transitions(transitions, plot_dir, written)
@@ -880,7 +963,7 @@ def report(directory, *, plots=True, plot_dir=None, stream=None, line_width=120)
     stream = sys.stdout if stream is None else stream
     try:
         status = scan_status(directory)
-        tables = load_scan(status.directory, status)
+        tables = load_scan(status.directory, status, tables=("results", "potentials"))
     except ValueError as exc:
         print(f"replica report: error: {exc}", file=errors)
         return EXIT_BAD_INPUT
@@ -915,7 +998,9 @@ def report(directory, *, plots=True, plot_dir=None, stream=None, line_width=120)
         print(f"plots: skipped (matplotlib is not installed; install the 'plot' extra: {PLOT_INSTALL})", file=stream)
         return EXIT_OK
     target = os.path.join(path, "plots") if plot_dir is None else os.fspath(plot_dir)
-    written = make_plots(tables, summary, transitions, target)
+    files = _table_files(path, status)[0]["histograms"]
+    densities = _histogram_densities(lambda: _batches(files, _HISTOGRAM_READ))
+    written = make_plots(tables, summary, transitions, target, histogram_densities=densities)
     print(f"plots: {len(written)} files in {target}", file=stream)
     for p in written:
         print(f"  {p}", file=stream)

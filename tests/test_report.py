@@ -5,6 +5,7 @@ import importlib.util
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -390,14 +391,41 @@ def test_no_transition_where_no_criterion_applies():
     assert locate_transitions(noisy).empty
 
 
+def test_p_of_q_densities_read_piecewise_match_a_direct_average(collapse_dir, speciation_dir):
+    """The report reads P(q) tables in pieces (they can be large): the densities do not depend on
+    how the rows are split, and equal a direct computation: exact atoms pooled over disorder
+    samples into 40 bins of their range, binned masses averaged bin by bin, divided by the width."""
+    for directory, atomic in ((collapse_dir, True), (speciation_dir, False)):
+        hist = load_scan(directory)["histograms"]
+        whole = rep._histogram_densities(lambda: [hist])
+        shuffled = hist.sample(frac=1.0, random_state=0)
+        pieces = rep._histogram_densities(lambda: [shuffled.iloc[k::7] for k in range(7)])
+        pd.testing.assert_frame_equal(whole, pieces, check_exact=False, rtol=1e-12, atol=1e-12)
+        assert (whole["atomic"] == atomic).all() and (whole["n_disorder"] == DISORDER).all()
+        n, t = whole["n_dim"].iloc[0], whole["t"].iloc[0]
+        cell = hist[(hist["n_dim"] == n) & (hist["t"] == t)]
+        got = whole[(whole["n_dim"] == n) & (whole["t"] == t)]
+        if atomic:
+            edges = np.linspace(cell["q"].min(), cell["q"].max(), 41)
+            mass = np.histogram(cell["q"], bins=edges, weights=cell["prob"] / DISORDER)[0]
+            np.testing.assert_allclose(got["density"], mass / np.diff(edges), rtol=1e-10, atol=1e-12)
+        else:
+            direct = cell.groupby("q")["prob"].mean() / (cell["q_hi"] - cell["q_lo"]).iloc[0]
+            np.testing.assert_allclose(got["density"], direct.to_numpy(), rtol=1e-12)
+            assert (got["err"] > 0).any()
+
+
 # ----------------------------------------------------------------------------- reading and reporting
-def test_report_prints_counts_tables_and_transitions(tmp_path):
-    tasks = speciation_tasks()
-    names = sorted(tasks)
+def test_report_prints_counts_tables_and_transitions(speciation_dir, tmp_path):
+    root = tmp_path / "scan"
+    shutil.copytree(speciation_dir, root, ignore=shutil.ignore_patterns("plots"))
+    names = sorted(f[: -len(".meta.json")] for f in os.listdir(root / "tasks") if f.endswith(".meta.json"))
     failed = names[5]
-    del tasks[failed]
-    root = write_scan(tmp_path / "scan", tasks, name="speciation", n_tasks=len(names) + 4)
+    for f in (root / "tasks").glob(f"{failed}.*"):
+        f.unlink()
     (root / "tasks" / f"{failed}.error.json").write_text(json.dumps({"error": "FloatingPointError", "message": "boom"}))
+    record = json.loads((root / "scan.json").read_text())
+    (root / "scan.json").write_text(json.dumps({**record, "n_tasks": len(names) + 4}))
     out = io.StringIO()
     assert report(root, plots=False, stream=out) == 0
     text = out.getvalue()
@@ -432,6 +460,19 @@ def test_report_draws_potential_panels_and_honours_plot_dir(collapse_dir, tmp_pa
     assert all(os.path.getsize(tmp_path / "figs" / p) > 1000 for p in plots)
     assert not (collapse_dir / "plots").exists()
     assert "collapse" in out.getvalue()
+
+
+@needs_matplotlib
+def test_a_scan_written_as_csv_is_reported_the_same_way(tmp_path, monkeypatch):
+    """Without pyarrow the tables are CSV files: same summary, histograms read in chunks."""
+    monkeypatch.setattr(replica.table, "parquet_available", lambda: False)
+    tasks = {k: v for k, v in collapse_tasks().items() if k.startswith("N8_")}
+    root = write_scan(tmp_path / "csv", tasks, name="csv")
+    assert all(f.endswith((".csv", ".json")) for f in os.listdir(root / "tasks"))
+    out = io.StringIO()
+    assert report(root, stream=out) == 0
+    assert "participation_ratio crosses 1/2" in out.getvalue()
+    assert "histogram_P_q__exact.png" in os.listdir(root / "plots")
 
 
 def test_without_matplotlib_plots_are_skipped_with_the_install_command(collapse_dir, tmp_path, monkeypatch):

@@ -11,7 +11,8 @@ so that a notebook can use them on the same tables:
   (model, process, parameters, N, t, observable, method);
 * :func:`locate_transitions`: speciation and collapse times from the disorder-averaged curves,
   by criteria named in the ``method`` column;
-* :func:`make_plots`: the figures.
+* :func:`make_plots`: the figures (P(q) tables, which exact atoms of large data sets make
+  large, are read piece by piece for them).
 
 Conventions: the error of a disorder average is the standard error of the mean over the
 independent disorder samples, ``sd / sqrt(n)`` (``ddof = 1``; ``replica.stats.disorder_average``),
@@ -409,14 +410,15 @@ def disorder_summary(results):
           (``stderr_kind = "disorder"``); for one disorder sample the within-task error of that
           sample (``stderr_kind = "within-task"``);
         * ``n_disorder``: the number of disorder samples with a finite value (non-finite values,
-          e.g. an R-hat that could not be formed, are left out).
+          e.g. an R-hat that could not be formed, are left out; with none, ``value`` and
+          ``stderr`` are nan and ``stderr_kind = "none"``).
 
         Parameter columns that only follow the disorder index (such as the ``disorder_seed`` of
         a spin glass drawn per disorder sample) are averaged over, not kept as labels. Where the
         table has the thermal moments ``q2 = <q^2>`` and ``q4 = <q^4>`` of the same disorder
         samples, a row ``binder_disorder`` adds the Binder cumulant of the disorder averages,
         ``g = (1/2) (3 - [<q^4>] / [<q^2>]^2)``, with its jackknife error over disorder
-        (``replica.overlaps.binder_cumulant``; Binder 1981).
+        (``replica.overlaps.binder_cumulant``; Binder 1981; ``stderr_kind = "jackknife"``).
     """
     if not isinstance(results, pd.DataFrame):
         raise ValueError(f"results: expected a DataFrame, got {type(results).__name__}")

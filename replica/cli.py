@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 3
@@ -101,6 +102,20 @@ def _cmd_scan(args):
         if rank == 0:
             dry_run(spec, n_ranks=1 if comm is None else comm.Get_size())
         return EXIT_OK
+    # A signal after the task loop (during the exit-code reduction or the merge; SLURM's warning
+    # can come late) is noted and ignored: every rank still reaches the reduction, and the tasks
+    # are all written. During the loop the runner's own handler takes over.
+    late = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: late.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return _scan_and_merge(spec, out, args, comm, rank, run_scan, reduce_exit_code, merge)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _scan_and_merge(spec, out, args, comm, rank, run_scan, reduce_exit_code, merge):
     try:
         summary = run_scan(spec, out, resume=args.resume, force=args.force, comm=comm, progress=not args.quiet)
     except KeyboardInterrupt:

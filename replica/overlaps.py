@@ -442,8 +442,14 @@ def overlap_moments(source, orders=(1, 2, 4), *, reference=None, normalised=Fals
         except NotImplementedError:
             discrete = False
         if discrete:
-            dist = overlap_distribution(ex, reference=reference, normalised=normalised)
-            return {k: Estimate(dist.moment(k), 0.0, method="exact") for k in orders}
+            try:
+                dist = overlap_distribution(ex, reference=reference, normalised=normalised)
+                return {k: Estimate(dist.moment(k), 0.0, method="exact") for k in orders}
+            except ValueError:
+                # weight spread over more than max_support states: orders 1 and 2 of the plain
+                # overlap still follow from the mean and the covariance (O(N^2), no pair sum)
+                if normalised or max(orders) > 2:
+                    raise
         if normalised:
             raise ValueError("normalised: exact moments of the normalised overlap need a finite-list posterior; use samples")
         ref = None if reference is None else as_float_array(reference, "reference", shape=(ex.n_dim,))

@@ -238,3 +238,22 @@ def test_bad_arguments_raise_value_error_naming_them(call, name):
     x = exact_samples(post, 4, 5, 0)
     with pytest.raises(ValueError, match=f"^{name}:"):
         call(post, x)
+
+
+def test_exact_moments_of_a_data_set_spread_over_too_many_points_fall_back_to_mean_and_covariance():
+    """More points carry weight than an exact pair distribution allows: <q> and <q^2> still come
+    exactly from the mean and covariance; checked against a brute-force double sum in chunks."""
+    model = mc.Dataset.gaussian(5000, 3, seed=2)
+    post = mc.Posterior(model, mc.VP(), np.zeros(3), t=3.0)
+    w, y = post.weights, model.points
+    with pytest.raises(ValueError, match="max_support"):
+        replica.overlap_distribution(post)
+    got = replica.overlap_moments(post, orders=(1, 2))
+    q1 = q2 = 0.0
+    for start in range(0, 5000, 500):
+        g = y[start:start + 500] @ y.T / 3
+        q1 += float(w[start:start + 500] @ g @ w)
+        q2 += float(w[start:start + 500] @ (g * g) @ w)
+    assert got[1].value == pytest.approx(q1, rel=1e-10) and got[2].value == pytest.approx(q2, rel=1e-10)
+    with pytest.raises(ValueError):
+        replica.overlap_moments(post, orders=(4,))

@@ -122,21 +122,31 @@ def _estimates(names, source, *, model, post, state, space, warn):
             out[name] = nearest_point_overlap(source, model.points, warn=warn)
         elif name == "class_magnetisation":
             out[name] = class_magnetisation(source, model.means[0], warn=warn)
+        elif name == "susceptibility_class":
+            out[name] = susceptibility(source, kind="direction", direction=model.means[0], wrt="h", warn=warn)
         elif name == "class_magnetisation_variance":
             out[name] = class_magnetisation_variance(source, model.means[0], warn=warn)
     return out
 
 
 def _histogram(source, space, bins, is_samples):
-    """P(q): exact atoms for finite-list posteriors, else a histogram of the normalised overlap
-    (plain overlap for spins, where the two coincide) on ``bins`` equal bins of [-1, 1]."""
+    """P(q) on ``bins`` equal bins of [-1, 1] of the normalised overlap (the plain overlap for
+    spins, where the two coincide; spins keep the exact atoms -1 + 2k/N). Exact sources give the
+    exact binned masses; a data-set posterior spread over more than
+    ``replica.overlaps.MAX_SUPPORT`` points raises ValueError (the pair sum would cost
+    O(S^2 N)), and the caller then uses exact draws instead."""
     normalised = space != "spins"
-    if not is_samples:
-        return overlap_distribution(source, normalised=normalised)
     edges = np.linspace(-1.0, 1.0, bins + 1)
+    if not is_samples:
+        dist = overlap_distribution(source, normalised=normalised)
+        return dist if space == "spins" else dist.binned(edges)
     if space == "spins":  # centre the bins on the atoms -1 + 2k/N when they are fine enough
         edges[0], edges[-1] = -1.0 - 1e-9, 1.0 + 1e-9
     return overlap_distribution(source, edges, normalised=normalised, warn=False)
+
+
+#: Exact draws (replicas x draws) used for P(q) when the exact pair sum is too large.
+HISTOGRAM_DRAWS = (4, 250)
 
 
 def run_task(spec, task):
@@ -161,7 +171,12 @@ def run_task(spec, task):
             try:
                 hists["P(q)"] = _histogram(post, space, spec.observables.bins, False)
             except (ValueError, NotImplementedError):
-                pass  # continuous posteriors have no finite list of states: histograms come from samples
+                # continuous posteriors have no finite list of states, and a data set whose weight
+                # spreads over too many points is too costly: P(q) then comes from (exact) draws
+                if s.method == "exact" and s.draws == 0 and post.is_exact:
+                    rng = np.random.default_rng(seed_sequence(spec.scan.seed, *key, EXACT_STREAM + 2))
+                    draws = exact_samples(post, *HISTOGRAM_DRAWS, rng)
+                    hists["P(q)"] = _histogram(draws, space, spec.observables.bins, True)
 
     samples = None
     if s.method == "exact" and s.draws > 0:

@@ -223,11 +223,13 @@ OBSERVABLES = {
     "nearest_point_overlap": (("points",), "overlap of x with the nearest training point"),
     "class_magnetisation": (("continuous",), "m . mu / |mu|^2 of the two-class mixture"),
     "class_magnetisation_variance": (("continuous",), "posterior variance of the class label, 1 - E[c]^2"),
+    "susceptibility_class": (("continuous",), "mu^T Cov mu / |mu|^2: response along the class axis (peaks at speciation)"),
     "overlap_histogram": (("points", "continuous", "sphere", "spins"), "P(q) table (exact atoms or binned samples)"),
 }
 _DEFAULT_OBSERVABLES = {
     "points": ("q_self", "overlap_truth", "participation_ratio", "weight_entropy", "overlap_histogram"),
-    "continuous": ("q_self", "overlap_truth", "susceptibility", "class_magnetisation", "class_magnetisation_variance"),
+    "continuous": ("q_self", "overlap_truth", "susceptibility", "class_magnetisation", "class_magnetisation_variance",
+                   "susceptibility_class"),
     "sphere": ("q_self", "overlap_truth", "susceptibility"),
     "spins": ("q_self", "overlap_truth", "susceptibility", "overlap_histogram"),
 }

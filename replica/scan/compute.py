@@ -123,7 +123,7 @@ def _estimates(names, source, *, model, post, state, space, warn):
         elif name == "class_magnetisation":
             out[name] = class_magnetisation(source, model.means[0], warn=warn)
         elif name == "susceptibility_class":
-            out[name] = susceptibility(source, kind="direction", direction=model.means[0], wrt="h", warn=warn)
+            out[name] = susceptibility(source, kind="direction", direction=model.means[0], wrt="x_t", warn=warn, **kw)
         elif name == "class_magnetisation_variance":
             out[name] = class_magnetisation_variance(source, model.means[0], warn=warn)
     return out

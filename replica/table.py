@@ -51,6 +51,7 @@ __all__ = [
     "read_potentials",
     "task_path",
     "write_table",
+    "write_atomic",
     "write_task",
     "task_done",
     "read_results",
@@ -338,13 +339,26 @@ def write_table(frame, path):
     directory = os.path.dirname(path) or "."
     if not os.path.isdir(directory):
         raise ValueError(f"path: directory {directory!r} does not exist")
+    def write(handle):
+        if fmt == "parquet":
+            frame.to_parquet(handle, index=False)
+        else:
+            handle.write(frame.to_csv(index=False).encode("utf-8"))
+
+    return write_atomic(path, write)
+
+
+def write_atomic(path, write):
+    """Create ``path`` atomically: ``write(handle)`` fills a temporary file (binary) in the same
+    directory, which is flushed, fsynced and renamed over ``path``; the directory is fsynced. On
+    any error (or interrupt) the temporary file is removed and an existing ``path`` is untouched.
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
-            if fmt == "parquet":
-                frame.to_parquet(handle, index=False)
-            else:
-                handle.write(frame.to_csv(index=False).encode("utf-8"))
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

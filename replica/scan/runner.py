@@ -32,7 +32,6 @@ import os
 import signal
 import socket
 import sys
-import tempfile
 import time
 import traceback
 import warnings
@@ -67,18 +66,7 @@ _MANIFEST_VERSION = 1
 
 # ----------------------------------------------------------------------------- files
 def _atomic_write_text(path, text):
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    table.write_atomic(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
 def _sha256(path):

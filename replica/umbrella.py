@@ -781,12 +781,14 @@ def umbrella_potential(posterior, reference=None, q_grid=None, *, order_paramete
     Examples
     --------
     >>> import numpy as np, mc, replica.umbrella as um
-    >>> model = mc.GaussianMixture.two_class(1.0, 1.0, n_dim=20)
-    >>> state = mc.draw_quenched(model, mc.VP(), 1.0, seed=1)
-    >>> post = mc.Posterior(model, mc.VP(), state.x_t, 1.0)
-    >>> df = um.umbrella_potential(post, n_sweeps=400, seed=2)
+    >>> prior = mc.IsingPrior.curie_weiss(32, beta=0.5)
+    >>> state = mc.draw_quenched(prior, mc.VP(), 1.0, seed=1)
+    >>> post = mc.Posterior(prior, mc.VP(), state.x_t, 1.0)
+    >>> df = um.umbrella_potential(post, n_sweeps=1000, seed=2)
     >>> list(df.columns[:3]), df.attrs["umbrella"]["reference_source"]
     (['q', 'V', 'stderr'], 'exact')
+    >>> bool(df["q"].iloc[int(df["V"].idxmin())] > 0)  # the typical overlap with the reference
+    True
     """
     result = umbrella_sampling(posterior, reference, q_grid, order_parameter=order_parameter, **kwargs)
     df = result.potential

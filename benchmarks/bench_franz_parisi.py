@@ -1,0 +1,144 @@
+"""Time to a converged Franz-Parisi potential by umbrella sampling and MBAR (``replica.umbrella``).
+
+For each case, ``umbrella_sampling`` is run with ``n_sweeps`` per window doubled from a starting
+value until V(q) counts as converged: the largest standard error of ``V(q) = -(1/N) log P(q |
+x_ref)`` over the (default) grid is below the target (0.01 by default; V is already per unit N)
+and every window's q series is at least 50 integrated autocorrelation times long (so that the
+thinning and the error bars can be trusted; ``ShortChainWarning`` otherwise). One row per
+attempt: N, the number of windows K, kappa, sweeps per window (burn-in included), total replica
+sweeps (all windows and the reference chain; tempering rungs not counted), the wall time of the
+attempt, the cumulative wall time, the largest standard error, the largest tau (in draws) over
+windows, the number of bins, MBAR's overlap scalar and, for the mixture, the largest deviation
+from the exact V in standard errors (oracle: given the class, q is Gaussian). The last row of a
+case is the time to a converged V(q). Cases (VP process, defaults of ``umbrella_sampling``: 4
+replicas, default grid, windows and kappa, burn-in n_sweeps / 4):
+
+1. two-class Gaussian mixture ``+-mu``, ``|mu|^2 / N = 1``, unit variances, N = 100, t = 2,
+   x_t drawn from the model (planted), reference drawn exactly, overlap ``x . x_ref / N``,
+   MALA with Hamiltonian tempering (16 rungs down to beta = 0.05: windows near q = 0 hold both
+   classes, separated by a barrier across which only the ladder moves them; with the default 8
+   rungs exchanges are accepted 3% of the time at this N and those windows do not equilibrate),
+   kappa = 10 instead of the default 10 / H^2 = 1.6 (V has a cusp between the classes, whose top
+   the weaker default windows leave unsampled at this N), grid of 33 bins on [-1.6, 1.6] (V up
+   to about 0.15 above its minimum; the default grid reaches 0.6);
+2. Sherrington-Kirkpatrick prior, N = 256, beta = 1.5, t = 1, in the field of a planted x_t
+   (x0 is the last state of a tempered chain on the prior, which has no exact sampler), reference
+   from an independent equilibrated chain, overlap, heat bath without tempering.
+
+The first attempt of each case includes the Numba compilation of the restrained kernels.
+
+    python benchmarks/bench_franz_parisi.py [--quick] [--target 0.01] [--start 200]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import mc  # noqa: E402
+from mc.diagnostics import MIN_TAUS, ShortChainWarning  # noqa: E402
+from scipy.special import logsumexp  # noqa: E402
+from scipy.stats import norm  # noqa: E402
+from replica import umbrella as um  # noqa: E402
+
+PROCESS = mc.VP()
+
+
+def mixture_case(n, t=2.0, seed=1, kappa=10.0, n_temperatures=16):
+    model = mc.GaussianMixture.two_class(1.0, 1.0, n_dim=n)
+    state = mc.draw_quenched(model, PROCESS, t, seed=seed)
+    post = mc.Posterior(model, PROCESS, state.x_t, t)
+    options = {"tempering": "hamiltonian", "n_temperatures": n_temperatures, "kappa": kappa,
+               "q_grid": np.linspace(-1.6, 1.6, 33)}
+    return post, options, f"mixture t={t:g} w={post.weights.max():.3f}"
+
+
+def mixture_exact_v(post, ref, grid):
+    """Exact -(1/N) log(bin mass / width): given the class, q = x . x_ref / N is Gaussian."""
+    n, ex = post.n_dim, post.exact
+    edges = um._bin_edges(np.asarray(grid))
+    logs = []
+    for c in range(post.model.n_components):
+        z = (edges - ex.component_means[c] @ ref / n) / (np.sqrt(ex.component_eigenvalues[c] @ ref**2) / n)
+        lo, hi = z[:-1], z[1:]
+        # log(Phi(hi) - Phi(lo)) from the tail on the far side of the mean (no cancellation)
+        upper = np.where(lo > 0, norm.logsf(lo), norm.logcdf(hi))
+        lower = np.where(lo > 0, norm.logsf(hi), norm.logcdf(lo))
+        logs.append(np.log(ex.weights[c]) + upper + np.log1p(-np.exp(lower - upper)))
+    return -(logsumexp(logs, axis=0) - np.log(np.diff(edges))) / n
+
+
+def sk_case(n, beta=1.5, t=1.0, seed=1):
+    prior = mc.IsingPrior.sherrington_kirkpatrick(n, beta=beta, seed=seed)
+    # a planted x0: equilibrated prior configuration (the posterior at t = 30 has field ~ e^-30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ShortChainWarning)
+        chain = mc.sample(mc.Posterior(prior, PROCESS, np.zeros(n), 30.0), n_replicas=1, n_sweeps=2000,
+                          tempering="hamiltonian", seed=seed, key=(1,), progress=False)
+    x0 = chain.samples[0, -1]
+    a, d, _ = PROCESS.coefficients(t)
+    noise = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2,))).standard_normal(n)
+    post = mc.Posterior(prior, PROCESS, a * x0 + np.sqrt(d) * noise, t)
+    return post, {}, f"SK beta={beta:g} t={t:g}"
+
+
+def converge(post, options, target, start, max_sweeps, seed=0):
+    """Attempts with n_sweeps = start, 2 start, ... until max stderr < target; yields rows."""
+    n_sweeps, total_time = start, 0.0
+    while True:
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ShortChainWarning)
+            res = um.umbrella_sampling(post, n_sweeps=n_sweeps, seed=seed, progress=False, **options)
+        wall = time.perf_counter() - t0
+        total_time += wall
+        info, pot = res.info, res.potential
+        max_se = float(np.nanmax(pot["stderr"]))
+        max_tau = float(res.windows["tau"].max())
+        max_z = np.nan
+        if post.is_exact and post.model.state_space == "continuous":
+            z = (pot["V"] - mixture_exact_v(post, res.reference, pot["q"])) / pot["stderr"]
+            max_z = float(np.nanmax(np.abs(z)))
+        yield {
+            "N": info["n_dim"], "K": info["n_windows"], "kappa": float(res.windows["kappa"].iloc[0]),
+            "sweeps": n_sweeps + info["burn_in"], "total": info["total_sweeps"], "wall": wall,
+            "cumulative": total_time, "max_se": max_se, "max_tau": max_tau, "bins": len(pot),
+            "overlap": info["mbar_overlap"], "max_z": max_z,
+        }
+        long_enough = n_sweeps // options.get("thin", 1) >= MIN_TAUS * max_tau
+        if (max_se < target and long_enough) or 2 * n_sweeps > max_sweeps:
+            return
+        n_sweeps *= 2
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small N (50 and 64), a looser target, at most 100 sweeps")
+    parser.add_argument("--target", type=float, default=None, help="largest stderr of V (default 0.01)")
+    parser.add_argument("--start", type=int, default=200, help="sweeps per window of the first attempt")
+    parser.add_argument("--max-sweeps", type=int, default=64000)
+    args = parser.parse_args()
+    target = args.target if args.target is not None else (0.02 if args.quick else 0.01)
+    sizes = (50, 64) if args.quick else (100, 256)
+    start, max_sweeps = (min(args.start, 50), 100) if args.quick else (args.start, args.max_sweeps)
+    cases = [mixture_case(sizes[0]), sk_case(sizes[1])]
+    print(f"target: max stderr of V below {target:g}")
+    head = (f"{'case':28s} {'N':>4s} {'K':>4s} {'kappa':>7s} {'sweeps/win':>10s} {'total sweeps':>13s} "
+            f"{'wall s':>8s} {'cum. s':>8s} {'max se':>9s} {'max tau':>8s} {'bins':>5s} {'overlap':>8s} "
+            f"{'max|z|':>7s}")
+    print(head)
+    for post, options, label in cases:
+        for row in converge(post, options, target, start, max_sweeps):
+            print(f"{label:28s} {row['N']:4d} {row['K']:4d} {row['kappa']:7.3g} {row['sweeps']:10d} "
+                  f"{row['total']:13d} {row['wall']:8.2f} {row['cumulative']:8.2f} {row['max_se']:9.2e} "
+                  f"{row['max_tau']:8.3g} {row['bins']:5d} {row['overlap']:8.3f} {row['max_z']:7.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -487,8 +487,8 @@ class UmbrellaResult:
         Scalars: ``n_dim``, ``order_parameter``, ``reference_source`` (``"given"``, ``"exact"`` or
         ``"chain"``), ``density``, ``normalisation``, ``mbar_overlap``, ``method``, ``tempering``,
         ``n_replicas``, ``n_sweeps``, ``burn_in``, ``total_sweeps`` (replica sweeps over all windows
-        and the reference chain, tempering rungs not counted), ``trimmed`` (end bins of a default grid dropped for lack of
-        samples), ``seed``, ``key``, ``wall_time``.
+        and the reference chain, tempering rungs not counted), ``trimmed`` (end bins of a default
+        grid dropped for lack of samples), ``seed``, ``key``, ``wall_time``.
     """
 
     potential: object

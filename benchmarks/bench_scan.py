@@ -108,7 +108,7 @@ def _run(cmd, out):
             with open(os.path.join(task_dir, name)) as fh:
                 meta = json.load(fh)
             per_rank[meta["rank"]] = per_rank.get(meta["rank"], 0.0) + meta["wall_time"]
-    return wall, max(per_rank.values()), len(per_rank)
+    return wall, max(per_rank.values()), len(per_rank), sum(per_rank.values())
 
 
 def parallel_efficiency(num, sweeps):
@@ -131,21 +131,24 @@ def parallel_efficiency(num, sweeps):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer and shorter tasks")
+    parser.add_argument("--sweeps", type=int, default=3000, help="sweeps per task of the parallel scan")
     args = parser.parse_args()
 
     n, per_task = driver_overhead(10 if args.quick else 40)
     print("driver overhead (physics replaced by a precomputed table)")
     print(f"| tasks | ms per task | target |\n|---|---|---|\n| {n} | {1e3 * per_task:.1f} | < 50 |")
     print()
-    num, sweeps = (6, 1000) if args.quick else (10, 3000)
-    n_tasks, (w1, loop1, _), (w2, loop2, ranks) = parallel_efficiency(num, sweeps)
+    num, sweeps = (6, 1000) if args.quick else (10, args.sweeps)
+    n_tasks, (w1, loop1, _, cpu1), (w2, loop2, ranks, cpu2) = parallel_efficiency(num, sweeps)
     print(f"parallel efficiency: Curie-Weiss heat bath N = 256, {n_tasks} tasks, 4 replicas x {sweeps} sweeps each")
-    print("| ranks | wall of the command (s) | slowest rank's task time (s) |")
-    print("|---|---|---|")
-    print(f"| 1 | {w1:.2f} | {loop1:.2f} |")
-    print(f"| 2 | {w2:.2f} | {loop2:.2f} |")
+    print("| ranks | wall of the command (s) | slowest rank's task time (s) | sum of task times (s) |")
+    print("|---|---|---|---|")
+    print(f"| 1 | {w1:.2f} | {loop1:.2f} | {cpu1:.2f} |")
+    print(f"| 2 | {w2:.2f} | {loop2:.2f} | {cpu2:.2f} |")
     print(f"efficiency T1 / (2 T2): whole command {w1 / (2 * w2):.3f}, task loops {loop1 / (2 * loop2):.3f} "
           f"(target >= 0.9; ranks that ran tasks: {ranks})")
+    print(f"  of which load balance (sum / (2 x slowest)) {cpu2 / (2 * loop2):.3f} and the cores' own scaling "
+          f"(task time on 1 rank / on 2 ranks) {cpu1 / cpu2:.3f}")
 
 
 if __name__ == "__main__":

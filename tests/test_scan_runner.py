@@ -135,7 +135,7 @@ def test_serial_scan_writes_verified_tasks_and_merges(tmp_path):
 
 
 @pytest.mark.mpi
-def test_one_and_two_ranks_give_identical_merged_tables(tmp_path):
+def test_one_two_and_four_ranks_give_identical_merged_tables(tmp_path):
     spec_path = tmp_path / "small.toml"
     spec_path.write_text(SMALL)
     one = _cli(["scan", str(spec_path), "--out", str(tmp_path / "one"), "--quiet"])
@@ -148,6 +148,12 @@ def test_one_and_two_ranks_give_identical_merged_tables(tmp_path):
     assert ranks == {0, 1}  # both ranks worked
     assert "[rank 1/2]" in two.stderr
     _assert_same_tables(_tables(tmp_path / "one"), _tables(tmp_path / "two"))
+    # four ranks on two cores (oversubscribed): the same tables again
+    four = subprocess.run([mpiexec, "-n", "4", sys.executable, "-m", "replica.cli", "scan", str(spec_path), "--out",
+                           str(tmp_path / "four"), "--quiet"], env=_env(), capture_output=True, text=True, timeout=240,
+                          cwd=ROOT)
+    assert four.returncode == 0, four.stderr
+    _assert_same_tables(_tables(tmp_path / "one"), _tables(tmp_path / "four"))
 
 
 def _wait_for_manifests(task_dir, n, proc, timeout=120):

@@ -419,7 +419,13 @@ def _umbrella_samples(posterior, refs, given, grid, op, seed, key, options):
     if seed is None:
         raise ValueError("seed: required by method='umbrella' (an int root seed)")
     rows, errs = [], []
+    defaulted = grid is None
     for i, r in enumerate(refs):
+        if defaulted and i == 1:
+            # The grid is the first reference's default, trimmed to what its windows reached; the
+            # other references may not reach its end bins, which are then walls (uncovered), as
+            # in the exact routes, instead of an error.
+            options = {"allow_uncovered": True, **options}
         frame = umbrella_potential(posterior, r, grid, order_parameter=op, seed=seed, key=(*key, i), **options)
         q = np.asarray(frame["q"], dtype=np.float64)
         if grid is None:

@@ -300,6 +300,12 @@ def test_umbrella_method_calls_umbrella_potential_per_reference_and_averages(mon
     assert not got["covered"][0] and got["covered"][1:].all()
     one = franz_parisi(post, q_grid=grid, method="umbrella", reference=post.y, seed=4)
     np.testing.assert_allclose(one["stderr"][1:], 0.01)
+    # with the default grid (the first reference's), later references may leave its end bins
+    # uncovered: they are asked for walls instead of an error
+    calls.clear()
+    franz_parisi(post, method="umbrella", n_references=3, seed=4, n_sweeps=10)
+    assert "allow_uncovered" not in calls[0][1]
+    assert all(c[1] == {"n_sweeps": 10, "allow_uncovered": True} for c in calls[1:])
 
 
 @pytest.mark.slow

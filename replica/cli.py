@@ -9,7 +9,8 @@ the others finished); 2 bad input (arguments, spec, directory), nothing run; 3 i
 SIGINT / SIGTERM before all tasks finished (continue with ``--resume``).
 
 Heavy modules (numpy, numba, mpi4py) are imported inside the subcommands, after ``scan`` has set
-its per-rank thread and cache defaults (``replica.scan.runner.pin_threads``).
+its per-rank thread and cache defaults (``replica._environment.pin_threads``). The exit codes
+below are the ones every driver module returns.
 """
 from __future__ import annotations
 
@@ -92,7 +93,7 @@ def _communicator():
 
 def _cmd_scan(args):
     from replica.scan import load_spec
-    from replica.scan.runner import dry_run, merge, reduce_exit_code, run_scan
+    from replica.scan.runner import dry_run
 
     comm = _communicator()
     rank = 0 if comm is None else comm.Get_rank()
@@ -103,19 +104,19 @@ def _cmd_scan(args):
             dry_run(spec, n_ranks=1 if comm is None else comm.Get_size())
         return EXIT_OK
     # A signal after the task loop (during the exit-code reduction or the merge; SLURM's warning
-    # can come late) is noted and ignored: every rank still reaches the reduction, and the tasks
-    # are all written. During the loop the runner's own handler takes over.
-    late = []
-    previous = {sig: signal.signal(sig, lambda signum, frame: late.append(signum))
-                for sig in (signal.SIGINT, signal.SIGTERM)}
+    # can come late) is ignored: every rank still reaches the reduction, and the tasks are all
+    # written. During the loop the runner's own handler takes over.
+    previous = {sig: signal.signal(sig, lambda signum, frame: None) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return _scan_and_merge(spec, out, args, comm, rank, run_scan, reduce_exit_code, merge)
+        return _scan_and_merge(spec, out, args, comm, rank)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
 
-def _scan_and_merge(spec, out, args, comm, rank, run_scan, reduce_exit_code, merge):
+def _scan_and_merge(spec, out, args, comm, rank):
+    from replica.scan.runner import merge, reduce_exit_code, run_scan
+
     try:
         summary = run_scan(spec, out, resume=args.resume, force=args.force, comm=comm, progress=not args.quiet)
     except KeyboardInterrupt:

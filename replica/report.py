@@ -33,6 +33,7 @@ import sys
 import numpy as np
 import pandas as pd
 
+from .cli import EXIT_BAD_INPUT, EXIT_OK
 from .overlaps import binder_cumulant
 from .stats import disorder_average, format_value_error
 from .table import HISTOGRAM_COLUMNS, POTENTIAL_COLUMNS, RESULT_COLUMNS
@@ -53,7 +54,6 @@ __all__ = [
     "main",
 ]
 
-EXIT_OK, EXIT_BAD_INPUT = 0, 2
 #: How to install the optional plotting dependency.
 PLOT_INSTALL = "pip install -e '.[plot]'"
 #: The tables of a scan directory.

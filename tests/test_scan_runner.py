@@ -16,9 +16,9 @@ import pytest
 import mc
 from replica.scan import make_tasks, parse_spec
 from replica.scan.compute import run_task
-from replica.scan.runner import EXIT_FAILED, EXIT_OK, merge, run_scan, task_complete
 from replica._environment import pin_threads
-from replica.cli import main
+from replica.cli import EXIT_FAILURE, EXIT_OK, main
+from replica.scan.runner import merge, run_scan, task_complete
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -227,7 +227,7 @@ def test_failing_task_is_recorded_and_the_scan_goes_on(tmp_path):
 
     out = tmp_path / "out"
     summary = run_scan(spec, out, compute=flaky, progress=False)
-    assert summary.exit_code == EXIT_FAILED and summary.failed == [bad] and summary.done == len(tasks) - 1
+    assert summary.exit_code == EXIT_FAILURE and summary.failed == [bad] and summary.done == len(tasks) - 1
     record = json.loads((out / "tasks" / f"{bad}.error.json").read_text())
     assert record["error"] == "RuntimeError" and "boom" in record["traceback"]
     assert merge(out) == {**merge(out), "tasks": len(tasks) - 1, "missing": 1, "failed": 1}

@@ -42,25 +42,20 @@ import numpy as np
 from mc import __version__
 
 from .. import table
-from .._environment import pin_threads
+from ..cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK
 from .spec import SpecError
 from .tasks import assign, make_tasks, task_cost
 
 __all__ = [
-    "EXIT_OK",
-    "EXIT_FAILED",
-    "EXIT_BAD_INPUT",
-    "EXIT_INTERRUPTED",
     "ScanSummary",
     "prepare_output",
     "task_complete",
     "run_scan",
     "merge",
     "dry_run",
-    "pin_threads",
+    "reduce_exit_code",
 ]
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 3
 _MANIFEST_VERSION = 1
 
 
@@ -162,12 +157,10 @@ class _StopRequest:
 
     def __init__(self):
         self.count = 0
-        self.signal = None
         self._old = {}
 
     def _handler(self, signum, frame):
         self.count += 1
-        self.signal = signum
         if self.count >= 2:
             raise KeyboardInterrupt(f"signal {signum}: abandoning the running task")
 
@@ -204,7 +197,7 @@ class ScanSummary:
     def exit_code(self):
         if self.interrupted:
             return EXIT_INTERRUPTED
-        return EXIT_FAILED if self.failed else EXIT_OK
+        return EXIT_FAILURE if self.failed else EXIT_OK
 
 
 def _write_task_files(task_dir, task, frames, meta):
@@ -251,11 +244,11 @@ def run_scan(spec, out, *, resume=False, force=False, comm=None, progress=True, 
 
     tasks = make_tasks(spec)
     costs = [task_cost(spec, t) for t in tasks]
-    mine = [tasks[i] for i in assign(costs, size)[rank]]
+    mine = assign(costs, size)[rank]
     summary = ScanSummary(n_tasks=len(tasks), assigned=len(mine))
     spec_hash = spec.hash
     host = socket.gethostname()
-    done_cost, total_cost = 0.0, sum(task_cost(spec, t) for t in mine)
+    done_cost, total_cost = 0.0, sum(costs[i] for i in mine)
 
     def say(msg):
         if progress:
@@ -263,13 +256,14 @@ def run_scan(spec, out, *, resume=False, force=False, comm=None, progress=True, 
 
     with _StopRequest() as stop:
         try:
-            for i, task in enumerate(mine):
+            for index in mine:
+                task, cost = tasks[index], costs[index]
                 if stop.requested:
                     summary.interrupted = True
                     break
                 if resume and task_complete(task_dir, task.name, spec_hash):
                     summary.skipped += 1
-                    total_cost -= task_cost(spec, task)
+                    total_cost -= cost
                     continue
                 started, t0 = _now(), time.perf_counter()
                 try:
@@ -312,7 +306,7 @@ def run_scan(spec, out, *, resume=False, force=False, comm=None, progress=True, 
                     say(f"{task.name} FAILED: {type(exc).__name__}: {exc}")
                     continue
                 summary.done += 1
-                done_cost += task_cost(spec, task)
+                done_cost += cost
                 elapsed = time.perf_counter() - t_start
                 eta = elapsed / done_cost * max(total_cost - done_cost, 0.0) if done_cost > 0 else float("nan")
                 say(f"{summary.done + summary.skipped + len(summary.failed)}/{len(mine)} {task.name} "

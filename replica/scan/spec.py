@@ -47,6 +47,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mc.models.ising import MAX_ENUMERATION_DIM
+from mc.sampler import METHODS as _MC_METHODS
+
 __all__ = [
     "SpecError",
     "ModelEntry",
@@ -75,8 +78,6 @@ class SpecError(ValueError):
 
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-#: Largest N enumerated exactly for spin priors (``mc.models.ising.MAX_ENUMERATION_DIM``).
-MAX_ENUMERATION_DIM = 20
 
 
 # ------------------------------------------------------------------------------------ checks
@@ -194,15 +195,6 @@ MODELS = {
         "Hopfield network with n_patterns random +-1 patterns",
     ),
 }
-
-#: State space -> Monte Carlo methods (the first is the default), plus "exact".
-_MC_METHODS = {
-    "spins": ("heat_bath", "metropolis"),
-    "continuous": ("mala", "hmc", "rwm"),
-    "sphere": ("sphere",),
-    "points": ("points",),
-}
-
 
 def _model_exact(name, n_dim):
     """Whether the model's posterior is exact at this N (and, if not, why)."""

@@ -35,7 +35,7 @@ from ..samples import exact_samples
 from ..stats import Estimate
 from ..table import TaskInfo, histogram_frame, potential_frame, result_frame
 from .spec import MODELS
-from .tasks import EXACT_STREAM, FP_STREAM, MODEL_STREAM
+from .tasks import EXACT_STREAM, FP_STREAM, HISTOGRAM_STREAM, MODEL_STREAM
 
 __all__ = ["build_model", "build_process", "quenched_state", "run_task"]
 
@@ -174,7 +174,7 @@ def run_task(spec, task):
                 # continuous posteriors have no finite list of states, and a data set whose weight
                 # spreads over too many points is too costly: P(q) then comes from (exact) draws
                 if s.method == "exact" and s.draws == 0 and post.is_exact:
-                    rng = np.random.default_rng(seed_sequence(spec.scan.seed, *key, EXACT_STREAM + 2))
+                    rng = np.random.default_rng(seed_sequence(spec.scan.seed, *key, HISTOGRAM_STREAM))
                     draws = exact_samples(post, *HISTOGRAM_DRAWS, rng)
                     hists["P(q)"] = _histogram(draws, space, spec.observables.bins, True)
 

@@ -28,6 +28,8 @@ MODEL_STREAM = 2
 EXACT_STREAM = 1000
 #: Stream tag (after the full task key) of the Franz-Parisi references and umbrella windows.
 FP_STREAM = 1001
+#: Stream tag (after the full task key) of the exact draws behind a P(q) too costly to sum exactly.
+HISTOGRAM_STREAM = 1002
 
 
 @dataclass(frozen=True, order=True)

@@ -218,6 +218,23 @@ def result_frame(info, estimates):
     return pd.DataFrame(rows, columns=order)
 
 
+def _curve_frames(info, columns, blocks):
+    """One frame of per-point tables (histograms, potentials): each block ``(n, values)`` becomes
+    ``n`` rows carrying the task's columns, then ``values`` (scalars or arrays of length ``n``),
+    then the parameters."""
+    task = info.columns()
+    order = list(columns) + list(info.params)
+    frames = []
+    for n, values in blocks:
+        cols = {k: [task[k]] * n for k in _TASK_COLUMNS}
+        cols.update(values)
+        cols.update(info.params)
+        frames.append(pd.DataFrame(cols, columns=order))
+    if not frames:
+        return pd.DataFrame(columns=order)
+    return pd.concat(frames, ignore_index=True)
+
+
 def histogram_frame(info, distributions):
     """The overlap-histogram table of one task: one row per bin (or atom) of each distribution.
 
@@ -230,24 +247,17 @@ def histogram_frame(info, distributions):
         raise ValueError(f"info: expected a TaskInfo, got {type(info).__name__}")
     if not hasattr(distributions, "items"):
         raise ValueError("distributions: expected a mapping from names to OverlapDistributions")
-    frames = []
-    task = info.columns()
+    blocks = []
     for name, dist in distributions.items():
         if not isinstance(dist, OverlapDistribution):
             raise ValueError(f"distributions: {name!r} is not an OverlapDistribution")
         lo = dist.q if dist.edges is None else dist.edges[:-1]
         hi = dist.q if dist.edges is None else dist.edges[1:]
-        cols = {k: [task[k]] * dist.q.size for k in _TASK_COLUMNS}
-        cols.update(
+        blocks.append((dist.q.size, dict(
             observable=name, kind=dist.kind, normalised=dist.normalised, q=dist.q, q_lo=lo, q_hi=hi, prob=dist.prob,
             stderr=dist.stderr, n_samples=dist.n, tau_int=dist.tau, method=dist.method,
-        )
-        for k, v in info.params.items():
-            cols[k] = v
-        frames.append(pd.DataFrame(cols, columns=list(HISTOGRAM_COLUMNS) + list(info.params)))
-    if not frames:
-        return pd.DataFrame(columns=list(HISTOGRAM_COLUMNS) + list(info.params))
-    return pd.concat(frames, ignore_index=True)
+        )))
+    return _curve_frames(info, HISTOGRAM_COLUMNS, blocks)
 
 
 def potential_frame(info, potentials, *, order_parameter, method):
@@ -262,26 +272,18 @@ def potential_frame(info, potentials, *, order_parameter, method):
         raise ValueError(f"info: expected a TaskInfo, got {type(info).__name__}")
     if not hasattr(potentials, "items"):
         raise ValueError("potentials: expected a mapping from names to DataFrames with columns q, V, stderr")
-    task = info.columns()
-    columns = list(POTENTIAL_COLUMNS) + list(info.params)
-    frames = []
+    blocks = []
     for name, frame in potentials.items():
         if not isinstance(frame, pd.DataFrame) or not {"q", "V", "stderr"} <= set(frame.columns):
             raise ValueError(f"potentials: {name!r} must be a DataFrame with columns q, V, stderr")
         n = len(frame)
-        cols = {k: [task[k]] * n for k in _TASK_COLUMNS}
         n_ref = frame["n_references"].to_numpy() if "n_references" in frame.columns else np.full(n, 1)
-        cols.update(
+        blocks.append((n, dict(
             observable=name, order_parameter=str(order_parameter), q=frame["q"].to_numpy(float),
             V=frame["V"].to_numpy(float), stderr=frame["stderr"].to_numpy(float), n_references=n_ref,
             method=str(method),
-        )
-        for k, v in info.params.items():
-            cols[k] = v
-        frames.append(pd.DataFrame(cols, columns=columns))
-    if not frames:
-        return pd.DataFrame(columns=columns)
-    return pd.concat(frames, ignore_index=True)
+        )))
+    return _curve_frames(info, POTENTIAL_COLUMNS, blocks)
 
 
 # files ----------------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ from .kernels import spins as ks
 from .kernels.rng import normal_spares, seed_states
 from .posterior import Posterior
 
-__all__ = ["Ladder", "SampleResult", "sample", "METHODS"]
+__all__ = ["Ladder", "SampleResult", "sample", "METHODS", "continuous_prior"]
 
 #: Methods available for each state space, the first being the default.
 METHODS = {
@@ -328,6 +328,21 @@ class _SpinFamily(_Family):
 
     def attempts_per_sweep(self):
         return self.n
+
+
+def continuous_prior(model, log_prior_grad=None, prior_params=None):
+    """The Numba log prior of a continuous model and its parameter tuple: the user's
+    ``log_prior_grad`` (with ``prior_params``, a placeholder tuple when None), or the model's
+    built-in one (Gaussian mixtures); a model with neither is an error naming ``log_prior_grad``."""
+    if log_prior_grad is not None:
+        return log_prior_grad, ((np.zeros(1),) if prior_params is None else prior_params)
+    built = _builtin_prior(model)
+    if built is None:
+        raise ValueError(
+            f"log_prior_grad: {type(model).__name__} has no built-in Numba prior; pass "
+            "log_prior_grad=f (an @njit f(x, params, grad_out) -> log p0) and prior_params"
+        )
+    return built
 
 
 def _builtin_prior(model):
@@ -666,16 +681,7 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
     if space == "spins":
         fam = _SpinFamily(posterior, ladder, n_rep, method, order, states)
     elif space == "continuous":
-        if log_prior_grad is None:
-            built = _builtin_prior(model)
-            if built is None:
-                raise ValueError(
-                    f"log_prior_grad: {type(model).__name__} has no built-in Numba prior; pass "
-                    "log_prior_grad=f (an @njit f(x, params, grad_out) -> log p0) and prior_params"
-                )
-            log_prior_grad, prior_params = built
-        elif prior_params is None:
-            prior_params = (np.zeros(1),)
+        log_prior_grad, prior_params = continuous_prior(model, log_prior_grad, prior_params)
         fam = _ContinuousFamily(posterior, ladder, n_rep, method, states, log_prior_grad, prior_params, n_leapfrog)
     elif space == "sphere":
         fam = _SphereFamily(posterior, ladder, n_rep, states)

@@ -192,18 +192,9 @@ def restrained_posterior(posterior, reference, centre, kappa, order_parameter="o
         couplings = 0.5 * (couplings + couplings.T)
         prior = IsingPrior(couplings, beta=1.0, field=np.asarray(model.field) + kappa * (centre - c0) * u)
         return RestrainedPosterior(mc.Posterior(prior, post.process, post.x_t, post.t), {}, restraint)
-    if log_prior_grad is None:
-        from mc.sampler import _builtin_prior
+    from mc.sampler import continuous_prior
 
-        built = _builtin_prior(model)
-        if built is None:
-            raise ValueError(
-                f"log_prior_grad: {type(model).__name__} has no built-in Numba prior; pass log_prior_grad "
-                "(an @njit f(x, params, grad_out) -> log p0) and prior_params"
-            )
-        log_prior_grad, prior_params = built
-    elif prior_params is None:
-        prior_params = (np.zeros(1),)
+    log_prior_grad, prior_params = continuous_prior(model, log_prior_grad, prior_params)
     if op.linear:
         u, c0 = op.linear_form(reference)
         v, kind = np.ascontiguousarray(u, dtype=np.float64), "linear"

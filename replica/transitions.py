@@ -1,0 +1,671 @@
+"""Locating speciation, collapse and fragmentation in scan results, with errors and N -> infinity.
+
+``locate(df, transition=...)`` takes a scan's long result table (or its disorder summary, see
+:func:`replica.summary.disorder_summary`) and returns one row per located transition:
+``transition, n_dim, t_estimate, stderr, method`` (the criterion, in words), ``systematic`` (the
+finite-size allowance of an extrapolation), ``n_dim_ref`` (the smaller N of a crossing between
+two sizes) and the curve's labels. The criteria, by ``criteria=`` name:
+
+===============  ===============  =====================================================================
+transition       criterion        rule (on disorder-averaged curves against t)
+===============  ===============  =====================================================================
+speciation       ``peak``         parabolic peak of ``susceptibility_*`` / ``class_magnetisation_variance``
+speciation       ``level``        ``class_magnetisation_variance`` crosses 1/2; ``cloning_probability``
+                                  crosses 3/4 (half way between 1/2, both classes, and 1, one class)
+speciation       ``binder``       crossing of the Binder curves ``binder_disorder`` of consecutive N
+collapse         ``level``        ``participation_ratio`` Y crosses 1/2, per N
+collapse         ``crossing``     crossing of the Y curves of consecutive N
+collapse         ``extrapolation`` per-N crossings of 1/2 fitted by ``t_N = t_inf + b / N``
+fragmentation    ``franz_parisi`` fraction of disorder samples with a Franz-Parisi secondary minimum
+                                  (``fp_fragmented``) crosses 1/2
+fragmentation    ``rem``          sample-to-sample variance of Y stops shrinking with N: the ratio
+                                  ``Var_d Y(N_2) / Var_d Y(N_1)`` of consecutive N crosses 1/2
+===============  ===============  =====================================================================
+
+A quantity crossing a level several times is reported at the largest t, the first met by the
+generative process (which runs from large to small t). Errors are bootstrap errors over disorder
+samples when the table holds them (``stderr_method``); they carry the statistical error of the
+curves, not the discretisation of the t grid. Finite-N estimates and extrapolations are separate
+rows (``n_dim = inf`` for an extrapolation), as ``physics.md`` asks.
+
+:func:`y_statistics` gives the disorder mean and variance of Y per (N, t) with errors, to compare
+with the Poisson-Dirichlet law of a condensed random energy model (``replica.theory``), and
+:func:`extrapolate` the N -> infinity fit on its own.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from .summary import BASE_KEYS, LABEL_KEYS, SUMMARY_VALUES, disorder_summary, key_columns
+
+__all__ = [
+    "TRANSITIONS",
+    "CRITERIA",
+    "COLUMNS",
+    "PEAK_OBSERVABLES",
+    "SPECIATION_LEVEL",
+    "CLONING_LEVEL",
+    "COLLAPSE_LEVEL",
+    "FRAGMENTED_LEVEL",
+    "REM_VARIANCE_RATIO",
+    "PEAK_PROMINENCE",
+    "locate",
+    "locate_transitions",
+    "extrapolate",
+    "y_statistics",
+]
+
+#: The transitions :func:`locate` knows, in the order generation meets them.
+TRANSITIONS = ("speciation", "fragmentation", "collapse")
+#: Criteria per transition (the ``criteria`` argument of :func:`locate`); the first ones are
+#: the defaults.
+CRITERIA = {
+    "speciation": ("peak", "level", "binder"),
+    "collapse": ("level", "crossing", "extrapolation"),
+    "fragmentation": ("franz_parisi", "rem"),
+}
+#: Speciation by a peak in t: these observables, and any whose name starts with "susceptibility_".
+PEAK_OBSERVABLES = ("class_magnetisation_variance", "susceptibility")
+#: Level crossed by the disorder-averaged class-magnetisation variance (speciation).
+SPECIATION_LEVEL = 0.5
+#: Level crossed by the cloning probability of two classes (speciation): half way from 1/2 to 1.
+CLONING_LEVEL = 0.75
+#: Level crossed by the participation ratio Y (collapse).
+COLLAPSE_LEVEL = 0.5
+#: Level crossed by the fraction of disorder samples with a Franz-Parisi secondary minimum.
+FRAGMENTED_LEVEL = 0.5
+#: Level crossed by the ratio of the disorder variances of Y at consecutive N (fragmentation).
+REM_VARIANCE_RATIO = 0.5
+#: A peak counts only if it stands this many combined standard errors above both ends of the grid.
+PEAK_PROMINENCE = 2.0
+
+#: Columns of the tables :func:`locate` returns (parameter columns follow).
+COLUMNS = (
+    "transition", "n_dim", "t_estimate", "stderr", "method", "systematic", "n_dim_ref", "model", "process",
+    "observable", "estimator", "n_disorder", "n_boot", "stderr_method",
+)
+_LEGACY_COLUMNS = (
+    "transition", "n_dim", "t_estimate", "stderr", "method", "model", "process", "observable", "estimator",
+    "n_disorder", "n_boot", "stderr_method",
+)
+
+
+# ----------------------------------------------------------------------------- curve kernels
+def _parabolic_peak(t, v, err):
+    """Peak of each row of ``v`` (shape (B, T)) on the grid ``t``: the vertex of the parabola
+    through the grid maximum and its two neighbours; nan where the maximum is at an end of the
+    grid or does not stand ``PEAK_PROMINENCE`` combined errors above both ends.
+
+    Vertex of the parabola through ``(t0, v0), (t1, v1), (t2, v2)`` (Newton form, any spacing;
+    derived): ``t* = (t0 + t1) / 2 - f01 / (2 a)`` with ``f01 = (v1 - v0) / (t1 - t0)``,
+    ``f12 = (v2 - v1) / (t2 - t1)``, ``a = (f12 - f01) / (t2 - t0)`` (``a < 0`` at a maximum).
+    """
+    n = t.size
+    out = np.full(v.shape[0], np.nan)
+    if n < 3:
+        return out
+    rows = np.arange(v.shape[0])
+    k = np.argmax(v, axis=1)
+    inner = (k > 0) & (k < n - 1)
+    kk = np.clip(k, 1, n - 2)
+    v0, v1, v2 = v[rows, kk - 1], v[rows, kk], v[rows, kk + 1]
+    t0, t1, t2 = t[kk - 1], t[kk], t[kk + 1]
+    f01 = (v1 - v0) / (t1 - t0)
+    f12 = (v2 - v1) / (t2 - t1)
+    a = (f12 - f01) / (t2 - t0)
+    ends = np.maximum(v[:, 0], v[:, -1])
+    end_err = np.where(v[:, 0] >= v[:, -1], err[0], err[-1])
+    prominent = v1 - ends > PEAK_PROMINENCE * np.hypot(err[kk], end_err)
+    ok = inner & prominent & (a < 0)
+    safe_a = np.where(ok, a, -1.0)
+    out[ok] = (0.5 * (t0 + t1) - f01 / (2.0 * safe_a))[ok]
+    return out
+
+
+def _last_crossing(t, v, level):
+    """Where each row of ``v`` crosses ``level``, by linear interpolation between the two grid
+    points that bracket it; with several crossings the one at the largest t (the first met by
+    the generative process, which runs from large to small t); nan when the row never crosses.
+
+    ``t* = t_i + (level - v_i) (t_{i+1} - t_i) / (v_{i+1} - v_i)`` for the bracketing pair
+    (``v_i >= level > v_{i+1}`` or ``v_i < level <= v_{i+1}``).
+    """
+    out = np.full(v.shape[0], np.nan)
+    if t.size < 2:
+        return out
+    above = v >= level
+    change = above[:, :-1] != above[:, 1:]
+    has = change.any(axis=1)
+    idx = change.shape[1] - 1 - np.argmax(change[:, ::-1], axis=1)
+    rows = np.arange(v.shape[0])
+    vi, vj = v[rows, idx], v[rows, idx + 1]
+    ti, tj = t[idx], t[idx + 1]
+    denom = np.where(has, vj - vi, 1.0)
+    out[has] = (ti + (level - vi) * (tj - ti) / denom)[has]
+    return out
+
+
+def _bootstrap(locate, t, value, err, n_boot, seed, samples=None):
+    """Point estimate of ``locate(t, curves)`` on the disorder-averaged curve, and its bootstrap
+    standard error; returns ``(estimate, stderr, replicas that located it, how)``.
+
+    * ``samples`` (disorder samples x t, each row a complete curve), at least 2 rows: bootstrap
+      over disorder samples (Efron 1979): resample the rows with replacement, average, locate;
+      the standard deviation of the replicas is multiplied by ``sqrt(n / (n - 1))`` so that for a
+      linear functional it equals ``sd / sqrt(n)`` of ``replica.stats.disorder_average``. Keeps
+      the correlation that common random numbers (the same x0 and noise at every t of a disorder
+      sample) put between the points of a curve.
+    * otherwise a parametric bootstrap: replicas ``value + err * z`` with independent standard
+      normal ``z`` at each t. Independent noise ignores that correlation: for a peak it errs on
+      the large side (a common shift of the curve does not move a peak), for a crossing on the
+      small side, by up to about ``sqrt 2`` (a common shift moves a crossing fully).
+
+    The error is nan when fewer than half of the ``n_boot`` replicas (fixed ``seed``) locate a
+    transition.
+    """
+    estimate = float(locate(t, value[None, :])[0])
+    if not np.isfinite(estimate):
+        return estimate, math.nan, 0, ""
+    rng = np.random.default_rng(seed)
+    if samples is not None and samples.shape[0] >= 2:
+        n = samples.shape[0]
+        reps = locate(t, samples[rng.integers(0, n, size=(n_boot, n))].mean(axis=1))
+        how, scale = "bootstrap over disorder samples", math.sqrt(n / (n - 1.0))
+    elif not np.any(err > 0):
+        return estimate, 0.0, n_boot, "exact curve"
+    else:
+        reps = locate(t, value[None, :] + err[None, :] * rng.standard_normal((n_boot, t.size)))
+        how, scale = "parametric bootstrap", 1.0
+    good = reps[np.isfinite(reps)]
+    if good.size < max(2, n_boot // 2):
+        return estimate, math.nan, int(good.size), how
+    return estimate, scale * float(good.std(ddof=1)), int(good.size), how
+
+
+def _norm_key(key):
+    """A group key usable in a dict (missing values, nan, compare equal to each other)."""
+    key = key if isinstance(key, tuple) else (key,)
+    return tuple("<na>" if (not isinstance(v, str) and pd.isna(v)) else v for v in key)
+
+
+def _disorder_curves(results, curve_keys):
+    """``{curve key: (t, samples)}``: per curve, the values of the disorder samples that have a
+    finite value at every t of the curve (rows) against t (columns, sorted)."""
+    if results is None:
+        return {}
+    keys, _ = key_columns(results)
+    if [k for k in keys if k != "t"] != list(curve_keys):
+        raise ValueError("results: not the table this summary was built from (its curve labels differ)")
+    out = {}
+    for key, group in results.groupby(curve_keys, dropna=False, sort=False):
+        wide = group.pivot_table(index="disorder", columns="t", values="value", aggfunc="first", dropna=False)
+        wide = wide.sort_index(axis=1)
+        arr = wide.to_numpy(dtype=float)
+        out[_norm_key(key)] = (wide.columns.to_numpy(dtype=float), arr[np.isfinite(arr).all(axis=1)])
+    return out
+
+
+def _is_peak_observable(name, peak_observables):
+    return name in peak_observables or name.startswith("susceptibility_")
+
+def _bootstrap_pair(locate, t, first, second, n_boot, seed):
+    """Like :func:`_bootstrap` for a statistic of two curves (``locate(t, v1, v2)``, rows of
+    replicas): each curve is resampled over its own disorder samples (they are independent
+    scans of different N), or perturbed within its errors when it has none. The spread is
+    multiplied by ``sqrt(n / (n - 1))`` with ``n`` the smaller sample count (exact for a linear
+    functional of one curve; a correction of at most a few percent here)."""
+    (v1, e1, s1), (v2, e2, s2) = first, second
+    estimate = float(locate(t, v1[None, :], v2[None, :])[0])
+    if not np.isfinite(estimate):
+        return estimate, math.nan, 0, ""
+    rng = np.random.default_rng(seed)
+    reps, kinds, sizes = [], [], []
+    for v, e, s in ((v1, e1, s1), (v2, e2, s2)):
+        if s is not None and s.shape[0] >= 2:
+            reps.append(s[rng.integers(0, s.shape[0], size=(n_boot, s.shape[0]))].mean(axis=1))
+            kinds.append("disorder")
+            sizes.append(s.shape[0])
+        else:
+            reps.append(v[None, :] + e[None, :] * rng.standard_normal((n_boot, t.size)))
+            kinds.append("parametric" if np.any(e > 0) else "exact")
+    if kinds == ["exact", "exact"]:
+        return estimate, 0.0, n_boot, "exact curve"
+    how = "bootstrap over disorder samples" if kinds == ["disorder", "disorder"] else "parametric bootstrap"
+    n = min(sizes) if sizes else 0
+    scale = math.sqrt(n / (n - 1.0)) if how.startswith("bootstrap") else 1.0
+    values = locate(t, *reps)
+    good = values[np.isfinite(values)]
+    if good.size < max(2, n_boot // 2):
+        return estimate, math.nan, int(good.size), how
+    return estimate, scale * float(good.std(ddof=1)), int(good.size), how
+
+
+# ----------------------------------------------------------------------------- curves
+def _tables(df, name="df"):
+    """``(summary, results or None)`` from a long result table or a disorder summary."""
+    if not isinstance(df, pd.DataFrame):
+        raise ValueError(f"{name}: expected a DataFrame (a result table or its disorder summary), "
+                         f"got {type(df).__name__}")
+    if "disorder" in df.columns:
+        return disorder_summary(df), df
+    missing = sorted({"t", "observable", "value", "stderr", "n_dim", "method"} - set(df.columns))
+    if missing:
+        raise ValueError(f"{name}: missing columns {missing}")
+    return df, None
+
+
+class _Curve:
+    """One disorder-averaged curve against t, with its per-disorder rows when known."""
+
+    __slots__ = ("labels", "t", "value", "err", "n_disorder", "samples")
+
+    def __init__(self, labels, t, value, err, n_disorder, samples):
+        self.labels, self.t, self.value, self.err = labels, t, value, err
+        self.n_disorder, self.samples = n_disorder, samples
+
+
+def _curves(summary, results, keep):
+    """The curves of ``summary`` whose observable satisfies ``keep(name)``, with the curve keys
+    and the parameter columns: ``(curves, curve_keys, params)``."""
+    curve_keys = [c for c in summary.columns if c not in ("t", *SUMMARY_VALUES)]
+    params = [c for c in curve_keys if c not in (*BASE_KEYS, *LABEL_KEYS)]
+    if summary.empty:
+        return [], curve_keys, params
+    wanted = summary[[bool(keep(o)) for o in summary["observable"]]]
+    per_disorder = _disorder_curves(results[results["observable"].isin(set(wanted["observable"]))]
+                                    if results is not None else None, curve_keys) if not wanted.empty else {}
+    out = []
+    for key, curve in wanted.groupby(curve_keys, dropna=False, sort=True):
+        labels = dict(zip(curve_keys, key))
+        curve = curve[np.isfinite(curve["value"].to_numpy(dtype=float))].sort_values("t")
+        if curve.empty:
+            continue
+        t = curve["t"].to_numpy(dtype=float)
+        samples = None
+        if _norm_key(key) in per_disorder:
+            t_samples, rows = per_disorder[_norm_key(key)]
+            if np.array_equal(t_samples, t):
+                samples = rows
+        n_dis = int(curve["n_disorder"].min()) if "n_disorder" in curve else 0
+        out.append(_Curve(labels, t, curve["value"].to_numpy(dtype=float),
+                          np.nan_to_num(curve["stderr"].to_numpy(dtype=float), nan=0.0), n_dis, samples))
+    return out, curve_keys, params
+
+
+def _row(transition, curve, estimate, stderr, n_ok, how, method, params, **extra):
+    labels = curve.labels
+    row = {
+        "transition": transition, "n_dim": float(labels["n_dim"]), "t_estimate": estimate, "stderr": stderr,
+        "method": method, "systematic": math.nan, "n_dim_ref": math.nan, "model": labels.get("model"),
+        "process": labels.get("process"), "observable": labels["observable"], "estimator": labels.get("method"),
+        "n_disorder": curve.n_disorder, "n_boot": n_ok, "stderr_method": how,
+    }
+    row.update({p: labels[p] for p in params})
+    row.update(extra)
+    return row
+
+
+def _single(transition, curves, params, rule, n_boot, seed):
+    """Per-curve criteria: ``rule(observable) -> [(method, locate(t, v, err)), ...]``."""
+    rows = []
+    for c in curves:
+        for method, func in rule(c.labels["observable"]):
+            def loc(tt, vv, _f=func, _e=c.err):
+                return _f(tt, vv, _e)
+            est, se, n_ok, how = _bootstrap(loc, c.t, c.value, c.err, n_boot, seed, c.samples)
+            if np.isfinite(est):
+                rows.append(_row(transition, c, est, se, n_ok, how, method, params))
+    return rows
+
+
+def _size_pairs(curves, curve_keys):
+    """Consecutive sizes ``(smaller, larger)`` of curves that differ only in N, on their common t."""
+    groups = {}
+    others = [k for k in curve_keys if k != "n_dim"]
+    for c in curves:
+        groups.setdefault(_norm_key(tuple(c.labels[k] for k in others)), []).append(c)
+    for members in groups.values():
+        members = sorted(members, key=lambda c: c.labels["n_dim"])
+        for small, large in zip(members[:-1], members[1:]):
+            common, i1, i2 = np.intersect1d(small.t, large.t, return_indices=True)
+            if common.size >= 2:
+                yield small, large, common, i1, i2
+
+
+def _pairs(transition, curves, curve_keys, params, method, n_boot, seed):
+    """Crossings of the curves of consecutive N: the largest t where ``v_N2 - v_N1`` changes sign."""
+    def loc(tt, v1, v2):
+        return _last_crossing(tt, v2 - v1, 0.0)
+
+    rows = []
+    for small, large, t, i1, i2 in _size_pairs(curves, curve_keys):
+        sub = [(c.value[i], c.err[i], None if c.samples is None else c.samples[:, i]) for c, i in ((small, i1), (large, i2))]
+        est, se, n_ok, how = _bootstrap_pair(loc, t, sub[0], sub[1], n_boot, seed)
+        if np.isfinite(est):
+            rows.append(_row(transition, large, est, se, n_ok, how, method, params,
+                             n_dim_ref=float(small.labels["n_dim"]),
+                             n_disorder=min(small.n_disorder, large.n_disorder)))
+    return rows
+
+
+def _variance_ratio_rows(curves, curve_keys, params, n_boot, seed):
+    """Fragmentation by the sample-to-sample variance of Y (criterion ``rem``)."""
+    rows = []
+    for small, large, t, i1, i2 in _size_pairs(curves, curve_keys):
+        if small.samples is None or large.samples is None or min(small.samples.shape[0], large.samples.shape[0]) < 3:
+            continue
+        s1, s2 = small.samples[:, i1], large.samples[:, i2]
+
+        def ratio(a, b):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.var(b, axis=-2, ddof=1) / np.var(a, axis=-2, ddof=1)
+
+        est = float(_last_crossing(t, ratio(s1, s2)[None, :], REM_VARIANCE_RATIO)[0])
+        if not np.isfinite(est):
+            continue
+        rng = np.random.default_rng(seed)
+        b1 = s1[rng.integers(0, s1.shape[0], size=(n_boot, s1.shape[0]))]
+        b2 = s2[rng.integers(0, s2.shape[0], size=(n_boot, s2.shape[0]))]
+        reps = _last_crossing(t, np.nan_to_num(ratio(b1, b2), nan=0.0, posinf=1e300), REM_VARIANCE_RATIO)
+        good = reps[np.isfinite(reps)]
+        se = float(good.std(ddof=1)) if good.size >= max(2, n_boot // 2) else math.nan
+        method = (f"Var_d {large.labels['observable']} at N = {large.labels['n_dim']} over N = "
+                  f"{small.labels['n_dim']} crosses {REM_VARIANCE_RATIO:g}")
+        rows.append(_row("fragmentation", large, est, se, int(good.size), "bootstrap over disorder samples", method,
+                         params, n_dim_ref=float(small.labels["n_dim"]),
+                         n_disorder=min(small.n_disorder, large.n_disorder)))
+    return rows
+
+
+# ----------------------------------------------------------------------------- extrapolation
+def _weighted_fit(x, y, err):
+    """Least squares ``y = a + b x``; weighted by ``1 / err^2`` when every error is positive.
+    Returns ``(a, stderr of a, chi2 / dof)``; the error is scaled by ``sqrt(chi2 / dof)`` when
+    that exceeds 1 (the scatter is larger than the errors say) and, unweighted, taken from the
+    residuals. nan error with fewer than three points."""
+    X = np.column_stack([np.ones_like(x), x])
+    weighted = bool(np.all(err > 0))
+    w = 1.0 / err**2 if weighted else np.ones_like(x)
+    A = X.T @ (w[:, None] * X)
+    coef = np.linalg.solve(A, X.T @ (w * y))
+    dof = x.size - 2
+    if dof <= 0:
+        return float(coef[0]), math.nan, math.nan
+    resid = y - X @ coef
+    chi2 = float(np.sum(w * resid**2)) / dof
+    cov = np.linalg.inv(A) * (max(chi2, 1.0) if weighted else chi2)
+    return float(coef[0]), float(math.sqrt(cov[0, 0])), chi2 if weighted else math.nan
+
+
+def extrapolate(n_dim, t_estimate, stderr=None):
+    """N -> infinity limit of finite-N transition times, ``t_N = t_inf + b / N``.
+
+    Weighted least squares with weights ``1 / stderr^2`` (ordinary least squares with the
+    residual variance when any error is zero or missing); the error of ``t_inf`` comes from the
+    fit's covariance, multiplied by ``sqrt(chi2 / dof)`` when the points scatter more than their
+    errors allow. The form ``b / N`` is the leading correction of the participation-ratio
+    crossing (the log-odds of the planted point against the rest is ``N f(t) + O(1)`` with
+    ``O(sqrt N)`` fluctuations that average out at the crossing; derived), but sizes that fit in
+    memory are small, so ``systematic`` gives a finite-size allowance: the largest shift of
+    ``t_inf`` under the other forms ``t_inf + b log(N) / N`` (the ``log N`` correction of a
+    random energy model at its critical point) and ``t_inf + b / N`` without the smallest N.
+
+    Parameters
+    ----------
+    n_dim, t_estimate : array_like
+        At least three sizes and their estimates.
+    stderr : array_like, optional
+
+    Returns
+    -------
+    dict
+        ``t_inf``, ``stderr``, ``systematic``, ``chi2_dof``, ``n_dim`` (the sizes used).
+    """
+    n = np.asarray(n_dim, dtype=float).ravel()
+    t = np.asarray(t_estimate, dtype=float).ravel()
+    e = np.zeros_like(t) if stderr is None else np.nan_to_num(np.asarray(stderr, dtype=float).ravel(), nan=0.0)
+    if not (n.size == t.size == e.size):
+        raise ValueError(f"n_dim, t_estimate, stderr: expected equal lengths, got {n.size}, {t.size}, {e.size}")
+    ok = np.isfinite(n) & np.isfinite(t) & (n > 0)
+    n, t, e = n[ok], t[ok], e[ok]
+    if np.unique(n).size < 3:
+        raise ValueError(f"n_dim: need at least three distinct finite sizes to extrapolate, got {sorted(set(n.tolist()))}")
+    order = np.argsort(n)
+    n, t, e = n[order], t[order], e[order]
+    a, se, chi2 = _weighted_fit(1.0 / n, t, e)
+    alternatives = [_weighted_fit(np.log(n) / n, t, e)[0]]
+    small = n > n[0]
+    if np.unique(n[small]).size >= 2:
+        alternatives.append(_weighted_fit(1.0 / n[small], t[small], e[small])[0])
+    systematic = max(abs(x - a) for x in alternatives)
+    return {"t_inf": a, "stderr": se, "systematic": float(systematic), "chi2_dof": chi2, "n_dim": n.astype(int).tolist()}
+
+
+def _extrapolation_rows(per_n, params):
+    """One ``n_dim = inf`` row per set of per-N rows that differ only in N (at least 3 sizes)."""
+    rows = []
+    if not per_n:
+        return rows
+    frame = pd.DataFrame(per_n)
+    group_keys = ["transition", "method", "model", "process", "observable", "estimator", *params]
+    for key, part in frame.groupby(group_keys, dropna=False, sort=True):
+        part = part[np.isfinite(part["t_estimate"].to_numpy(float))]
+        if part["n_dim"].nunique() < 3:
+            continue
+        fit = extrapolate(part["n_dim"], part["t_estimate"], part["stderr"])
+        row = dict(zip(group_keys, key))
+        sizes = ", ".join(str(n) for n in fit["n_dim"])
+        row.update(n_dim=math.inf, t_estimate=fit["t_inf"], stderr=fit["stderr"], systematic=fit["systematic"],
+                   n_dim_ref=math.nan, method=f"{row['method']}, extrapolated t_N = t_inf + b/N over N = {sizes}",
+                   n_disorder=int(part["n_disorder"].min()), n_boot=0,
+                   stderr_method=f"weighted least squares (chi2/dof = {fit['chi2_dof']:.2f})"
+                   if np.isfinite(fit["chi2_dof"]) else "least squares, residual variance")
+        rows.append(row)
+    return rows
+
+
+# ----------------------------------------------------------------------------- locate
+def _check_n_boot(n_boot):
+    n_boot = int(n_boot)
+    if n_boot < 2:
+        raise ValueError(f"n_boot: expected at least 2 bootstrap replicas, got {n_boot}")
+    return n_boot
+
+
+def _speciation_rule(criteria, peak_observables):
+    def rule(obs):
+        out = []
+        if "peak" in criteria and _is_peak_observable(obs, peak_observables):
+            out.append((f"parabolic peak of {obs}", _parabolic_peak))
+        if "level" in criteria and obs == "class_magnetisation_variance":
+            out.append((f"{obs} crosses 1/2", lambda t, v, e: _last_crossing(t, v, SPECIATION_LEVEL)))
+        if "level" in criteria and obs == "cloning_probability":
+            out.append((f"{obs} crosses 3/4", lambda t, v, e: _last_crossing(t, v, CLONING_LEVEL)))
+        return out
+    return rule
+
+
+def _collapse_rule(obs):
+    if obs == "participation_ratio":
+        return [(f"{obs} crosses 1/2", lambda t, v, e: _last_crossing(t, v, COLLAPSE_LEVEL))]
+    return []
+
+
+def _fragmentation_rule(obs):
+    if obs == "fp_fragmented":
+        return [("fraction with a Franz-Parisi secondary minimum (fp_fragmented) crosses 1/2",
+                 lambda t, v, e: _last_crossing(t, v, FRAGMENTED_LEVEL))]
+    return []
+
+
+def locate(df, transition, *, criteria=None, peak_observables=PEAK_OBSERVABLES, n_boot=1000, seed=0):
+    """Locate a transition in a scan's results: one row per N (and per pair of N, and per
+    extrapolation), with its error and the criterion named.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The long result table of a scan (``replica merge`` output, or rows built with
+        :func:`replica.table.result_frame`; columns ``model, process, n_dim, t, disorder,
+        observable, value, stderr, method`` at least), or its :func:`disorder_summary`. With the
+        per-disorder rows the errors are bootstrap errors over disorder samples, which keep the
+        correlation that common random numbers put along a curve; with a summary only, a
+        parametric bootstrap within the errors.
+    transition : {"speciation", "collapse", "fragmentation"}
+    criteria : sequence of str, optional
+        Names from :data:`CRITERIA` (module docstring), default all of the transition's.
+    peak_observables : sequence of str
+        Observables searched for a peak (besides ``susceptibility_*``).
+    n_boot, seed : int
+        Bootstrap replicas and their seed.
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`COLUMNS` then the parameter columns: ``transition``, ``n_dim`` (float;
+        ``inf`` for an extrapolation), ``t_estimate``, ``stderr`` (nan when fewer than half the
+        bootstrap replicas locate it), ``method`` (the criterion in words), ``systematic``
+        (finite-size allowance of an extrapolation, :func:`extrapolate`; nan otherwise),
+        ``n_dim_ref`` (the smaller N of a two-size crossing), ``observable``, ``estimator`` (the
+        ``method`` of the result rows: ``exact``, ``samples``, a Monte Carlo method),
+        ``n_disorder``, ``n_boot``, ``stderr_method``. Empty (with these columns) when nothing
+        is located.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from replica.transitions import locate
+    >>> t = np.linspace(0.1, 1.0, 10)
+    >>> rows = [dict(model="m", process="VP", n_dim=n, t=x, disorder=d, observable="participation_ratio",
+    ...              value=1 / (1 + np.exp(n * (x - 0.5))) + 0.01 * (d - 1), stderr=0.0, method="exact")
+    ...         for n in (10, 20) for x in t for d in range(3)]
+    >>> found = locate(pd.DataFrame(rows), "collapse", criteria=["level"])
+    >>> found[["n_dim", "t_estimate"]].round(3).values.tolist()
+    [[10.0, 0.5], [20.0, 0.5]]
+    """
+    if transition not in CRITERIA:
+        raise ValueError(f"transition: expected one of {sorted(CRITERIA)}, got {transition!r}")
+    allowed = CRITERIA[transition]
+    if criteria is None:
+        criteria = allowed
+    elif isinstance(criteria, str):
+        criteria = (criteria,)
+    criteria = tuple(criteria)
+    unknown = [c for c in criteria if c not in allowed]
+    if unknown or not criteria:
+        raise ValueError(f"criteria: expected names from {allowed} for {transition}, got {list(criteria)}")
+    n_boot = _check_n_boot(n_boot)
+    peak_observables = tuple(peak_observables)
+    summary, results = _tables(df)
+    rows = []
+    if transition == "speciation":
+        keep = lambda o: (_is_peak_observable(o, peak_observables) or o in (
+            "class_magnetisation_variance", "cloning_probability", "binder_disorder"))
+        curves, curve_keys, params = _curves(summary, results, keep)
+        rows += _single("speciation", [c for c in curves if c.labels["observable"] != "binder_disorder"], params,
+                        _speciation_rule(criteria, peak_observables), n_boot, seed)
+        if "binder" in criteria:
+            binder = [c for c in curves if c.labels["observable"] == "binder_disorder"]
+            rows += _pairs("speciation", binder, curve_keys, params, "crossing of binder_disorder curves of N_ref and N",
+                           n_boot, seed)
+    elif transition == "collapse":
+        curves, curve_keys, params = _curves(summary, results, lambda o: o == "participation_ratio")
+        per_n = _single("collapse", curves, params, _collapse_rule, n_boot, seed)
+        if "level" in criteria:
+            rows += per_n
+        if "crossing" in criteria:
+            rows += _pairs("collapse", curves, curve_keys, params, "crossing of participation_ratio curves of N_ref and N",
+                           n_boot, seed)
+        if "extrapolation" in criteria:
+            rows += _extrapolation_rows(per_n, params)
+    else:
+        curves, curve_keys, params = _curves(summary, results, lambda o: o in ("fp_fragmented", "participation_ratio"))
+        if "franz_parisi" in criteria:
+            rows += _single("fragmentation", [c for c in curves if c.labels["observable"] == "fp_fragmented"], params,
+                            _fragmentation_rule, n_boot, seed)
+        if "rem" in criteria:
+            rows += _variance_ratio_rows([c for c in curves if c.labels["observable"] == "participation_ratio"],
+                                         curve_keys, params, n_boot, seed)
+    out = pd.DataFrame(rows, columns=list(COLUMNS) + params)
+    return out.sort_values(["transition", "method", "n_dim"], kind="mergesort").reset_index(drop=True)
+
+
+def locate_transitions(summary, results=None, *, peak_observables=PEAK_OBSERVABLES, n_boot=1000, seed=0):
+    """Per-N speciation and collapse times of a disorder summary (what ``replica report``
+    prints): the ``peak`` and ``level`` criteria of speciation and the ``level`` criterion of
+    collapse of :func:`locate` (module docstring), on ``summary`` with bootstrap errors over the
+    disorder samples of ``results`` when given (else a parametric bootstrap).
+
+    Peaks count only when the grid maximum is inside the grid and stands more than
+    ``PEAK_PROMINENCE`` (2) combined standard errors ``sqrt(err_peak^2 + err_end^2)`` above
+    both ends. In the planted case a disorder-averaged posterior variance, such as
+    ``class_magnetisation_variance`` or the trace ``susceptibility`` tr Cov / N, cannot decrease
+    with t (x_t' with t' > t is x_t plus independent noise, so conditioning on x_t' is
+    conditioning on less; derived): those curves peak only at the large-t end and the criterion
+    stays silent; a response such as ``(a_t / D_t) u^T Cov u`` does peak. The
+    class-magnetisation variance crosses 1/2 where the weight of the less likely class is about
+    ``(1 - 1/sqrt 2) / 2 = 0.15`` (``4 p (1 - p) = 1/2``, neglecting the within-class spread;
+    derived).
+
+    Returns the columns ``transition, n_dim, t_estimate, stderr, method, model, process,
+    observable, estimator, n_disorder, n_boot, stderr_method`` and the parameter columns.
+    """
+    if not isinstance(summary, pd.DataFrame):
+        raise ValueError(f"summary: expected a DataFrame from disorder_summary, got {type(summary).__name__}")
+    missing = sorted({"t", "observable", "value", "stderr", "n_dim", "method"} - set(summary.columns))
+    if missing:
+        raise ValueError(f"summary: missing columns {missing}")
+    n_boot = _check_n_boot(n_boot)
+    peak_observables = tuple(peak_observables)
+    keep = lambda o: _is_peak_observable(o, peak_observables) or o in (
+        "class_magnetisation_variance", "cloning_probability", "participation_ratio")
+    curves, _, params = _curves(summary, results, keep)
+    spec_rule = _speciation_rule(("peak", "level"), peak_observables)
+    rows = _single("speciation", curves, params, spec_rule, n_boot, seed)
+    rows += _single("collapse", curves, params, _collapse_rule, n_boot, seed)
+    out = pd.DataFrame(rows, columns=list(COLUMNS) + params)
+    if not out.empty:
+        out["n_dim"] = out["n_dim"].astype(int)
+    return out[list(_LEGACY_COLUMNS) + params]
+
+
+# ----------------------------------------------------------------------------- Y statistics
+def y_statistics(df, observable="participation_ratio"):
+    """Disorder mean and variance of an observable (default Y) per curve point, with errors.
+
+    For the REM-like regime of unplanted data-set disorder, where Y stays random in (0, 1) and its
+    sample-to-sample variance does not shrink with N; compare with the Poisson-Dirichlet law
+    ``E[Y] = 1 - m``, ``Var Y = m (1 - m) / 3`` (``replica.theory``).
+
+    ``mean_err = sd / sqrt(n)``; ``var`` is the unbiased sample variance and ``var_err`` its
+    standard error ``sqrt((mu4 - var^2 (n - 3) / (n - 1)) / n)`` (mu4 the fourth central
+    moment; the standard large-sample formula). Columns: the curve labels, ``n_dim, t,
+    n_disorder, mean, mean_err, var, var_err``.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise ValueError(f"df: expected a result table, got {type(df).__name__}")
+    if "disorder" not in df.columns:
+        raise ValueError("df: needs the per-disorder rows (a 'disorder' column), not a summary")
+    rows = df[df["observable"] == observable]
+    if rows.empty:
+        raise ValueError(f"observable: no rows named {observable!r} in df")
+    keys, _ = key_columns(rows)
+    out = []
+    for key, g in rows.groupby(keys, dropna=False, sort=True):
+        v = g["value"].to_numpy(dtype=float)
+        v = v[np.isfinite(v)]
+        n = v.size
+        rec = dict(zip(keys, key))
+        if n < 2:
+            rec.update(n_disorder=n, mean=float(v.mean()) if n else math.nan, mean_err=math.nan, var=math.nan,
+                       var_err=math.nan)
+        else:
+            var = float(v.var(ddof=1))
+            mu4 = float(np.mean((v - v.mean()) ** 4))
+            var_err = math.sqrt(max(mu4 - var**2 * (n - 3) / (n - 1), 0.0) / n) if n > 3 else math.nan
+            rec.update(n_disorder=n, mean=float(v.mean()), mean_err=math.sqrt(var / n), var=var, var_err=var_err)
+        out.append(rec)
+    return pd.DataFrame(out)

@@ -335,9 +335,10 @@ def collapse_time_entropy(points, process="vp", *, method="annealed", noise_scal
 
     Biroli et al. (2024) place collapse where the excess entropy ``f(t) = s_sep(t) - s(t)``
     vanishes: the entropy of the posterior over training points, for ``x_t`` generated from a
-    training point (planted disorder), drops to zero. With ``E_nu = |x_t - a y_nu|^2 / (2 D)``,
-    the planted point has ``E = |z|^2 / 2`` (``-N / 2`` per unit of ``log``, self-averaging) and
-    the other ``n - 1`` points form a REM-like sum ``Z_rest``; the posterior is committed when
+    training point (planted disorder), drops to zero. With ``E_nu = |x_t - a y_nu|^2 / (2 D)``
+    and ``x_t = a y_mu + sqrt(D) z``, the planted point has log weight ``-|z|^2 / 2`` (mean
+    ``-N / 2``, self-averaging) and the other ``n - 1`` points form a REM-like sum
+    ``Z_rest = sum_{nu != mu} exp(-E_nu)``; the posterior is committed to the planted point when
     ``log Z_rest`` drops below ``-|z|^2 / 2``. Two estimators:
 
     ``method="annealed"`` (derived). ``Z_rest`` by its annealed value over a population law
@@ -348,7 +349,7 @@ def collapse_time_entropy(points, process="vp", *, method="annealed", noise_scal
                          - (1/2) (x_t - a y_bar)^T (D I + a^2 C)^{-1} (x_t - a y_bar).
 
     Averaged over ``x_t = a y_mu + sqrt(D) z`` with ``mu`` uniform over the same points, the
-    quadratic form averages to ``tr[(D I + a^2 C)^{-1} (D I + a^2 C)] / 1 = N`` exactly (that is
+    quadratic form averages to ``tr[(D I + a^2 C)^{-1} (a^2 C + D I)] = N`` exactly (that is
     why ``C`` is the ``ddof = 0`` covariance), which cancels the planted ``E|z|^2 / 2 = N / 2``:
     the criterion is ``(1/2) sum_k log(1 + lambda_k / s) = log(n - 1)``, i.e.
     :func:`collapse_time_gaussian` with the empirical spectrum and ``n - 1`` competitors. For
@@ -521,7 +522,8 @@ def speciation_time_potential(mu, sigma2):
 
     N dimensions (derived): for ``(1/2) N(mu, sigma2 I) + (1/2) N(-mu, sigma2 I)`` the Hessian of
     ``U`` at 0 is ``(-1 + 2 / G) I - 2 a^2 mu mu^T / G^2``: along ``mu`` the 1D formula with
-    ``mu -> |mu|``; orthogonal to it ``-1 + 2/G > 0`` (``G < 2``). A vector ``mu`` is reduced to
+    ``mu -> |mu|``; orthogonal to it ``-1 + 2/G``, positive while ``G < 2`` (always for
+    ``sigma2 < 2``, since ``G`` lies between 1 and ``sigma2``). A vector ``mu`` is reduced to
     its norm.
 
     Returns ``nan`` when ``mu^2 + sqrt(mu^4 + (sigma2 - 1)^2) <= 1`` (the curvature stays positive
@@ -545,8 +547,10 @@ def bimodality_time(mu, sigma2, process="vp", noise_scale=1.0):
 
     ``p_t`` is the equal-weight mixture of ``N(+-a mu, G)``, ``G = D + a^2 sigma2``. An
     equal-weight mixture of two Gaussians of equal variance ``G`` and means ``+-c`` is bimodal
-    iff ``c^2 > G`` (the curvature of ``log p`` at 0 is ``-1/G + c^2 / G^2``; classical, e.g.
-    Robertson & Fryer 1969). With ``c = a mu`` (derived):
+    iff ``c^2 > G`` (derived: ``log p = -x^2 / (2G) + log cosh(c x / G) + const`` has
+    ``(log p)'' = -1/G + (c/G)^2 sech^2(c x / G) <= -1/G + c^2 / G^2``, so ``log p`` is concave
+    for ``c^2 <= G``, while for ``c^2 > G`` the origin is a local minimum between two maxima).
+    With ``c = a mu``:
 
     * VP: ``a^2 (mu^2 + 1 - sigma2) > 1``, i.e. ``t_b = (1/2) log(mu^2 + 1 - sigma2)``;
     * VE: ``mu^2 > s + sigma2``, i.e. ``s_b = mu^2 - sigma2``, ``t_b = s_b / sigma_VE^2``.

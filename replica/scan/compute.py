@@ -24,6 +24,7 @@ from mc.disorder import seed_sequence
 from ..observables import (
     class_magnetisation,
     class_magnetisation_variance,
+    cloning_probability,
     nearest_point_overlap,
     participation_ratio,
     score_divergence,
@@ -126,6 +127,11 @@ def _estimates(names, source, *, model, post, state, space, warn):
             out[name] = susceptibility(source, kind="direction", direction=model.means[0], wrt="x_t", warn=warn, **kw)
         elif name == "class_magnetisation_variance":
             out[name] = class_magnetisation_variance(source, model.means[0], warn=warn)
+        elif name == "cloning_probability":
+            if not is_samples:  # sum_c P(c | x_t)^2 over the mixture's classes
+                out[name] = cloning_probability(source)
+            else:
+                out[name] = cloning_probability(source, classes=model, warn=warn)
     return out
 
 

@@ -215,6 +215,7 @@ OBSERVABLES = {
     "nearest_point_overlap": (("points",), "overlap of x with the nearest training point"),
     "class_magnetisation": (("continuous",), "m . mu / |mu|^2 of the two-class mixture"),
     "class_magnetisation_variance": (("continuous",), "posterior variance of the class label, 1 - E[c]^2"),
+    "cloning_probability": (("continuous",), "phi = sum_c P(c | x_t)^2: two replicas in the same class (speciation, crosses 3/4)"),
     "susceptibility_class": (("continuous",), "(a_t / D_t) mu^T Cov mu / |mu|^2: response of m . mu / |mu| to x_t along the class axis (peaks near speciation)"),
     "overlap_histogram": (("points", "continuous", "sphere", "spins"), "P(q) table (exact atoms or binned samples)"),
 }

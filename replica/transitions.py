@@ -19,7 +19,7 @@ collapse         ``extrapolation`` per-N crossings of 1/2 fitted by ``t_N = t_in
 fragmentation    ``franz_parisi`` fraction of disorder samples with a Franz-Parisi secondary minimum
                                   (``fp_fragmented``) crosses 1/2
 fragmentation    ``rem``          sample-to-sample variance of Y stops shrinking with N: the ratio
-                                  ``Var_d Y(N_2) / Var_d Y(N_1)`` of consecutive N crosses 1/2
+                                  ``Var_d Y(N_max) / Var_d Y(N_min)`` crosses 1/2 (finite-N indicator)
 ===============  ===============  =====================================================================
 
 A quantity crossing a level several times is reported at the largest t, the first met by the
@@ -55,6 +55,7 @@ __all__ = [
     "locate",
     "locate_transitions",
     "extrapolate",
+    "FINITE_SIZE_FORMS",
     "y_statistics",
 ]
 
@@ -321,15 +322,17 @@ def _single(transition, curves, params, rule, n_boot, seed):
     return rows
 
 
-def _size_pairs(curves, curve_keys):
-    """Consecutive sizes ``(smaller, larger)`` of curves that differ only in N, on their common t."""
+def _size_pairs(curves, curve_keys, consecutive=True):
+    """Sizes ``(smaller, larger)`` of curves that differ only in N, on their common t: each
+    consecutive pair, or (``consecutive=False``) only the smallest and the largest N."""
     groups = {}
     others = [k for k in curve_keys if k != "n_dim"]
     for c in curves:
         groups.setdefault(_norm_key(tuple(c.labels[k] for k in others)), []).append(c)
     for members in groups.values():
         members = sorted(members, key=lambda c: c.labels["n_dim"])
-        for small, large in zip(members[:-1], members[1:]):
+        pairs = zip(members[:-1], members[1:]) if consecutive else [(members[0], members[-1])] * (len(members) > 1)
+        for small, large in pairs:
             common, i1, i2 = np.intersect1d(small.t, large.t, return_indices=True)
             if common.size >= 2:
                 yield small, large, common, i1, i2
@@ -352,9 +355,12 @@ def _pairs(transition, curves, curve_keys, params, method, n_boot, seed):
 
 
 def _variance_ratio_rows(curves, curve_keys, params, n_boot, seed):
-    """Fragmentation by the sample-to-sample variance of Y (criterion ``rem``)."""
+    """Fragmentation by the sample-to-sample variance of Y (criterion ``rem``), between the
+    smallest and the largest N of each set of curves: a finite-size indicator of the
+    non-self-averaging regime (where it sits depends on the sizes compared, since above the
+    condensation Var Y shrinks slowly near it), not an estimate of the N -> infinity point."""
     rows = []
-    for small, large, t, i1, i2 in _size_pairs(curves, curve_keys):
+    for small, large, t, i1, i2 in _size_pairs(curves, curve_keys, consecutive=False):
         if small.samples is None or large.samples is None or min(small.samples.shape[0], large.samples.shape[0]) < 3:
             continue
         s1, s2 = small.samples[:, i1], large.samples[:, i2]
@@ -400,48 +406,62 @@ def _weighted_fit(x, y, err):
     return float(coef[0]), float(math.sqrt(cov[0, 0])), chi2 if weighted else math.nan
 
 
-def extrapolate(n_dim, t_estimate, stderr=None):
-    """N -> infinity limit of finite-N transition times, ``t_N = t_inf + b / N``.
+#: Finite-size forms of :func:`extrapolate`: the correction term's dependence on N.
+FINITE_SIZE_FORMS = {"1/N": lambda n: 1.0 / n, "log(N)/N": lambda n: np.log(n) / n}
 
-    Weighted least squares with weights ``1 / stderr^2`` (ordinary least squares with the
-    residual variance when any error is zero or missing); the error of ``t_inf`` comes from the
-    fit's covariance, multiplied by ``sqrt(chi2 / dof)`` when the points scatter more than their
-    errors allow. The form ``b / N`` is the leading correction of the participation-ratio
-    crossing (the log-odds of the planted point against the rest is ``N f(t) + O(1)`` with
-    ``O(sqrt N)`` fluctuations that average out at the crossing; derived), but sizes that fit in
+
+def extrapolate(n_dim, t_estimate, stderr=None, *, form="1/N"):
+    """N -> infinity limit of finite-N estimates, ``t_N = t_inf + b g(N)``.
+
+    ``form`` picks ``g``: ``"1/N"`` (default), the leading correction of the participation-ratio
+    crossing in the planted collapse (the log-odds of the planted point against the rest is
+    ``N f(t) + O(1)`` with ``O(sqrt N)`` fluctuations that average out at the crossing; derived),
+    or ``"log(N)/N"``, the correction of a random energy model in its condensed phase (the
+    extreme energies carry ``log N`` corrections; Derrida 1981). Weighted least squares with
+    weights ``1 / stderr^2`` (ordinary least squares with the residual variance when any error
+    is zero or missing); the error of ``t_inf`` comes from the fit's covariance, multiplied by
+    ``sqrt(chi2 / dof)`` when the points scatter more than their errors allow. Sizes that fit in
     memory are small, so ``systematic`` gives a finite-size allowance: the largest shift of
-    ``t_inf`` under the other forms ``t_inf + b log(N) / N`` (the ``log N`` correction of a
-    random energy model at its critical point) and ``t_inf + b / N`` without the smallest N.
+    ``t_inf`` under the other form and under the same form without the smallest N.
+
+    Works for any finite-size series (transition times, or values such as ``E[Y]``).
 
     Parameters
     ----------
     n_dim, t_estimate : array_like
-        At least three sizes and their estimates.
+        At least three distinct sizes and their estimates.
     stderr : array_like, optional
+    form : {"1/N", "log(N)/N"}
 
     Returns
     -------
     dict
-        ``t_inf``, ``stderr``, ``systematic``, ``chi2_dof``, ``n_dim`` (the sizes used).
+        ``t_inf``, ``stderr``, ``systematic``, ``chi2_dof``, ``form``, ``n_dim`` (the sizes used).
     """
+    if form not in FINITE_SIZE_FORMS:
+        raise ValueError(f"form: expected one of {sorted(FINITE_SIZE_FORMS)}, got {form!r}")
     n = np.asarray(n_dim, dtype=float).ravel()
     t = np.asarray(t_estimate, dtype=float).ravel()
     e = np.zeros_like(t) if stderr is None else np.nan_to_num(np.asarray(stderr, dtype=float).ravel(), nan=0.0)
     if not (n.size == t.size == e.size):
         raise ValueError(f"n_dim, t_estimate, stderr: expected equal lengths, got {n.size}, {t.size}, {e.size}")
-    ok = np.isfinite(n) & np.isfinite(t) & (n > 0)
+    ok = np.isfinite(n) & np.isfinite(t) & (n > 1)
     n, t, e = n[ok], t[ok], e[ok]
     if np.unique(n).size < 3:
-        raise ValueError(f"n_dim: need at least three distinct finite sizes to extrapolate, got {sorted(set(n.tolist()))}")
+        raise ValueError(f"n_dim: need at least three distinct finite sizes > 1 to extrapolate, got "
+                         f"{sorted(set(n.tolist()))}")
     order = np.argsort(n)
     n, t, e = n[order], t[order], e[order]
-    a, se, chi2 = _weighted_fit(1.0 / n, t, e)
-    alternatives = [_weighted_fit(np.log(n) / n, t, e)[0]]
-    small = n > n[0]
-    if np.unique(n[small]).size >= 2:
-        alternatives.append(_weighted_fit(1.0 / n[small], t[small], e[small])[0])
+    g = FINITE_SIZE_FORMS[form]
+    a, se, chi2 = _weighted_fit(g(n), t, e)
+    other = next(f for name, f in FINITE_SIZE_FORMS.items() if name != form)
+    alternatives = [_weighted_fit(other(n), t, e)[0]]
+    larger = n > n[0]
+    if np.unique(n[larger]).size >= 2:
+        alternatives.append(_weighted_fit(g(n[larger]), t[larger], e[larger])[0])
     systematic = max(abs(x - a) for x in alternatives)
-    return {"t_inf": a, "stderr": se, "systematic": float(systematic), "chi2_dof": chi2, "n_dim": n.astype(int).tolist()}
+    return {"t_inf": a, "stderr": se, "systematic": float(systematic), "chi2_dof": chi2, "form": form,
+            "n_dim": n.astype(int).tolist()}
 
 
 def _extrapolation_rows(per_n, params):

@@ -9,8 +9,9 @@ so that a notebook can use them on the same tables:
 * :func:`load_scan`: the result, histogram and potential tables (merged or per task);
 * :func:`disorder_summary`: mean over disorder samples with its standard error, per
   (model, process, parameters, N, t, observable, method);
-* :func:`locate_transitions`: speciation and collapse times from the disorder-averaged curves,
-  by criteria named in the ``method`` column;
+* :func:`located_transitions`: speciation, collapse and fragmentation located by every criterion
+  of :func:`replica.transitions.locate` that the tables support (per N, between sizes, and
+  extrapolated to N -> infinity), with the theory beside (:func:`replica.transitions.with_theory`);
 * :func:`make_plots`: the figures (P(q) tables, which exact atoms of large data sets make
   large, are read piece by piece for them).
 
@@ -40,7 +41,7 @@ from .summary import LABEL_KEYS as _LABEL_KEYS
 from .summary import SUMMARY_VALUES as _SUMMARY_VALUES
 from .summary import disorder_summary
 from .table import HISTOGRAM_COLUMNS, POTENTIAL_COLUMNS, RESULT_COLUMNS
-from .transitions import locate_transitions
+from .transitions import locate, locate_transitions, with_theory
 
 __all__ = [
     "EXIT_OK",
@@ -52,6 +53,7 @@ __all__ = [
     "load_scan",
     "disorder_summary",
     "locate_transitions",
+    "located_transitions",
     "format_summary",
     "make_plots",
     "report",
@@ -409,17 +411,52 @@ def format_summary(summary):
     return out
 
 
+def located_transitions(results, summary=None, *, n_boot=1000, seed=0):
+    """Every transition :func:`replica.transitions.locate` finds in a result table, with the
+    theory beside (``theory``, ``theory_criterion``; :func:`replica.transitions.with_theory`).
+
+    Speciation by the ``peak``, ``level`` and ``binder`` criteria, collapse per N, between sizes
+    and extrapolated, fragmentation by the Franz-Parisi and Y-variance criteria. Errors are
+    bootstrap errors over disorder samples (``n_boot`` replicas, fixed ``seed``).
+    """
+    summary = disorder_summary(results) if summary is None else summary
+    parts = [locate(results, kind, n_boot=n_boot, seed=seed, summary=summary)
+             for kind in ("speciation", "fragmentation", "collapse")]
+    parts = [p for p in parts if not p.empty]
+    if not parts:
+        return with_theory(locate(results, "collapse", summary=summary))
+    return with_theory(pd.concat(parts, ignore_index=True))
+
+
+def _size_label(n, ref):
+    if np.isinf(n):
+        return "inf"
+    return f"{int(ref)}/{int(n)}" if np.isfinite(ref) else str(int(n))
+
+
 def _print_transitions(transitions, stream):
     if transitions.empty:
-        print("transitions: none located (criteria: a prominent interior peak of class_magnetisation_variance, "
-              "susceptibility or susceptibility_*; class_magnetisation_variance or participation_ratio "
-              "crossing 1/2)", file=stream)
+        print("transitions: none located (criteria: replica.transitions.CRITERIA; e.g. a prominent interior "
+              "peak of susceptibility_*, class_magnetisation_variance crossing 1/2, cloning_probability 3/4, "
+              "participation_ratio 1/2, fp_fragmented 1/2)", file=stream)
         return
-    print("transitions (finite-N estimates on the disorder-averaged curves; errors by bootstrap):", file=stream)
+    print("transitions (finite-N estimates on the disorder-averaged curves, N = a/b: crossing of the curves of "
+          "two sizes, N = inf: extrapolation with its finite-size allowance; errors by bootstrap, without the "
+          "interpolation error of the t grid; theory: see theory_criterion):", file=stream)
     show = transitions.copy()
-    show["t"] = [_cell(v, e) for v, e in zip(show["t_estimate"], show["stderr"])]
-    cols = ["transition", "n_dim", "t", "method", "estimator", "stderr_method"] + _varying(show, ["model", "process"])
+    show["N"] = [_size_label(n, r) for n, r in zip(show["n_dim"], show["n_dim_ref"])]
+    show["t"] = [_cell(v, e) + (f" (± {s:.2g} finite size)" if np.isfinite(s) else "")
+                 for v, e, s in zip(show["t_estimate"], show["stderr"], show["systematic"])]
+    show["theory"] = [f"{v:.4g}" if np.isfinite(v) else "" for v in show["theory"]]
+    cols = ["transition", "N", "t", "theory", "method", "estimator", "stderr_method"] + _varying(show, ["model", "process"])
     print(show[cols].to_string(index=False), file=stream)
+    few = show[(show["n_disorder"] > 0) & (show["n_disorder"] < 16)]
+    if not few.empty:
+        print(f"  note: curves with fewer than 16 disorder samples (down to {int(few['n_disorder'].min())}): their "
+              "bootstrap errors understate the skewed sample-to-sample spread of these observables", file=stream)
+    criteria = sorted(c for c in show["theory_criterion"].unique() if c)
+    for c in criteria:
+        print(f"  theory: {c}", file=stream)
 
 
 # ----------------------------------------------------------------------------- plots
@@ -552,7 +589,114 @@ def _plot_potentials(potentials, plot_dir, written):
         _save(fig, plot_dir, f"potential_{obs}_{order}_{method}", written)
 
 
+_PHASE_COLOURS = {"speciation": "tab:blue", "fragmentation": "tab:orange", "collapse": "tab:red"}
+_REGION_COLOURS = {"unbroken": "0.93", "speciated": "#dbe8f6", "fragmented": "#fde5c8", "collapsed": "#f7d4d4"}
+
+
+def _boundary(transitions, kind):
+    """Per-N boundary of a transition for the phase diagram: ``(N, t)`` sorted in N, from one
+    criterion (the cloning or Y crossing when present, else the first found) and one estimator
+    (``exact`` when present)."""
+    rows = transitions[(transitions["transition"] == kind) & np.isfinite(transitions["n_dim"].to_numpy(float))
+                       & ~np.isfinite(transitions["n_dim_ref"].to_numpy(float))]
+    if rows.empty:
+        return None
+    if (rows["estimator"] == "exact").any():
+        rows = rows[rows["estimator"] == "exact"]
+    preferred = [m for m in rows["method"].unique() if "cloning_probability" in m or "participation_ratio" in m]
+    method = preferred[0] if preferred else sorted(rows["method"].unique())[0]
+    rows = rows[rows["method"] == method].sort_values("n_dim")
+    theory = rows["theory"].to_numpy(float) if "theory" in rows else np.full(len(rows), np.nan)
+    t = np.where(np.isfinite(theory), theory, rows["t_estimate"].to_numpy(float))
+    return rows["n_dim"].to_numpy(float), t, method
+
+
+def _plot_phase_diagram(transitions, plot_dir, written):
+    """``phase_diagram.png``: t against N with the located transitions (points with error
+    bars; crossings of two sizes as open markers at the larger N; N -> infinity extrapolations
+    as bands at the right edge), the theory (lines) and the regions they bound."""
+    fig, (ax,) = _figure(width=7.2, height=5.0)
+    finite = transitions[np.isfinite(transitions["n_dim"].to_numpy(float))]
+    dims = np.sort(finite["n_dim"].unique().astype(float))
+    if dims.size == 0:
+        return
+    lo, hi = dims.min(), dims.max()
+    log_n = hi / lo > 4
+    grid = np.geomspace(lo, hi, 200) if log_n else np.linspace(lo, hi, 200)
+    t_values = np.concatenate([transitions["t_estimate"].to_numpy(float), transitions["theory"].to_numpy(float)])
+    t_values = t_values[np.isfinite(t_values) & (t_values > 0)]
+    t_lo, t_hi = (t_values.min() / 1.6, t_values.max() * 1.6) if t_values.size else (0.1, 10.0)
+    bounds = {}
+    for kind in ("speciation", "fragmentation", "collapse"):
+        b = _boundary(transitions, kind)
+        if b is not None:
+            x, t, _ = b
+            bounds[kind] = np.interp(np.log(grid) if log_n else grid, np.log(x) if log_n else x, t)
+    upper = np.full(grid.size, t_hi)
+    for kind, region in (("speciation", "unbroken"), ("fragmentation", "speciated"), ("collapse", "fragmented")):
+        if kind not in bounds:
+            continue
+        if region == "fragmented" and "fragmentation" not in bounds:
+            region = "speciated" if "speciation" in bounds else "unbroken"
+        if region == "speciated" and "speciation" not in bounds:
+            region = "unbroken"
+        ax.fill_between(grid, bounds[kind], np.maximum(upper, bounds[kind]), color=_REGION_COLOURS[region], lw=0)
+        mid = int(grid.size * 0.15)
+        ax.text(grid[mid], np.sqrt(bounds[kind][mid] * max(upper[mid], bounds[kind][mid] * 1.01)), region,
+                fontsize=9, color="0.3", va="center")
+        upper = np.minimum(upper, bounds[kind])
+    last = "collapsed" if "collapse" in bounds else (
+        "fragmented" if "fragmentation" in bounds else ("speciated" if "speciation" in bounds else "unbroken"))
+    ax.fill_between(grid, t_lo, upper, color=_REGION_COLOURS[last], lw=0)
+    ax.text(grid[int(grid.size * 0.15)], np.sqrt(t_lo * upper[int(grid.size * 0.15)]), last, fontsize=9, color="0.3",
+            va="center")
+    for kind, colour in _PHASE_COLOURS.items():
+        part = transitions[transitions["transition"] == kind]
+        if part.empty:
+            continue
+        if (part["estimator"] == "exact").any():
+            part = part[part["estimator"] == "exact"]
+        per_n = part[np.isfinite(part["n_dim"].to_numpy(float)) & ~np.isfinite(part["n_dim_ref"].to_numpy(float))]
+        markers = iter("osD^v<>")
+        for method, rows in per_n.groupby("method", sort=True):
+            rows = rows.sort_values("n_dim")
+            ax.errorbar(rows["n_dim"], rows["t_estimate"], yerr=np.nan_to_num(rows["stderr"].to_numpy(float)),
+                        color=colour, marker=next(markers, "o"), ms=4, capsize=2, ls="none",
+                        label=f"{kind}: {method}")
+            th = rows["theory"].to_numpy(float)
+            if np.isfinite(th).any():
+                ax.plot(rows["n_dim"], th, color=colour, lw=1, ls="-", alpha=0.8)
+        pairs = part[np.isfinite(part["n_dim_ref"].to_numpy(float))]
+        if not pairs.empty:
+            ax.errorbar(pairs["n_dim"], pairs["t_estimate"], yerr=np.nan_to_num(pairs["stderr"].to_numpy(float)),
+                        color=colour, marker="o", mfc="none", ms=5, capsize=2, ls="none",
+                        label=f"{kind}: crossing of two sizes")
+        for _, row in part[np.isinf(part["n_dim"].to_numpy(float))].iterrows():
+            width = np.nan_to_num(row["stderr"]) + np.nan_to_num(row["systematic"])
+            ax.axhspan(row["t_estimate"] - width, row["t_estimate"] + width, xmin=0.94, xmax=1.0, color=colour,
+                       alpha=0.5, lw=0)
+            ax.axhline(row["t_estimate"], xmin=0.94, color=colour, lw=2,
+                       label=f"{kind}: N -> inf, {row['t_estimate']:.3f} ± {row['stderr']:.2g} "
+                             f"(± {np.nan_to_num(row['systematic']):.2g} finite size)")
+            if np.isfinite(row["theory"]):
+                ax.axhline(row["theory"], color=colour, lw=1, ls=":", label=f"{kind}: theory N -> inf, {row['theory']:.3f}")
+    if log_n:
+        ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(lo / 1.1 if log_n else lo - 1, hi * 1.25 if log_n else hi + 0.25 * (hi - lo) + 1)
+    ax.set_ylim(t_lo, t_hi)
+    ax.set_xlabel("N")
+    ax.set_ylabel("t (forward time; generation runs downwards)")
+    ax.set_title("phase diagram: located transitions (points, bootstrap errors), theory (lines)", fontsize=9)
+    ax.legend(fontsize=6.5, loc="upper left")
+    _save(fig, plot_dir, "phase_diagram", written)
+
+
 def _plot_transitions(transitions, plot_dir, written):
+    transitions = transitions[np.isfinite(transitions["n_dim"].to_numpy(float))
+                              & ~np.isfinite(transitions["n_dim_ref"].to_numpy(float))]
+    if transitions.empty:
+        return
     fig, (ax,) = _figure()
     for (kind, method, est), part in transitions.groupby(["transition", "method", "estimator"], sort=True):
         part = part.sort_values("n_dim")
@@ -579,7 +723,11 @@ def make_plots(tables, summary, transitions, plot_dir, *, histogram_densities=No
       ``tables["histograms"]`` or, when given, the ``histogram_densities`` that :func:`report`
       forms piece by piece from the files;
     * ``potential_<name>_<order parameter>_<method>.png``: Franz-Parisi V(q) panels, one per N;
-    * ``transitions.png``: located transition times against N.
+    * ``transitions.png``: located transition times against N;
+    * ``phase_diagram.png``: t against N with the regions (unbroken, speciated, fragmented,
+      collapsed) bounded by the theory where it applies (else by the located transitions), the
+      located transitions with their errors, crossings of two sizes and N -> infinity
+      extrapolations (transitions from :func:`located_transitions`).
 
     Needs matplotlib (``pip install -e '.[plot]'``).
     """
@@ -596,6 +744,8 @@ def make_plots(tables, summary, transitions, plot_dir, *, histogram_densities=No
         _plot_potentials(tables["potentials"], plot_dir, written)
     if not transitions.empty:
         _plot_transitions(transitions, plot_dir, written)
+        if "theory" in transitions.columns:
+            _plot_phase_diagram(transitions, plot_dir, written)
     return written
 
 
@@ -606,7 +756,7 @@ def report(directory, *, plots=True, plot_dir=None, stream=None, line_width=120)
     Prints the scan name, the task counts (done, failed from ``tasks/*.error.json``, missing
     against the task count of ``scan.json``), which tables were read (merged or per task), the
     disorder averages (:func:`disorder_summary`, :func:`format_summary`), the located
-    transitions (:func:`locate_transitions`) and the paths of the figures written to
+    transitions with the theory beside (:func:`located_transitions`) and the paths of the figures written to
     ``plot_dir`` (default ``DIR/plots``; :func:`make_plots`). Without matplotlib one line says
     that the plots were skipped and how to install them. Everything goes to ``stream`` (default
     standard output; error messages to standard error unless ``stream`` is given).
@@ -636,7 +786,7 @@ def report(directory, *, plots=True, plot_dir=None, stream=None, line_width=120)
         print(f"replica report: error: directory: {path!r} holds no results yet", file=errors)
         return EXIT_BAD_INPUT
     summary = disorder_summary(results)
-    transitions = locate_transitions(summary, results)
+    transitions = located_transitions(results, summary)
     print(f"results: {len(results)} rows; N = {sorted(int(n) for n in results['n_dim'].unique())}; "
           f"{results['t'].nunique()} times in [{results['t'].min():.4g}, {results['t'].max():.4g}]; "
           f"up to {int(summary['n_disorder'].max())} disorder samples", file=stream)

@@ -57,6 +57,7 @@ __all__ = [
     "extrapolate",
     "FINITE_SIZE_FORMS",
     "y_statistics",
+    "with_theory",
 ]
 
 #: The transitions :func:`locate` knows, in the order generation meets them.
@@ -521,7 +522,7 @@ def _fragmentation_rule(obs):
     return []
 
 
-def locate(df, transition, *, criteria=None, peak_observables=PEAK_OBSERVABLES, n_boot=1000, seed=0):
+def locate(df, transition, *, criteria=None, peak_observables=PEAK_OBSERVABLES, n_boot=1000, seed=0, summary=None):
     """Locate a transition in a scan's results: one row per N (and per pair of N, and per
     extrapolation), with its error and the criterion named.
 
@@ -541,6 +542,8 @@ def locate(df, transition, *, criteria=None, peak_observables=PEAK_OBSERVABLES, 
         Observables searched for a peak (besides ``susceptibility_*``).
     n_boot, seed : int
         Bootstrap replicas and their seed.
+    summary : DataFrame, optional
+        ``disorder_summary(df)`` when already computed (saves recomputing it).
 
     Returns
     -------
@@ -579,7 +582,13 @@ def locate(df, transition, *, criteria=None, peak_observables=PEAK_OBSERVABLES, 
         raise ValueError(f"criteria: expected names from {allowed} for {transition}, got {list(criteria)}")
     n_boot = _check_n_boot(n_boot)
     peak_observables = tuple(peak_observables)
-    summary, results = _tables(df)
+    if summary is None:
+        summary, results = _tables(df)
+    else:
+        if not isinstance(df, pd.DataFrame) or "disorder" not in df.columns:
+            raise ValueError("df: with summary= give the long result table (with its 'disorder' column)")
+        _tables(summary, "summary")
+        results = df
     rows = []
     if transition == "speciation":
         keep = lambda o: (_is_peak_observable(o, peak_observables) or o in (
@@ -689,3 +698,67 @@ def y_statistics(df, observable="participation_ratio"):
             rec.update(n_disorder=n, mean=float(v.mean()), mean_err=math.sqrt(var / n), var=var, var_err=var_err)
         out.append(rec)
     return pd.DataFrame(out)
+
+
+# ----------------------------------------------------------------------------- theory beside
+def _param(row, name):
+    value = row.get(name, math.nan)
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return value
+
+
+def _theory_for(row):
+    """``(t, criterion)`` predicted for one located row, from its model's parameter columns
+    (VP only; ``(nan, "")`` when no closed form applies)."""
+    from scipy.optimize import brentq
+
+    from . import theory
+
+    if str(row.get("process")) != "VP":
+        return math.nan, ""
+    variance = _param(row, "variance")
+    variance = 1.0 if not np.isfinite(variance) else variance
+    mu_norm2 = _param(row, "mu_norm2")
+    if not np.isfinite(mu_norm2) and np.isfinite(_param(row, "mu")) and np.isfinite(row.get("n_dim", math.nan)):
+        mu_norm2 = _param(row, "mu") ** 2 * float(row["n_dim"])
+    alpha = _param(row, "alpha")
+    n_dim = float(row.get("n_dim", math.nan))
+    kind, observable = row.get("transition"), row.get("observable")
+    if kind == "speciation" and np.isfinite(mu_norm2) and np.isfinite(n_dim):
+        if observable == "cloning_probability":
+            def phi(t):
+                return float(theory.cloning_probability(t, mu_norm2, variance)) - CLONING_LEVEL
+            hi = 0.5 * math.log(mu_norm2 + variance) + 10.0
+            if phi(1e-9) > 0 > phi(hi):
+                return brentq(phi, 1e-9, hi, xtol=1e-12), "phi(t) = 3/4, exact integral (planted)"
+        return float(theory.speciation_time(mu_norm2 + variance)), "(1/2) log Lambda, Lambda = |mu|^2 + variance"
+    if kind in ("collapse", "fragmentation") and np.isfinite(alpha):
+        name = "t_C" if kind == "collapse" else "REM condensation (= t_C)"
+        return float(theory.collapse_time(alpha, variance)), f"{name} = (1/2) log(1 + variance / (e^(2 alpha) - 1)), N -> inf"
+    return math.nan, ""
+
+
+def with_theory(found):
+    """The rows of :func:`locate` with the prediction beside each: ``theory`` (a time) and
+    ``theory_criterion`` (which one), from the model's parameter columns, VP process:
+
+    * speciation of a two-class mixture or a data set drawn from it (``mu_norm2`` or ``mu``,
+      ``variance``): for the crossing of ``cloning_probability`` with 3/4, the time where the
+      exact planted integral ``replica.theory.cloning_probability`` equals 3/4; for the other
+      criteria Biroli et al.'s ``t_S = (1/2) log Lambda`` with ``Lambda = |mu|^2 + variance``
+      (their criteria differ by O(1) in e^{2t}, so compare trends, not values);
+    * collapse and fragmentation of data sets of ``e^{alpha N}`` points (``alpha``):
+      ``t_C = (1/2) log(1 + variance / (e^{2 alpha} - 1))``, the N -> infinity value (finite-N
+      rows sit above it by about b / N; compare the ``n_dim = inf`` row), which is also the REM
+      condensation time of unplanted disorder (``replica.theory.rem_condensation_time``).
+
+    Other rows get ``nan``. Returns a copy.
+    """
+    out = found.copy()
+    pairs = [_theory_for(row) for row in out.to_dict("records")]
+    out["theory"] = [p[0] for p in pairs]
+    out["theory_criterion"] = [p[1] for p in pairs]
+    return out

@@ -446,6 +446,7 @@ def test_report_writes_observable_histogram_and_transition_plots(speciation_dir)
     text = out.getvalue()
     plots = sorted(os.listdir(speciation_dir / "plots"))
     assert "transitions.png" in plots and "observable_susceptibility_class.png" in plots
+    assert "phase_diagram.png" in plots
     assert any(p.startswith("histogram_P_q") for p in plots)
     for p in plots:
         assert os.path.getsize(speciation_dir / "plots" / p) > 1000 and p in text

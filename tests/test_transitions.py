@@ -277,3 +277,24 @@ def test_bad_input_names_the_argument(call, name):
 def test_module_examples_run():
     failures, _ = doctest.testmod(transitions, optionflags=doctest.ELLIPSIS)
     assert failures == 0
+
+
+def test_readme_transitions_example_runs(tmp_path):
+    """The README's transitions block, run as a script: the extrapolated collapse time is within
+    4 SE plus the finite-size allowance of t_C (60 disorder samples, so a loose check)."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    readme = open(os.path.join(root, "README.md"), encoding="utf-8").read()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S) if "with_theory" in b)
+    check = ("\nlim = found[np.isinf(found.n_dim)].iloc[0]"
+             "\nassert abs(lim.t_estimate - lim.theory) < 4 * lim.stderr + lim.systematic, lim.to_dict()\nprint('ok')\n")
+    script = tmp_path / "readme_transitions.py"
+    script.write_text(block + check)
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "ok"

@@ -176,3 +176,88 @@ def test_condensed_posterior_keeps_the_relative_precision_of_its_tiny_spread():
     assert w2 == pytest.approx(np.exp(-100.0) / (1 + np.exp(-100.0)), rel=1e-12)
     assert ex.cov_trace() == pytest.approx(w2 * (1 - w2) * 16.0, rel=1e-10)
     np.testing.assert_allclose(ex.mean(), pts[0] + w2 * (pts[1] - pts[0]), rtol=1e-15)
+
+
+# data sets drawn from a Gaussian mixture, labelled by component --------------------------------
+def test_from_mixture_points_are_the_mixture_draws_and_labels_follow_the_component_weights():
+    mix = mc.GaussianMixture.two_class(0.4, variance=2.0, weight=0.3, n_dim=6)
+    ds = mc.Dataset.from_mixture(mix, 4000, seed=4)
+    # the same generator stream as the mixture's own sampler
+    np.testing.assert_array_equal(ds.points, mix.sample(4000, np.random.default_rng(4)))
+    assert ds.population is mix and ds.labels.dtype == np.int64 and ds.labels.shape == (4000,)
+    assert ds.params() == {"n_dim": 6, "n_points": 4000, "n_components": 2, "mu_norm2": pytest.approx(0.96),
+                           "variance": 2.0, "weight": 0.3}
+    # label frequencies: binomial with p = 0.3 (5 standard errors); negative control p = 1/2
+    frac = float(np.mean(ds.labels == 0))
+    se = np.sqrt(0.3 * 0.7 / 4000)
+    assert abs(frac - 0.3) <= 5 * se
+    assert abs(frac - 0.5) > 5 * se
+
+
+def test_two_class_labels_sit_on_the_side_of_the_class_axis_with_the_mixture_probability():
+    """A point of class c (c = +1 for label 0, -1 for label 1) has y . mu ~ N(c |mu|^2, sigma^2 |mu|^2),
+    so P(sign(y . mu) = c) = Phi(|mu| / sigma); with shuffled labels the fraction is 1/2 instead."""
+    n_dim, mu, variance = 8, 0.3, 2.0
+    ds = mc.Dataset.two_class_alpha(1.2, n_dim, mu=mu, variance=variance, seed=5)  # round(e^9.6) points
+    n = ds.n_points
+    assert n == round(np.exp(9.6))
+    e = np.full(n_dim, 1.0) / np.sqrt(n_dim)
+    proj = ds.points @ e  # ~ N(c |mu|, sigma^2) within class c
+    spin = 1 - 2 * ds.labels
+    p = stats.norm.cdf(mu * np.sqrt(n_dim) / np.sqrt(variance))
+    se = np.sqrt(p * (1 - p) / n)
+    assert abs(np.mean(np.sign(proj) == spin) - p) <= 5 * se
+    shuffled = np.random.default_rng(0).permutation(spin)
+    assert abs(np.mean(np.sign(proj) == shuffled) - p) > 5 * se  # negative control
+    assert abs(np.mean(ds.labels == 0) - 0.5) <= 5 * np.sqrt(0.25 / n)
+    for label, c in ((0, 1.0), (1, -1.0)):
+        u = proj[ds.labels == label]
+        assert abs(u.mean() - c * mu * np.sqrt(n_dim)) <= 5 * np.sqrt(variance / u.size)
+        assert abs(u.var(ddof=1) - variance) <= 5 * variance * np.sqrt(2.0 / (u.size - 1))
+        # transverse coordinates carry no class: mean 0, variance sigma^2
+        t = ds.points[ds.labels == label] @ np.r_[1.0, -1.0, np.zeros(n_dim - 2)] / np.sqrt(2.0)
+        assert abs(t.mean()) <= 5 * np.sqrt(variance / t.size)
+
+
+def test_two_class_alpha_size_parameters_population_and_read_only_labels():
+    ds = mc.Dataset.two_class_alpha(0.2, 20, mu=0.5, variance=1.5, seed=1)
+    assert ds.n_points == round(np.exp(0.2 * 20)) == 55
+    assert ds.params() == {"n_dim": 20, "n_points": 55, "alpha": 0.2, "mu": 0.5, "mu_norm2": 5.0, "variance": 1.5}
+    np.testing.assert_array_equal(ds.population.means, np.stack([np.full(20, 0.5), np.full(20, -0.5)]))
+    assert set(ds.labels.tolist()) == {0, 1}
+    with pytest.raises(ValueError):
+        ds.labels[0] = 1 - ds.labels[0]
+    again = mc.Dataset.two_class_alpha(0.2, 20, mu=0.5, variance=1.5, seed=1)
+    np.testing.assert_array_equal(again.points, ds.points)
+    np.testing.assert_array_equal(again.labels, ds.labels)
+    assert not np.array_equal(mc.Dataset.two_class_alpha(0.2, 20, mu=0.5, variance=1.5, seed=2).points, ds.points)
+    # unplanted disorder from the population: a fresh draw of the mixture, not a training point
+    state = mc.draw_quenched(ds, mc.VP(), 1.0, seed=0, source="population")
+    assert not state.planted and state.source == "population"
+    assert not any(np.array_equal(state.x0, p) for p in ds.points)
+    assert mc.Dataset(np.zeros((2, 3))).labels is None
+
+
+@pytest.mark.parametrize(
+    "make, name",
+    [
+        (lambda: mc.Dataset.two_class_alpha(0.0, 8), "alpha"),
+        (lambda: mc.Dataset.two_class_alpha(-0.1, 8), "alpha"),
+        (lambda: mc.Dataset.two_class_alpha(2.0, 40, max_bytes=2**20), "alpha"),
+        (lambda: mc.Dataset.two_class_alpha(0.2, 0), "n_dim"),
+        (lambda: mc.Dataset.two_class_alpha(0.2, 8, mu=0.0), "mu"),
+        (lambda: mc.Dataset.two_class_alpha(0.2, 8, mu=[1.0] * 8), "mu"),
+        (lambda: mc.Dataset.two_class_alpha(0.2, 8, variance=0.0), "variance"),
+        (lambda: mc.Dataset.two_class_alpha(0.2, 8, seed="x"), "seed"),
+        (lambda: mc.Dataset.from_mixture(mc.Dataset.gaussian(3, 2), 5), "mixture"),
+        (lambda: mc.Dataset.from_mixture(mc.GaussianMixture.two_class(1.0, n_dim=3), 0), "n_points"),
+        (lambda: mc.Dataset.from_mixture(mc.GaussianMixture.two_class(1.0, n_dim=100), 10**6, max_bytes=2**20),
+         "n_points"),
+        (lambda: mc.Dataset(np.zeros((3, 2)), labels=[0, 1]), "labels"),
+        (lambda: mc.Dataset(np.zeros((3, 2)), labels=[0.0, 1.0, 1.0]), "labels"),
+        (lambda: mc.Dataset(np.zeros((3, 2)), labels=[0, -1, 1]), "labels"),
+    ],
+)
+def test_bad_labelled_dataset_parameters_raise_value_error_naming_them(make, name):
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        make()

@@ -8,6 +8,11 @@ The empirical prior of a score model trained to optimality on points ``y^mu`` is
 
 a modern-Hopfield / attention update. With ``n = exp(alpha N)`` i.i.d. points this is a
 random-energy-model-like system whose condensation onto one point is memorisation (collapse).
+
+Points drawn from a Gaussian mixture keep the component of each point as its class label
+(:meth:`Dataset.from_mixture`, :meth:`Dataset.two_class_alpha`): such a data set shows, as t
+decreases, both speciation (the posterior commits to a class) and collapse (it condenses onto
+one point) (Biroli, Bonnaire, de Bortoli & Mezard 2024).
 """
 from __future__ import annotations
 
@@ -34,6 +39,39 @@ _CHUNK_ROWS = 1 << 14
 DEFAULT_MAX_BYTES = 8 * 2**30
 
 
+def _as_labels(labels, n_points):
+    """Read-only int64 copy of class labels: integers >= 0, one per point."""
+    lab = np.asarray(labels)
+    if lab.shape != (n_points,):
+        raise ValueError(f"labels: expected shape ({n_points},), one per point, got {lab.shape}")
+    if lab.dtype.kind not in "iu":
+        raise ValueError(f"labels: expected integers, got dtype {lab.dtype}")
+    if n_points and lab.min() < 0:
+        raise ValueError(f"labels: must be >= 0, got {int(lab.min())}")
+    out = np.array(lab, dtype=np.int64)
+    out.flags.writeable = False
+    return out
+
+
+def _check_memory(n_points, n_dim, max_bytes):
+    if 8.0 * n_points * n_dim > max_bytes:
+        raise ValueError(
+            f"n_points: {n_points} points of dimension {n_dim} need "
+            f"{8.0 * n_points * n_dim / 2**30:.1f} GiB, above max_bytes={max_bytes / 2**30:.1f} GiB"
+        )
+
+
+def _n_points_from_alpha(alpha, n_dim, max_bytes):
+    """``round(exp(alpha N))`` (at least 1) after checking that the points fit in ``max_bytes``."""
+    log_n = alpha * n_dim
+    if log_n > np.log(max_bytes / (8.0 * n_dim)):
+        raise ValueError(
+            f"alpha: exp({alpha} * {n_dim}) = {np.exp(min(log_n, 700.0)):.3g} points do not fit "
+            f"in max_bytes={max_bytes / 2**30:.1f} GiB"
+        )
+    return max(1, int(round(np.exp(log_n))))
+
+
 def _row_sq_norms(points):
     out = np.empty(points.shape[0])
     for start in range(0, points.shape[0], _CHUNK_ROWS):
@@ -51,6 +89,9 @@ class Dataset(DataModel):
         Training points; float64 arrays are used without a copy.
     weights : array, shape (n_points,), optional
         Non-negative prior weights summing to one.
+    labels : array of int, shape (n_points,), optional
+        Class label (>= 0) of each point, e.g. the mixture component it was drawn from. Kept as
+        a read-only ``int64`` array in ``labels`` (``None`` when not given).
 
     Notes
     -----
@@ -62,7 +103,7 @@ class Dataset(DataModel):
     capabilities = frozenset({"sample", "exact_posterior"})
     name = "dataset"
 
-    def __init__(self, points, weights=None):
+    def __init__(self, points, weights=None, labels=None):
         pts = as_float_array(points, "points", ndim=2)
         if pts.shape[0] < 1 or pts.shape[1] < 1:
             raise ValueError(f"points: expected at least one point of dimension >= 1, got shape {pts.shape}")
@@ -77,6 +118,7 @@ class Dataset(DataModel):
             with np.errstate(divide="ignore"):
                 self._log_weights = np.log(w)
         self.sq_norms = _row_sq_norms(self.points)
+        self.labels = None if labels is None else _as_labels(labels, n)
         self._params = {}
         #: Law the points were drawn from, when known (used for unplanted disorder).
         self.population = None
@@ -109,11 +151,7 @@ class Dataset(DataModel):
         n_points = as_positive_int(n_points, "n_points")
         n_dim = as_positive_int(n_dim, "n_dim")
         variance = as_scalar(variance, "variance", positive=True)
-        if 8.0 * n_points * n_dim > max_bytes:
-            raise ValueError(
-                f"n_points: {n_points} points of dimension {n_dim} need "
-                f"{8.0 * n_points * n_dim / 2**30:.1f} GiB, above max_bytes={max_bytes / 2**30:.1f} GiB"
-            )
+        _check_memory(n_points, n_dim, max_bytes)
         rng = as_generator(seed, "seed")
         pts = rng.standard_normal((n_points, n_dim))
         pts *= np.sqrt(variance)
@@ -129,15 +167,78 @@ class Dataset(DataModel):
         """Gaussian data set with ``n = round(exp(alpha N))`` points (the REM scaling)."""
         alpha = as_scalar(alpha, "alpha", positive=True)
         n_dim = as_positive_int(n_dim, "n_dim")
-        log_n = alpha * n_dim
-        if log_n > np.log(max_bytes / (8.0 * n_dim)):
-            raise ValueError(
-                f"alpha: exp({alpha} * {n_dim}) = {np.exp(min(log_n, 700.0)):.3g} points do not fit "
-                f"in max_bytes={max_bytes / 2**30:.1f} GiB"
-            )
-        n_points = max(1, int(round(np.exp(log_n))))
+        n_points = _n_points_from_alpha(alpha, n_dim, max_bytes)
         out = cls.gaussian(n_points, n_dim, variance=variance, seed=seed, max_bytes=max_bytes)
         out._params = {"alpha": alpha, "variance": variance}
+        return out
+
+    @classmethod
+    def from_mixture(cls, mixture, n_points, seed=0, max_bytes=DEFAULT_MAX_BYTES):
+        """``n_points`` i.i.d. points from a Gaussian mixture, labelled by their component.
+
+        Each point is drawn as ``k ~ pi``, ``y = mu_k + C_k^{1/2} z`` with ``z`` standard normal;
+        ``labels[i]`` is the component ``k`` of point ``i``. The draws consume the generator in
+        the same order as ``mixture.sample(n_points, default_rng(seed))``, so the points are
+        those very samples. ``population`` is ``mixture`` (``source = "population"`` draws
+        unplanted x_t from it) and ``params()`` records the mixture's parameters.
+
+        Parameters
+        ----------
+        mixture : mc.GaussianMixture
+            The population law.
+        n_points : int
+            Number of training points (>= 1).
+        seed : int, SeedSequence or Generator
+        max_bytes : float
+            Largest size of the float64 points; more is a ``ValueError`` before any drawing.
+        """
+        from .gaussian_mixture import GaussianMixture
+
+        if not isinstance(mixture, GaussianMixture):
+            raise ValueError(f"mixture: expected a GaussianMixture, got {type(mixture).__name__}")
+        n_points = as_positive_int(n_points, "n_points")
+        _check_memory(n_points, mixture.n_dim, max_bytes)
+        rng = as_generator(seed, "seed")
+        # the same sequence of draws as GaussianMixture.sample: components, then the noise
+        comp = rng.choice(mixture.n_components, size=n_points, p=mixture.weights)
+        pts = rng.standard_normal((n_points, mixture.n_dim))
+        for k in range(mixture.n_components):
+            sel = comp == k
+            pts[sel] = mixture.means[k] + mixture._from_eigenbasis(k, pts[sel] * np.sqrt(mixture.eigenvalues[k]))
+        out = cls(pts, labels=comp)
+        out._params = {k: v for k, v in mixture.params().items() if k != "n_dim"}
+        out.population = mixture
+        return out
+
+    @classmethod
+    def two_class_alpha(cls, alpha, n_dim, mu=1.0, variance=1.0, seed=0, max_bytes=DEFAULT_MAX_BYTES):
+        """``n = round(exp(alpha N))`` points from the symmetric two-class mixture ``+-mu``.
+
+        The population is ``(1/2) N(mu 1, variance I) + (1/2) N(-mu 1, variance I)``
+        (``mc.GaussianMixture.two_class``) with ``mu`` per coordinate, so ``|mu|^2 = N mu^2``;
+        ``labels`` is 0 for points drawn around ``+mu`` and 1 around ``-mu``. This is the data
+        set of Biroli, Bonnaire, de Bortoli & Mezard (2024): as t decreases under VP the
+        posterior first commits to a class (speciation, near ``(1/2) log Lambda`` with
+        ``Lambda = N mu^2 + variance`` the top eigenvalue of the population covariance) and then
+        condenses onto one point (collapse, near
+        ``t_C = (1/2) log(1 + variance / (exp(2 alpha) - 1))`` at large N).
+
+        ``params()``: ``alpha``, ``mu``, ``mu_norm2`` (``N mu^2``), ``variance`` and ``n_points``.
+
+        >>> ds = Dataset.two_class_alpha(0.2, 10, mu=1.0, seed=1)
+        >>> ds.n_points, sorted(set(ds.labels.tolist()))
+        (7, [0, 1])
+        """
+        from .gaussian_mixture import GaussianMixture
+
+        alpha = as_scalar(alpha, "alpha", positive=True)
+        n_dim = as_positive_int(n_dim, "n_dim")
+        mu = as_scalar(mu, "mu", positive=True)
+        variance = as_scalar(variance, "variance", positive=True)
+        n_points = _n_points_from_alpha(alpha, n_dim, max_bytes)
+        mixture = GaussianMixture.two_class(mu, variance=variance, n_dim=n_dim)
+        out = cls.from_mixture(mixture, n_points, seed=seed, max_bytes=max_bytes)
+        out._params = {"alpha": alpha, "mu": mu, "mu_norm2": n_dim * mu * mu, "variance": variance}
         return out
 
     # DataModel interface ------------------------------------------------------

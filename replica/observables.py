@@ -62,6 +62,37 @@ def _enumerated_probs(ex, what):
     return np.asarray(probs, dtype=np.float64)
 
 
+def _state_classes(labels, n_states):
+    """Class labels, one per state: integers >= 0 of shape ``(n_states,)``."""
+    lab = np.asarray(labels)
+    if lab.shape != (n_states,) or lab.dtype.kind not in "iu":
+        raise ValueError(
+            f"labels: expected integers of shape ({n_states},), one per state, got {lab.dtype} {lab.shape}"
+        )
+    if n_states and lab.min() < 0:
+        raise ValueError(f"labels: must be >= 0, got {int(lab.min())}")
+    return lab
+
+
+def _class_probs(source, labels, what):
+    """Class weights ``P_c = sum_{alpha: labels[alpha] = c} w_alpha`` of an exact finite-list
+    posterior or a weight vector (index c = label)."""
+    if source_kind(source) == "exact":
+        p = _enumerated_probs(exact_of(source), what)
+    else:
+        p = _weights(source)
+    return np.bincount(_state_classes(labels, p.size), weights=p)
+
+
+def _sample_classes(x, points, labels):
+    """Class of each sample ``(R, T)``: the label of its nearest point (``labels`` one per point),
+    or ``labels`` themselves when no points are given (then of shape ``(R, T)``)."""
+    if points is None:
+        return state_labels(x, labels=labels)
+    pts = as_float_array(points, "points", ndim=2)
+    return _state_classes(labels, pts.shape[0])[nearest_point(x, pts)]
+
+
 # weights -------------------------------------------------------------------------------------
 def participation_ratio(source, *, points=None, labels=None, warn=True):
     """Participation ratio ``Y = sum_alpha w_alpha^2``: the probability that two replicas sit in the
@@ -135,19 +166,30 @@ def cloning_probability(source, *, classes=None, points=None, labels=None, hard=
     """Cloning probability: the chance that two replicas land in the same class or on the same point.
 
     ``phi = sum_c P(c | x_t)^2`` (Biroli et al. 2024; ``physics.md``): classes of a Gaussian
-    mixture (speciation) or points of a data set (collapse, where ``phi = Y``). ``phi(t)`` is its
-    disorder average at time ``t`` (:func:`replica.stats.disorder_average`).
+    mixture or of a labelled data set (speciation) or points of a data set (collapse, where
+    ``phi = Y``). ``phi(t)`` is its disorder average at time ``t``
+    (:func:`replica.stats.disorder_average`).
 
     ``source``: an exact posterior with weights (mixture components or data-set points), a weight
-    vector, or samples ``(R, T, N)`` with
+    vector, or samples ``(R, T, N)``.
 
-    * ``classes`` (the prior ``GaussianMixture``): mean over pairs of ``r(x^a) . r(x^b)`` with
-      ``r(x) = P(. | x0 = x)`` the Rao-Blackwellised responsibilities (unbiased, since
-      ``E[r(x) | x_t] = P(. | x_t)`` and the replicas are independent), or with ``hard=True`` the
-      fraction of pairs with equal ``argmax`` labels;
-    * ``points`` or ``labels``: the fraction of pairs that share a nearest point / label.
+    * Exact posterior or weights: ``phi = sum_c P_c^2`` with ``P_c`` the weights themselves, or,
+      with ``labels`` (one class label per state, e.g. ``Dataset.labels``), the class weights
+      ``P_c = sum_{mu: labels[mu] = c} w_mu`` (derived: a class holds its points' weight).
+    * Samples with ``classes`` (the prior ``GaussianMixture``): mean over pairs of
+      ``r(x^a) . r(x^b)`` with ``r(x) = P(. | x0 = x)`` the Rao-Blackwellised responsibilities
+      (unbiased, since ``E[r(x) | x_t] = P(. | x_t)`` and the replicas are independent), or with
+      ``hard=True`` the fraction of pairs with equal ``argmax`` labels;
+    * samples with ``points`` and ``labels`` of the points (shape ``(n_points,)``): the fraction of
+      replica pairs whose nearest points carry the same label (exact draws from a data set sit
+      on its points, so this estimates the class ``phi`` without bias);
+    * samples with ``points`` or ``labels`` ``(R, T)`` alone: the fraction of pairs that share a
+      nearest point / label.
     """
     kind = source_kind(source)
+    if kind in ("exact", "weights") and labels is not None:
+        p = _class_probs(source, labels, "cloning probability")
+        return _exact(p @ p)
     if kind == "exact":
         ex = exact_of(source)
         try:
@@ -170,7 +212,10 @@ def cloning_probability(source, *, classes=None, points=None, labels=None, hard=
         return correlated_mean(series, warn=warn, n=n)
     if classes is None and points is None and labels is None:
         raise ValueError("classes, points, labels: give one to name the class of each sample")
-    lab = state_labels(x, points=points, classes=classes, labels=labels)
+    if points is not None and labels is not None and classes is None:
+        lab = _sample_classes(x, points, labels)
+    else:
+        lab = state_labels(x, points=points, classes=classes, labels=labels)
     return correlated_mean(_agreement_series(lab), warn=warn, n=n)
 
 
@@ -265,16 +310,43 @@ def class_magnetisation(source, mu, *, warn=True):
     return correlated_mean(m.mean(axis=0), warn=warn, n=m.size)
 
 
-def class_magnetisation_variance(source, mu, *, warn=True):
-    """Posterior variance of the class magnetisation, ``Var[x . mu / |mu|^2 | x_t]``.
+def class_magnetisation_variance(source, mu=None, *, points=None, labels=None, warn=True):
+    """Posterior variance of the class: of the magnetisation ``x . mu / |mu|^2`` (given ``mu``) or of
+    the two-class label spin ``c = +-1`` (given ``labels``).
 
     The speciation indicator (``physics.md``): about ``1`` while the posterior still holds both
-    classes (``4 P(+) P(-)`` for the two-class mixture, plus the within-class spread
-    ``mu^T V mu / |mu|^4``) and about ``0`` once it has committed to one. Exact:
-    ``mu^T Cov mu / |mu|^4`` (derived: ``M`` is linear in ``x``). Samples: per draw
-    ``mean_a M_a^2 - mean_{a<b} M_a M_b`` (unbiased for independent replicas).
+    classes and about ``0`` once it has committed to one.
+
+    * ``mu``: ``Var[x . mu / |mu|^2 | x_t]``; for the two-class mixture ``4 P(+) P(-)`` plus the
+      within-class spread ``mu^T V mu / |mu|^4``. Exact: ``mu^T Cov mu / |mu|^4`` (derived:
+      ``M`` is linear in ``x``). Samples: per draw ``mean_a M_a^2 - mean_{a<b} M_a M_b``
+      (unbiased for independent replicas).
+    * ``labels`` in {0, 1} (class 0 is ``c = +1``, class 1 is ``c = -1``, as in
+      ``Dataset.two_class_alpha``): ``1 - E[c | x_t]^2 = 4 P_0 P_1`` (derived: ``c^2 = 1``),
+      with ``P_c`` the summed weight of the states of class c. Exact (posterior or weight
+      vector; ``labels`` one per state): ``4 P_0 P_1``, which keeps its relative precision when
+      one class weight underflows ``1 - (P_0 - P_1)^2``. Samples (``labels`` one per point
+      together with ``points``, the class of a sample being that of its nearest point; or
+      ``labels`` of shape ``(R, T)``): per draw ``1 - mean_{a<b} c_a c_b`` (unbiased for
+      independent replicas).
     """
+    if (mu is None) == (labels is None):
+        raise ValueError("mu, labels: give exactly one of them (a class direction or class labels)")
     kind = source_kind(source)
+    if labels is not None:
+        if kind in ("exact", "weights"):
+            p = _class_probs(source, labels, "class label variance")
+            if p.size > 2:
+                raise ValueError(f"labels: the label spin needs two classes (0 and 1), got labels up to {p.size - 1}")
+            p = np.pad(p, (0, 2 - p.size))
+            return _exact(4.0 * p[0] * p[1])
+        x = as_samples(source, min_replicas=2, min_draws=2)
+        lab = _sample_classes(x, points, labels)
+        if lab.size and (lab.max() > 1 or lab.min() < 0):
+            raise ValueError("labels: the label spin needs two classes (0 and 1)")
+        c = 1.0 - 2.0 * lab
+        series = 1.0 - _pair_mean_of_products(c)
+        return correlated_mean(series, warn=warn, n=c.size)
     if kind == "exact":
         ex = exact_of(source)
         v, norm2 = _direction(mu, ex.n_dim)

@@ -5,6 +5,7 @@ from scipy import stats
 from scipy.special import logsumexp, softmax
 
 import mc
+import replica
 
 
 def brute_force_weights(points, prior, proc, x_t, t):
@@ -261,3 +262,86 @@ def test_two_class_alpha_size_parameters_population_and_read_only_labels():
 def test_bad_labelled_dataset_parameters_raise_value_error_naming_them(make, name):
     with pytest.raises(ValueError, match=f"^{name}:"):
         make()
+
+
+# class observables of a labelled data set ------------------------------------------------------
+@pytest.fixture(scope="module")
+def labelled_case():
+    """148 points from the two-class mixture (mu = 0.6 per coordinate, N = 10) and planted x_t."""
+    return mc.Dataset.two_class_alpha(0.5, 10, mu=0.6, seed=2)
+
+
+def brute_force_class_probabilities(ds, proc, x_t, t):
+    """P(c | x_t) = sum of the softmax weights of the points of class c, by a loop over points."""
+    w = brute_force_weights(ds.points, np.full(ds.n_points, 1.0 / ds.n_points), proc, x_t, t)
+    out = [0.0, 0.0]
+    for mu in range(ds.n_points):
+        out[int(ds.labels[mu])] += w[mu]
+    return np.array(out)
+
+
+def test_class_cloning_probability_and_label_variance_equal_a_loop_over_points(labelled_case):
+    ds, proc = labelled_case, mc.VP()
+    phis = []
+    for t in (0.3, 0.6, 1.5):
+        state = mc.draw_quenched(ds, proc, t, seed=3, disorder=2, source="point")
+        post = mc.Posterior(ds, proc, state.x_t, t)
+        p = brute_force_class_probabilities(ds, proc, state.x_t, t)
+        phi = replica.cloning_probability(post, labels=ds.labels)
+        assert phi.method == "exact" and phi.stderr == 0
+        assert phi.value == pytest.approx(p[0] ** 2 + p[1] ** 2, rel=1e-12)
+        var = replica.class_magnetisation_variance(post, labels=ds.labels)
+        assert var.value == pytest.approx(1.0 - (p[0] - p[1]) ** 2, rel=1e-9, abs=1e-15)
+        # the same from the weight vector; classes are coarser than points, so phi >= Y
+        assert replica.cloning_probability(post.weights, labels=ds.labels).value == pytest.approx(phi.value, rel=1e-12)
+        assert phi.value > replica.participation_ratio(post).value
+        # negative control: one class per point gives back Y, not phi
+        own = replica.cloning_probability(post, labels=np.arange(ds.n_points))
+        assert own.value == pytest.approx(replica.participation_ratio(post).value, rel=1e-12)
+        phis.append(phi.value)
+    assert max(phis) > 0.95 and 0.6 < phis[1] < 0.8 and min(phis) < 0.55  # committed, mixed, spread
+
+
+def test_label_variance_keeps_precision_when_one_class_weight_underflows():
+    pts = np.array([[1.0, 0.0], [-1.0, 0.0]])
+    ds = mc.Dataset(pts, labels=[0, 1])
+    ex = ds.exact_posterior(np.array([1.0, 0.0]), 0.02)  # logit difference 2 / 0.02 = 100
+    w1 = np.exp(-100.0) / (1.0 + np.exp(-100.0))
+    var = replica.class_magnetisation_variance(ex, labels=ds.labels)
+    assert var.value == pytest.approx(4 * w1 * (1 - w1), rel=1e-12)  # 1 - (w0 - w1)^2 would round to 0
+
+
+def test_class_observables_from_exact_draws_equal_the_exact_ones_within_5_standard_errors(labelled_case):
+    ds, proc, t = labelled_case, mc.VP(), 0.6
+    state = mc.draw_quenched(ds, proc, t, seed=3, disorder=2, source="point")
+    post = mc.Posterior(ds, proc, state.x_t, t)
+    x = replica.exact_samples(post, 8, 400, np.random.default_rng(7))
+    for fn in (replica.cloning_probability, replica.class_magnetisation_variance):
+        exact = fn(post, labels=ds.labels)
+        sampled = fn(x, points=ds.points, labels=ds.labels, warn=False)
+        assert sampled.method == "samples" and sampled.n == 8 * 400 and sampled.stderr > 0
+        assert abs(sampled.value - exact.value) <= 5 * sampled.stderr, (fn.__name__, sampled, exact)
+        # the sample labels may also be given directly, shape (replicas, draws)
+        direct = fn(x, labels=ds.labels[replica.nearest_point(x, ds.points)], warn=False)
+        assert direct.value == sampled.value
+    # negative control: the point-level cloning probability Y is far from the class one
+    sampled = replica.cloning_probability(x, points=ds.points, labels=ds.labels, warn=False)
+    assert abs(sampled.value - replica.participation_ratio(post).value) > 5 * sampled.stderr
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda post, ds: replica.class_magnetisation_variance(post), "mu, labels"),
+        (lambda post, ds: replica.class_magnetisation_variance(post, np.ones(10), labels=ds.labels), "mu, labels"),
+        (lambda post, ds: replica.class_magnetisation_variance(post, labels=np.arange(ds.n_points) % 3), "labels"),
+        (lambda post, ds: replica.cloning_probability(post, labels=ds.labels[:-1]), "labels"),
+        (lambda post, ds: replica.cloning_probability(post, labels=ds.labels * 1.0), "labels"),
+        (lambda post, ds: replica.cloning_probability(post, labels=-ds.labels), "labels"),
+    ],
+)
+def test_bad_class_labels_raise_value_error_naming_them(labelled_case, call, name):
+    ds = labelled_case
+    post = mc.Posterior(ds, mc.VP(), ds.points[0], 0.6)
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        call(post, ds)

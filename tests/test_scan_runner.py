@@ -113,6 +113,80 @@ def test_task_values_equal_a_direct_computation():
         assert abs(sampled.loc[name, "value"] - exact[name]) <= 5 * sampled.loc[name, "stderr"], name
 
 
+TWO_CLASS_DATASET = """
+[scan]
+name = "two_class_ds"
+seed = 5
+
+[model]
+name = "dataset_two_class"
+alpha = 0.45
+mu = 0.6
+
+[process]
+name = "VP"
+
+[grid]
+n_dim = [10]
+t = [0.6, 1.0, 2.0]
+disorder = 3
+source = "point"
+
+[sampler]
+method = "exact"
+replicas = 6
+draws = 300
+
+[observables]
+names = ["cloning_probability", "class_magnetisation_variance", "participation_ratio", "q_self"]
+"""
+
+
+def test_labelled_data_set_task_values_equal_a_loop_over_points(monkeypatch):
+    import replica.scan.compute as compute
+    from replica.overlaps import overlap_moments
+    from replica.scan.compute import build_model, build_process, quenched_state
+
+    spec = parse_spec(TWO_CLASS_DATASET)
+    mixed = 0
+    for task in make_tasks(spec):
+        rows = run_task(spec, task)["results"]
+        model = build_model(spec, task.n_dim, task.disorder)
+        assert model.n_points == round(np.exp(0.45 * 10)) and model.params()["mu"] == 0.6
+        state = quenched_state(spec, model, build_process(spec), task)
+        assert state.planted and state.point_index is not None
+        a, D = mc.VP().a(task.t), mc.VP().D(task.t)
+        logits = np.array([-np.sum((state.x_t - a * y) ** 2) / (2 * D) for y in model.points])
+        w = np.exp(logits - logits.max())
+        w /= w.sum()
+        p = np.zeros(2)
+        for mu in range(model.n_points):
+            p[model.labels[mu]] += w[mu]
+        exact = rows[rows.method == "exact"].set_index("observable")["value"]
+        assert exact["cloning_probability"] == pytest.approx(p @ p, rel=1e-10)
+        assert exact["class_magnetisation_variance"] == pytest.approx(1 - (p[0] - p[1]) ** 2, rel=1e-8, abs=1e-14)
+        assert exact["participation_ratio"] == pytest.approx(w @ w, rel=1e-10)
+        # overlap moments against the exact P(q) atoms
+        post = mc.Posterior(model, mc.VP(), state.x_t, task.t)
+        for k, name in ((1, "q_self"), (2, "q2"), (4, "q4")):
+            assert exact[name] == pytest.approx(overlap_moments(post, (1, 2, 4))[k].value, rel=1e-12)
+        sampled = rows[rows.method == "samples"].set_index("observable")
+        for name in ("cloning_probability", "class_magnetisation_variance", "participation_ratio", "q_self"):
+            err = sampled.loc[name, "stderr"]
+            assert abs(sampled.loc[name, "value"] - exact[name]) <= 5 * err + 1e-12, (task, name)
+        mixed += 0.6 < exact["cloning_probability"] < 0.95
+    assert mixed >= 1  # at least one task with a posterior still split between the classes
+    # above Q4_MAX_POINTS points q4 is left out for every task alike, q and q2 stay exact
+    monkeypatch.setattr(compute, "Q4_MAX_POINTS", 50)
+    task = make_tasks(spec)[0]
+    rows = run_task(spec, task)["results"]
+    exact = rows[rows.method == "exact"].set_index("observable")["value"]
+    assert "q4" not in exact.index and "q4" in rows[rows.method == "samples"]["observable"].values
+    model = build_model(spec, task.n_dim, task.disorder)
+    post = mc.Posterior(model, mc.VP(), quenched_state(spec, model, build_process(spec), task).x_t, task.t)
+    assert exact["q2"] == pytest.approx(overlap_moments(post, (1, 2))[2].value, rel=1e-12)
+
+
 def test_serial_scan_writes_verified_tasks_and_merges(tmp_path):
     spec = parse_spec(SMALL)
     out = tmp_path / "out"

@@ -60,6 +60,12 @@ def test_hash_ignores_output_but_not_physics():
         ({"model": 'name = "two_class_mixture"\nmu = "big"'}, "model.mu"),
         ({"model": 'name = "two_class_mixture"\nalpha = 0.2'}, "model.alpha"),
         ({"model": 'name = "dataset_alpha"'}, "model.alpha"),
+        ({"model": 'name = "dataset_two_class"'}, "model.alpha"),
+        ({"model": 'name = "dataset_two_class"\nalpha = -0.2'}, "model.alpha"),
+        ({"model": 'name = "dataset_two_class"\nalpha = 0.2\nmu = 0.0'}, "model.mu"),
+        ({"model": 'name = "dataset_two_class"\nalpha = 0.2\nmu = "one"'}, "model.mu"),
+        ({"model": 'name = "dataset_two_class"\nalpha = 0.2\nvariance = 0.0'}, "model.variance"),
+        ({"model": 'name = "dataset_two_class"\nalpha = 0.2\nweight = 0.3'}, "model.weight"),
         ({"model": 'name = "two_class_mixture"\nweight = 1.0'}, "model.weight"),
         ({"model": 'name = "two_class_mixture"\nrealisation = "sometimes"'}, "model.realisation"),
         ({"process": 'name = "OU"'}, "process.name"),
@@ -104,6 +110,7 @@ def test_every_validation_error_names_its_key(sections, key):
         ('name = "sherrington_kirkpatrick"', 'n_dim = [16, 100]\nt = [1.0]', 'method = "exact"', "sampler.method"),
         ('name = "curie_weiss"', 'n_dim = [16]\nt = [1.0]', 'method = "mala"', "sampler.method"),
         ('name = "dataset_alpha"\nalpha = 0.5', 'n_dim = [100]\nt = [1.0]', 'method = "exact"', "model.alpha"),
+        ('name = "dataset_two_class"\nalpha = 0.5', 'n_dim = [8, 100]\nt = [1.0]', 'method = "exact"', "model.alpha"),
         ('name = "dataset_gaussian"\nn_points = 10', 'n_dim = [8]\nt = [1.0]', 'method = "mala"', "sampler.method"),
         ('name = "hypersphere"', 'n_dim = [1]\nt = [1.0]', 'method = "exact"', "grid.n_dim"),
     ],
@@ -120,6 +127,28 @@ def test_defaults_and_models_table():
     assert "class_magnetisation" in spec.observables.names
     for name, entry in MODELS.items():
         assert entry.space in ("points", "continuous", "sphere", "spins"), name
+
+
+@pytest.mark.parametrize("model", ['name = "dataset_alpha"\nalpha = 0.2', 'name = "dataset_gaussian"\nn_points = 10',
+                                   'name = "two_deltas"'])
+@pytest.mark.parametrize("observable", ["cloning_probability", "class_magnetisation_variance"])
+def test_class_observables_need_a_data_set_with_labels(model, observable):
+    with pytest.raises(SpecError, match="^observables.names: .*needs class labels") as err:
+        parse_spec(spec_text(model=model, observables=f'names = ["{observable}"]'))
+    assert observable in str(err.value) and "dataset_two_class" in str(err.value)
+    spec = parse_spec(spec_text(model='name = "dataset_two_class"\nalpha = 0.2',
+                                observables=f'names = ["{observable}", "participation_ratio"]'))
+    assert spec.observables.names == (observable, "participation_ratio")
+
+
+def test_labelled_data_set_defaults_add_the_class_observables():
+    spec = parse_spec(spec_text(model='name = "dataset_two_class"\nalpha = 0.2',
+                                grid='n_dim = [8]\nt = [1.0]\nsource = "point"'))
+    assert spec.model.params == {"alpha": 0.2, "mu": 1.0, "variance": 1.0}
+    assert spec.space == "points" and spec.grid.source == "point"
+    assert {"cloning_probability", "class_magnetisation_variance", "participation_ratio"} <= set(spec.observables.names)
+    plain = parse_spec(spec_text(model='name = "dataset_alpha"\nalpha = 0.2'))
+    assert "cloning_probability" not in plain.observables.names
 
 
 def test_malformed_and_missing_files(tmp_path):

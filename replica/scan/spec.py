@@ -64,6 +64,7 @@ __all__ = [
     "load_spec",
     "parse_spec",
     "OBSERVABLES",
+    "LABELLED_OBSERVABLES",
     "FranzParisiSection",
 ]
 
@@ -149,7 +150,9 @@ class ModelEntry:
     ``"float0"`` (>= 0), ``"float"``, ``"int+"`` (>= 1), ``"prob"`` (in (0, 1)), ``"bool"`` or
     ``"str"``; a default of ``None`` means required. ``space`` is the state space
     (``"points"``, ``"continuous"``, ``"sphere"``, ``"spins"``), ``random`` whether building the
-    model draws random numbers (points, couplings, patterns) from its own seed.
+    model draws random numbers (points, couplings, patterns) from its own seed, ``labels`` whether
+    the points of a data set carry class labels (which the class observables of
+    :data:`LABELLED_OBSERVABLES` need).
     """
 
     build: str
@@ -157,6 +160,7 @@ class ModelEntry:
     space: str
     random: bool
     doc: str
+    labels: bool = False
 
 
 #: Models a spec can name, with their parameters (``n_dim`` always comes from the grid).
@@ -172,6 +176,13 @@ MODELS = {
     "dataset_alpha": ModelEntry(
         "dataset_alpha", {"alpha": ("float+", None), "variance": ("float+", 1.0)}, "points", True,
         "n = round(exp(alpha N)) i.i.d. Gaussian training points (REM scaling)",
+    ),
+    "dataset_two_class": ModelEntry(
+        "dataset_two_class", {"alpha": ("float+", None), "mu": ("float+", 1.0), "variance": ("float+", 1.0)},
+        "points", True,
+        "n = round(exp(alpha N)) training points from (1/2) N(mu 1, variance I) + (1/2) N(-mu 1, variance I), "
+        "|mu|^2 = N mu^2, labelled by class (speciation and collapse in one system)",
+        labels=True,
     ),
     "two_class_mixture": ModelEntry(
         "two_class_mixture", {"mu": ("float+", 1.0), "variance": ("float0", 1.0), "weight": ("prob", 0.5)},
@@ -214,11 +225,15 @@ OBSERVABLES = {
     "weight_entropy": (("points",), "entropy of the posterior weights of the points"),
     "nearest_point_overlap": (("points",), "overlap of x with the nearest training point"),
     "class_magnetisation": (("continuous",), "m . mu / |mu|^2 of the two-class mixture"),
-    "class_magnetisation_variance": (("continuous",), "posterior variance of the class label, 1 - E[c]^2"),
-    "cloning_probability": (("continuous",), "phi = sum_c P(c | x_t)^2: two replicas in the same class (speciation, crosses 3/4)"),
+    "class_magnetisation_variance": (("continuous", "points"), "posterior variance of the class: of m . mu / |mu|^2 "
+                                     "(mixture), of the label spin c = +-1, 1 - E[c]^2 (labelled data set)"),
+    "cloning_probability": (("continuous", "points"), "phi = sum_c P(c | x_t)^2: two replicas in the same class "
+                            "(speciation, crosses 3/4); needs class labels on a data set"),
     "susceptibility_class": (("continuous",), "(a_t / D_t) mu^T Cov mu / |mu|^2: response of m . mu / |mu| to x_t along the class axis (peaks near speciation)"),
     "overlap_histogram": (("points", "continuous", "sphere", "spins"), "P(q) table (exact atoms or binned samples)"),
 }
+#: Observables that a data-set ("points") model defines only when its points carry class labels.
+LABELLED_OBSERVABLES = ("cloning_probability", "class_magnetisation_variance")
 _DEFAULT_OBSERVABLES = {
     "points": ("q_self", "overlap_truth", "participation_ratio", "weight_entropy", "overlap_histogram"),
     "continuous": ("q_self", "overlap_truth", "susceptibility", "class_magnetisation", "class_magnetisation_variance",
@@ -515,18 +530,28 @@ def _parse_sampler(table):
     return SamplerSection(**kw)
 
 
-def _parse_observables(table, space):
+def _parse_observables(table, model_name):
     table = _table(table, "observables")
     _check_keys(table, ("names", "bins"), "observables")
+    entry = MODELS[model_name]
+    space = entry.space
     if "names" in table:
         names = _parse_list(table["names"], "observables.names", lambda v, k: _str(v, k, tuple(OBSERVABLES)))
     else:
         names = _DEFAULT_OBSERVABLES[space]
+        if space == "points" and entry.labels:
+            names = names + LABELLED_OBSERVABLES
     for name in names:
         if space not in OBSERVABLES[name][0]:
             raise SpecError(
                 f"observables.names: {name!r} is not defined for this model ({space} state space); "
                 f"it is defined for {list(OBSERVABLES[name][0])}"
+            )
+        if space == "points" and name in LABELLED_OBSERVABLES and not entry.labels:
+            labelled = [m for m, e in MODELS.items() if e.labels]
+            raise SpecError(
+                f"observables.names: {name!r} needs class labels on the training points, which model "
+                f"{model_name!r} does not have (labelled data sets: {labelled})"
             )
     bins = _int(table.get("bins", 41), "observables.bins", minimum=2)
     return ObservablesSection(names=tuple(names), bins=bins)
@@ -609,7 +634,7 @@ def _check_combinations(spec):
             raise SpecError("franz_parisi.reference: 'planted' needs planted disorder (grid.source = 'prior' or 'point')")
     if name == "hypersphere" and min(spec.grid.n_dim) < 2:
         raise SpecError("grid.n_dim: the hypersphere needs N >= 2")
-    if name == "dataset_alpha":
+    if name in ("dataset_alpha", "dataset_two_class"):
         alpha = spec.model.params["alpha"]
         for n in spec.grid.n_dim:
             log_bytes = alpha * n + math.log(8.0 * n)
@@ -635,14 +660,13 @@ def parse_spec(text):
         if section not in raw:
             raise SpecError(f"{section}: required section [{section}] is missing")
     model = _parse_model(raw["model"])
-    space = MODELS[model.name].space
     spec = ScanSpec(
         scan=_parse_scan(raw["scan"]),
         model=model,
         process=_parse_process(raw["process"]),
         grid=_parse_grid(raw["grid"]),
         sampler=_parse_sampler(raw.get("sampler", {})),
-        observables=_parse_observables(raw.get("observables", {}), space),
+        observables=_parse_observables(raw.get("observables", {}), model.name),
         franz_parisi=_parse_franz_parisi(raw.get("franz_parisi")),
         source_text=text,
     )

@@ -184,10 +184,23 @@ def test_shipped_example_specs_validate():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     paths = sorted(glob.glob(os.path.join(root, "jobs", "*.toml")))
     assert {os.path.basename(p) for p in paths} >= {"demo.toml", "collapse_dataset.toml", "speciation_gmm.toml",
-                                                    "spins_cw_sk.toml"}
+                                                    "spins_cw_sk.toml", "phase_diagram.toml"}
     for path in paths:
         spec = load_spec(path)
         assert len(make_tasks(spec)) > 0
+
+
+def test_phase_diagram_spec_scans_the_labelled_two_class_data_set():
+    import os
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = load_spec(os.path.join(root, "jobs", "phase_diagram.toml"))
+    assert spec.model.name == "dataset_two_class" and spec.model.params == {"alpha": 0.2, "mu": 1.0, "variance": 1.0}
+    assert spec.process.name == "VP" and spec.grid.source == "point" and spec.sampler.method == "exact"
+    assert spec.grid.n_dim == (8, 12, 16, 24, 32, 40)
+    assert spec.grid.t[0] == pytest.approx(0.1) and spec.grid.t[-1] == pytest.approx(4.0) and len(spec.grid.t) == 24
+    assert {"participation_ratio", "cloning_probability", "class_magnetisation_variance", "q_self"} == set(
+        spec.observables.names)
 
 
 @pytest.mark.parametrize(

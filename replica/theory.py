@@ -50,6 +50,8 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import ive, logsumexp
 
+from mc._validation import as_scalar as _scalar  # one scalar check for the project
+
 __all__ = [
     "s_from_time",
     "time_from_s",
@@ -99,22 +101,6 @@ def _process(process):
     if isinstance(process, str) and process.lower() in _PROCESSES:
         return process.lower()
     raise ValueError(f"process: expected 'vp' or 've', got {process!r}")
-
-
-def _scalar(value, name, *, positive=False, nonnegative=False):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.ndarray)):
-        raise ValueError(f"{name}: expected a real number, got {value!r}")
-    arr = np.asarray(value)
-    if arr.ndim != 0:
-        raise ValueError(f"{name}: expected a scalar, got shape {arr.shape}")
-    out = float(arr)
-    if not math.isfinite(out):
-        raise ValueError(f"{name}: must be finite, got {out}")
-    if positive and not out > 0:
-        raise ValueError(f"{name}: must be > 0, got {out}")
-    if nonnegative and not out >= 0:
-        raise ValueError(f"{name}: must be >= 0, got {out}")
-    return out
 
 
 def _array(value, name, *, positive=False, nonnegative=False, ndim=None):

@@ -323,11 +323,27 @@ def _single(transition, curves, params, rule, n_boot, seed):
     return rows
 
 
+def _follows_n(records, keys):
+    """The keys whose value is fixed by N (one value per N, several in all), such as the
+    ``n_points = round(e^{alpha N})`` or ``mu_norm2 = N mu^2`` of a model: they label the size,
+    not a different system, so curves that differ only in them and N belong together."""
+    out = []
+    for k in keys:
+        by_n = {}
+        for r in records:
+            by_n.setdefault(r["n_dim"], set()).add(_norm_key(r[k]))
+        values = set().union(*by_n.values()) if by_n else set()
+        if len(values) > 1 and all(len(v) == 1 for v in by_n.values()):
+            out.append(k)
+    return out
+
+
 def _size_pairs(curves, curve_keys, consecutive=True):
     """Sizes ``(smaller, larger)`` of curves that differ only in N, on their common t: each
     consecutive pair, or (``consecutive=False``) only the smallest and the largest N."""
     groups = {}
-    others = [k for k in curve_keys if k != "n_dim"]
+    size_labels = _follows_n([c.labels for c in curves], [k for k in curve_keys if k != "n_dim"])
+    others = [k for k in curve_keys if k != "n_dim" and k not in size_labels]
     for c in curves:
         groups.setdefault(_norm_key(tuple(c.labels[k] for k in others)), []).append(c)
     for members in groups.values():
@@ -471,6 +487,7 @@ def _extrapolation_rows(per_n, params):
     if not per_n:
         return rows
     frame = pd.DataFrame(per_n)
+    params = [p for p in params if p not in _follows_n(per_n, params)]
     group_keys = ["transition", "method", "model", "process", "observable", "estimator", *params]
     for key, part in frame.groupby(group_keys, dropna=False, sort=True):
         part = part[np.isfinite(part["t_estimate"].to_numpy(float))]

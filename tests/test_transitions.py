@@ -298,3 +298,19 @@ def test_readme_transitions_example_runs(tmp_path):
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "ok"
+
+
+def test_parameters_fixed_by_n_do_not_split_sizes_apart():
+    """A column such as n_points = round(e^{alpha N}) takes one value per N: curves that differ
+    only in it and N are one system, so crossings between sizes and the N -> infinity row exist,
+    and they equal those of the same table without that column."""
+    times = np.linspace(0.3, 1.0, 15)
+    rows = []
+    for n_dim in (16, 64, 256):
+        y = 1 / (1 + np.exp(np.sqrt(n_dim) * (times - 0.6 - 1.0 / n_dim)))
+        for d, shift in enumerate((1e-3, -1e-3)):
+            rows += _rows("m", n_dim, times, y + shift, d, "participation_ratio", n_points=int(np.exp(0.2 * n_dim)))
+    with_column = locate(pd.DataFrame(rows), "collapse")
+    without = locate(pd.DataFrame(rows).drop(columns="n_points"), "collapse")
+    assert np.isinf(with_column["n_dim"]).sum() == 1 and (np.isfinite(with_column["n_dim_ref"])).sum() == 2
+    assert np.allclose(with_column["t_estimate"].to_numpy(), without["t_estimate"].to_numpy())

@@ -25,6 +25,9 @@ from scipy.special import ndtri
 from scipy.stats import rankdata
 
 __all__ = [
+    "RHAT_MAX",
+    "mode_changes",
+    "MixingWarning",
     "ShortChainWarning",
     "as_chains",
     "autocorrelation",
@@ -40,8 +43,17 @@ SOKAL_C = 5.0
 MIN_TAUS = 50.0
 
 
+#: R-hat above which replicas are declared not mixed (Vehtari et al. 2021 recommend 1.01).
+RHAT_MAX = 1.01
+
+
 class ShortChainWarning(UserWarning):
     """The chain is shorter than ``MIN_TAUS`` integrated autocorrelation times."""
+
+
+class MixingWarning(UserWarning):
+    """Replicas have not mixed (an R-hat above ``RHAT_MAX``, or a tempering ladder whose far end
+    cannot mix): estimates from them may be wrong by far more than their error bars."""
 
 
 def as_chains(x, name="x"):
@@ -144,6 +156,26 @@ def effective_sample_size(x, c=SOKAL_C):
     """``n_chains * n_steps / tau``: the number of independent draws the chains are worth."""
     chains = as_chains(x)
     return chains.size / tau_int(chains, c=c, warn=False)
+
+
+def mode_changes(x):
+    """How often each chain crossed between the two sides of a gap, and whether the chains sit on
+    both sides.
+
+    ``x`` has shape ``(n_chains, n_steps)`` (e.g. a projection that tells two modes apart,
+    followed along each configuration of a tempering ladder). The sides are ``x > mid`` and
+    ``x <= mid`` with ``mid = (max + min) / 2`` over all chains and steps. Returns
+    ``(changes, both_sides)``: the number of side changes of each chain, shape ``(n_chains,)``,
+    and whether some chains spend most of their steps on one side and others on the other.
+    Chains on both sides with no change at all are frozen in their modes (``both_sides`` and
+    ``changes.sum() == 0``); within one mode the middle of the range is crossed all the time.
+    """
+    chains = as_chains(x)
+    mid = 0.5 * (chains.max() + chains.min())
+    side = chains > mid
+    changes = np.count_nonzero(side[:, 1:] != side[:, :-1], axis=1)
+    majority = side.mean(axis=1) > 0.5
+    return changes, bool(majority.any() and not majority.all())
 
 
 def _split(chains):

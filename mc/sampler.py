@@ -70,7 +70,7 @@ TARGET_ACCEPTANCE = {"mala": 0.574, "hmc": 0.7, "rwm": 0.234, "sphere": 0.234}
 _STREAM_CHAIN, _STREAM_INIT = 2, 3
 #: Sweeps per adaptation round during burn-in.
 _ADAPT_EVERY = 20
-_CHECKPOINT_VERSION = 2
+_CHECKPOINT_VERSION = 3
 
 
 # ---------------------------------------------------------------------------------------------
@@ -88,11 +88,19 @@ class Ladder:
 
     kind: str
     values: tuple
+    prior_values: tuple = ()
 
     @classmethod
-    def make(cls, kind=None, n_rungs=None, values=None, minimum=None):
+    def make(cls, kind=None, n_rungs=None, values=None, minimum=None, extend_prior=False):
         """Build and check a ladder (geometric in beta from 1 to ``minimum`` = 0.05 by default
-        for ``"hamiltonian"``; ``l_k = (1 - k / (K - 1))^2`` down to the prior for ``"likelihood"``)."""
+        for ``"hamiltonian"``; ``l_k = (1 - k / (K - 1))^2`` down to the prior for ``"likelihood"``).
+
+        ``extend_prior`` (likelihood ladders built from ``n_rungs``): a prior with several modes
+        does not mix at the prior end ``l = 0`` either, so the ladder goes on in the prior's own
+        inverse temperature: ``K1 = K // 2 + 1`` likelihood rungs ``l_k = (1 - k / (K1 - 1))^2``
+        down to the prior, then ``K - K1`` rungs ``theta = (b_j, 0)`` with ``b_j`` geometric from 1
+        to ``minimum`` (0.05 by default), i.e. ``p0^{b_j}``.
+        """
         if kind in (None, "none"):
             if values is not None or (n_rungs not in (None, 1)):
                 raise ValueError("tempering: give tempering='hamiltonian' or 'likelihood' to use a ladder")
@@ -106,6 +114,15 @@ class Ladder:
                 if lo >= 1:
                     raise ValueError(f"beta_min: must be < 1, got {lo}")
                 vals = np.geomspace(1.0, lo, k)
+            elif extend_prior:
+                lo = 0.05 if minimum is None else as_scalar(minimum, "beta_min", positive=True)
+                if lo >= 1:
+                    raise ValueError(f"beta_min: must be < 1, got {lo}")
+                k1 = k // 2 + 1
+                lik = (1.0 - np.arange(k1) / (k1 - 1)) ** 2
+                prior = np.geomspace(1.0, lo, k - k1 + 1)[1:]
+                return cls(kind, tuple(float(v) for v in np.concatenate([lik, np.zeros(k - k1)])),
+                           tuple(float(v) for v in np.concatenate([np.ones(k1), prior])))
             else:
                 lo = 0.0 if minimum is None else as_scalar(minimum, "l_min", nonnegative=True)
                 vals = lo + (1.0 - lo) * (1.0 - np.arange(k) / (k - 1)) ** 2
@@ -128,10 +145,16 @@ class Ladder:
         return len(self.values)
 
     @property
+    def extends_prior(self):
+        """Whether the ladder continues past the prior into the prior's own temperature."""
+        return bool(self.prior_values) and any(b != 1.0 for b in self.prior_values)
+
+    @property
     def theta(self):
         v = np.asarray(self.values, dtype=np.float64)
         if self.kind == "likelihood":
-            return np.stack([np.ones_like(v), v], axis=1)
+            b = np.asarray(self.prior_values, dtype=np.float64) if self.prior_values else np.ones_like(v)
+            return np.stack([b, v], axis=1)
         return np.stack([v, v], axis=1)
 
 
@@ -159,13 +182,31 @@ class SampleResult:
         Acceptance rate (spins: flip rate) per rung over the production sweeps.
     exchange_rate : ndarray (R, K - 1)
         Accepted fraction of swaps between rungs k and k+1.
+    order_projections : ndarray (R, draws, k) or None
+        ``x . e_j`` on the model's ``order_directions()`` ``e_j`` (class axes, magnetisation,
+        patterns), which tell its modes apart; ``None`` when the model has none.
     tau_int : dict of ndarray (R,)
         Integrated autocorrelation time, in recorded draws, of ``"energy"``, ``"overlap"``,
-        ``"projection"``.
+        ``"projection"`` and ``"order_j"``.
     rhat : dict of float
-        Rank-normalised split R-hat across replicas of ``"energy"`` and ``"projection"``.
+        Rank-normalised split R-hat (Vehtari et al. 2021) across replicas of ``"energy"``,
+        ``"projection"``, ``"overlap"`` (the series ``q_{r, r+1}``, three replicas or more) and
+        ``"order_j"``.
+    mode_changes : ndarray (R, K) int or None
+        With a ladder: how often each configuration (followed whatever rung it sits at) crossed
+        the middle of the range of the projection that best separates the modes
+        (:func:`mc.diagnostics.mode_changes`). Configurations on both sides that never cross
+        mean the ladder does not connect the modes, even when exchanges look perfect: every
+        configuration keeps its mode and exchanges only reshuffle them (flagged).
     step_size : ndarray (R, K)
         Step sizes after adaptation, per replica and rung (continuous and sphere methods).
+    init : str
+        How the chains started: ``"auto"`` (even replicas at the observation, odd ones at prior
+        draws), ``"prior"``, ``"observation"`` or ``"array"``.
+    flags : list of str
+        What the diagnostics found wrong, one sentence each (empty when nothing): an R-hat above
+        :data:`mc.diagnostics.RHAT_MAX`, a likelihood ladder ending at a multimodal prior. The
+        same sentences are emitted as :class:`mc.diagnostics.MixingWarning`.
     """
 
     method: str
@@ -189,10 +230,25 @@ class SampleResult:
     tau_int: dict = field(default_factory=dict)
     rhat: dict = field(default_factory=dict)
     wall_time: float = 0.0
+    order_projections: np.ndarray | None = None
+    mode_changes: np.ndarray | None = None
+    init: str = "auto"
+    flags: list = field(default_factory=list)
 
     @property
     def n_draws(self):
         return self.energies.shape[1]
+
+    @property
+    def mixed(self):
+        """``True`` when no diagnostic flagged the run (``flags`` is empty)."""
+        return not self.flags
+
+    @property
+    def rhat_max(self):
+        """The largest R-hat recorded (NaN when none could be computed)."""
+        vals = [v for v in self.rhat.values() if np.isfinite(v)]
+        return float(max(vals)) if vals else float("nan")
 
     def summary(self):
         """A few lines: method, ladder, acceptance, exchange rates, tau and R-hat."""
@@ -208,6 +264,7 @@ class SampleResult:
             lines.append(f"tau_int[{name}] = {np.round(tau, 2).tolist()}")
         for name, value in self.rhat.items():
             lines.append(f"rhat[{name}] = {value:.4f}")
+        lines.extend(f"FLAG: {flag}" for flag in self.flags)
         return "\n".join(lines)
 
     def __repr__(self):
@@ -326,6 +383,9 @@ class _SpinFamily(_Family):
         at = self.arrays["chain_at"][:, 0]
         return self.arrays["spins"][np.arange(self.n_rep), at].astype(np.float64)
 
+    def chains(self):
+        return self.arrays["spins"]
+
     def attempts_per_sweep(self):
         return self.n
 
@@ -410,6 +470,9 @@ class _ContinuousFamily(_Family):
         at = self.arrays["chain_at"][:, 0]
         return self.arrays["x"][np.arange(self.n_rep), at].copy()
 
+    def chains(self):
+        return self.arrays["x"]
+
     def attempts_per_sweep(self):
         return 1
 
@@ -444,6 +507,9 @@ class _SphereFamily(_Family):
         at = self.arrays["chain_at"][:, 0]
         return self.model.radius * self.model.embed(self.arrays["w"][np.arange(self.n_rep), at])
 
+    def chains(self):
+        return self.model.radius * self.model.embed(self.arrays["w"])
+
     def attempts_per_sweep(self):
         return 1
 
@@ -473,6 +539,9 @@ class _PointsFamily(_Family):
     def current(self):
         return self.points[self.point_indices()].astype(np.float64)
 
+    def chains(self):
+        return self.points[self.arrays["idx"]]
+
     def attempts_per_sweep(self):
         return 1
 
@@ -483,6 +552,19 @@ def _init_states(post, n_rep, k, init, seed, key, space):
     """Initial configurations, shape (R, K, N) (points: (R, K) indices)."""
     model = post.model
     n = post.n_dim
+    if isinstance(init, str) and init == "auto":
+        # over-dispersed starts (Gelman & Rubin 1992): the observation, where the posterior sits
+        # once the field dominates, and prior draws, which land in the other modes of the
+        # prior, so that replicas that cannot cross between modes disagree (R-hat) instead of
+        # agreeing on one mode
+        at_obs = _init_states(post, n_rep, k, "observation", seed, key, space)
+        can_draw = space in ("points", "spins") or "sample" in model.capabilities
+        if n_rep == 1 or not can_draw:
+            return at_obs
+        from_prior = _init_states(post, n_rep, k, "prior", seed, key, space)
+        odd = np.arange(n_rep) % 2 == 1
+        at_obs[odd] = from_prior[odd]
+        return at_obs
     if isinstance(init, str):
         if init == "prior":
             out = []
@@ -512,7 +594,9 @@ def _init_states(post, n_rep, k, init, seed, key, space):
             else:
                 one = np.array(y, dtype=np.float64)
             return np.broadcast_to(one, (n_rep, k, n)).copy()
-        raise ValueError(f"init: expected 'prior', 'observation' or an array of shape ({n_rep}, {n}), got {init!r}")
+        raise ValueError(
+            f"init: expected 'auto', 'prior', 'observation' or an array of shape ({n_rep}, {n}), got {init!r}"
+        )
     arr = np.asarray(init)
     if space == "points":
         if arr.shape != (n_rep,) or not np.issubdtype(arr.dtype, np.integer):
@@ -536,7 +620,7 @@ def _fingerprint(post, method, ladder, n_rep, n_sweeps, burn_in, thin, seed, key
     h = hashlib.sha256()
     h.update(np.ascontiguousarray(post.x_t).tobytes())
     h.update(json.dumps([type(post.model).__name__, repr(post.model.params()), repr(post.process), post.t,
-                         method, ladder.kind, list(ladder.values), n_rep, n_sweeps, burn_in, thin, seed,
+                         method, ladder.kind, list(ladder.values), list(ladder.prior_values), n_rep, n_sweeps, burn_in, thin, seed,
                          list(key), store]).encode())
     return h.hexdigest()
 
@@ -578,8 +662,8 @@ def _auto_progress(progress):
 
 
 def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method="auto", seed=0, key=(), *,
-           tempering=None, temperatures=None, n_temperatures=None, beta_min=None, exchange_every=1,
-           order="random", step_size=None, n_leapfrog=10, adapt=True, init="prior", store="auto",
+           tempering="auto", temperatures=None, n_temperatures=None, beta_min=None, exchange_every=1,
+           order="random", step_size=None, n_leapfrog=10, adapt=True, init="auto", store="auto",
            max_bytes=2**30, log_prior_grad=None, prior_params=None, progress=None, checkpoint=None,
            checkpoint_every=60.0, resume=False):
     """Sample the posterior ``P(x0 | x_t)`` with ``n_replicas`` independent Monte Carlo replicas.
@@ -601,9 +685,19 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
         Root seed. With ``key`` (a tuple of ints identifying the task, e.g. ``(N, t_index,
         disorder)``) it fixes every random number: replica ``r`` uses
         ``SeedSequence(seed, spawn_key=(*key, r, stream))``.
-    tempering : None, "hamiltonian" or "likelihood"
+    tempering : "auto", None, "hamiltonian" or "likelihood"
         Parallel tempering ladder (see :class:`Ladder`); ``temperatures`` gives its values
         explicitly (first 1, decreasing), otherwise ``n_temperatures`` rungs down to ``beta_min``.
+        ``"auto"`` (default) is ``"hamiltonian"`` with the default ladder (8 rungs geometric down
+        to ``beta = 0.05``) when the model says its prior may have several modes
+        (``model.may_be_multimodal``: mixtures, ferromagnetic, Hopfield and spin-glass priors
+        below their mean-field temperature), and no ladder otherwise; to set the ladder, name
+        its kind. Local moves do not cross the barriers between such modes: without a
+        ladder, replicas stay where they started and the diagnostics flag the run.
+        A ``"likelihood"`` ladder ends at the prior; when the prior may have several modes its
+        far end does not mix either, so a ladder built from ``n_temperatures`` then continues in
+        the prior's own temperature (``Ladder.make(..., extend_prior=True)``), and an explicit
+        ``temperatures`` list that ends at such a prior is flagged.
     exchange_every : int
         Sweeps between rounds of neighbour exchanges.
     order : "random" or "sequential"
@@ -612,9 +706,13 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
         Initial step size (continuous and sphere methods); adapted during burn-in if ``adapt``.
     n_leapfrog : int
         Leapfrog steps per HMC trajectory.
-    init : "prior", "observation" or array (R, N) (data sets: R point indices)
+    init : "auto", "prior", "observation" or array (R, N) (data sets: R point indices)
         Initial state of every chain: prior draws, the rescaled observation ``y = x_t / a_t``
         (spins: its signs; sphere: its direction; data sets: the nearest point), or given states.
+        ``"auto"`` (default) starts even replicas at the observation (where the posterior is once
+        the field dominates) and odd ones at prior draws (over-dispersed starts, Gelman & Rubin
+        1992), so that replicas that cannot leave the mode they started in disagree, and R-hat
+        says so, instead of agreeing on one mode. Recorded as ``SampleResult.init``.
     store : "auto", "samples" or "summary"
         Keep all draws, or only per-replica running moments and scalar series. ``"auto"`` keeps
         the draws when they need at most ``max_bytes``.
@@ -633,6 +731,17 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
     Returns
     -------
     SampleResult
+
+    Warns
+    -----
+    mc.diagnostics.MixingWarning
+        When an R-hat across replicas (energy, projection on the field, overlaps, the model's
+        order directions, and with a ladder the configurations followed across rungs) exceeds
+        :data:`mc.diagnostics.RHAT_MAX` = 1.01, or a likelihood ladder ends at a multimodal
+        prior: the replicas have not mixed and estimates from them are not to be trusted, even
+        with small error bars. Recorded in ``SampleResult.flags``.
+    mc.diagnostics.ShortChainWarning
+        When the draws per replica are fewer than 50 tau of a recorded series.
 
     Examples
     --------
@@ -663,9 +772,14 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
     model = posterior.model
     space = model.state_space
     method = _choose_method(space, method, model)
-    if tempering in (None, "none") and (temperatures is not None or n_temperatures is not None or beta_min is not None):
+    ladder_given = temperatures is not None or n_temperatures is not None or beta_min is not None
+    if tempering in (None, "none", "auto") and ladder_given:
         raise ValueError("tempering: temperatures / n_temperatures / beta_min need tempering='hamiltonian' or 'likelihood'")
-    ladder = Ladder.make(tempering, n_temperatures, temperatures, beta_min)
+    multimodal = bool(model.may_be_multimodal)
+    if isinstance(tempering, str) and tempering == "auto":
+        tempering = "hamiltonian" if multimodal else None
+    ladder = Ladder.make(tempering, n_temperatures, temperatures, beta_min,
+                         extend_prior=multimodal and tempering == "likelihood" and temperatures is None)
     k = ladder.n_rungs
     n = posterior.n_dim
     n_draws = n_sweeps // thin
@@ -711,6 +825,13 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
     sum_x2 = np.zeros((n_rep, n))
     y_norm = float(np.linalg.norm(posterior.y))
     u = posterior.y / y_norm if y_norm > 0 else np.full(n, 1.0 / np.sqrt(n))
+    # projections that tell modes apart: on the field direction and the model's order directions;
+    # with a ladder they are also followed along every configuration (chain), whatever its rung
+    directions = model.order_directions()
+    directions = None if directions is None else np.ascontiguousarray(directions, dtype=np.float64)
+    probe = u[None, :] if directions is None else np.vstack([u, directions])
+    order_proj = np.empty((n_rep, n_draws, probe.shape[0] - 1)) if directions is not None else None
+    chain_proj = np.empty((n_rep, k, n_draws, probe.shape[0])) if k > 1 else None
     sweeps_done, draws_done, n_adapt = 0, 0, 0
     next_replica = (np.arange(n_rep) + 1) % n_rep
 
@@ -719,6 +840,10 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
 
     def buffers():
         out = {"energies": energies, "overlaps": overlaps, "projections": projections, "sum_x": sum_x, "sum_x2": sum_x2}
+        if order_proj is not None:
+            out["order_proj"] = order_proj
+        if chain_proj is not None:
+            out["chain_proj"] = chain_proj
         if samples is not None:
             out["samples"] = samples
         if indices is not None:
@@ -727,8 +852,7 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
 
     def save_checkpoint():
         arrays = {f"state_{name}": arr for name, arr in fam.arrays.items()}
-        arrays.update({f"buf_{name}": arr[:, :draws_done] if arr.ndim >= 2 and name not in ("sum_x", "sum_x2") else arr
-                       for name, arr in buffers().items()})
+        arrays.update({f"buf_{name}": _recorded(name, arr, draws_done) for name, arr in buffers().items()})
         arrays["rng"] = rng
         arrays["meta"] = np.array(json.dumps({
             "version": _CHECKPOINT_VERSION, "fingerprint": fingerprint, "sweeps_done": sweeps_done,
@@ -751,6 +875,8 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
                 saved = data[f"buf_{name}"]
                 if name in ("sum_x", "sum_x2"):
                     arr[...] = saved
+                elif name == "chain_proj":
+                    arr[:, :, :draws_done] = saved
                 else:
                     arr[:, :draws_done] = saved
         if space == "continuous":
@@ -810,6 +936,10 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
                 if n_rep > 1:
                     overlaps[:, d] = np.einsum("ri,ri->r", x, x[next_replica]) / n
                 projections[:, d] = x @ u / np.sqrt(n)
+                if order_proj is not None:
+                    order_proj[:, d] = x @ directions.T
+                if chain_proj is not None:
+                    chain_proj[:, :, d] = fam.chains() @ probe.T
                 sum_x += x
                 sum_x2 += x * x
                 draws_done += 1
@@ -838,6 +968,8 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
     exchange_rate = a["ex_acc"] / np.maximum(a["ex_att"], 1)
     tau, rhat = {}, {}
     series = {"energy": energies, "overlap": overlaps if n_rep > 1 else None, "projection": projections}
+    if order_proj is not None:
+        series.update({f"order_{j}": order_proj[:, :, j] for j in range(order_proj.shape[2])})
     short = []
     for name, ser in series.items():
         if ser is None or ser.shape[1] < 4:
@@ -853,9 +985,47 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
             diagnostics.ShortChainWarning,
             stacklevel=2,
         )
+    flags = []
     if n_draws >= 4:
-        rhat["energy"] = diagnostics.rhat(energies)
-        rhat["projection"] = diagnostics.rhat(projections)
+        for name, ser in series.items():
+            if ser is None or (name == "overlap" and n_rep < 3):
+                continue  # with two replicas both overlap series are the same q_01
+            rhat[name] = diagnostics.rhat(ser)
+        bad = {name: v for name, v in rhat.items() if v > diagnostics.RHAT_MAX}
+        if bad:
+            flags.append(
+                "replicas have not mixed: R-hat "
+                + ", ".join(f"{name} = {v:.3g}" for name, v in bad.items())
+                + f" > {diagnostics.RHAT_MAX} (" + _mixing_advice(ladder) + ")"
+            )
+    changes = None
+    if chain_proj is not None and n_draws >= 2:
+        # the probe whose configurations are split most cleanly between two sides (order
+        # directions first, then the field direction); frozen = both sides, no crossing
+        frozen = None
+        for j in list(range(1, chain_proj.shape[3])) + [0]:
+            ch, both = diagnostics.mode_changes(chain_proj[:, :, :, j].reshape(n_rep * k, n_draws))
+            if changes is None:
+                changes = ch.reshape(n_rep, k)
+            if both and ch.sum() == 0:
+                frozen, changes = j, ch.reshape(n_rep, k)
+                break
+        if frozen is not None:
+            name = "the field direction" if frozen == 0 else f"order direction {frozen - 1}"
+            flags.append(
+                f"the {ladder.kind} ladder does not connect the modes: along {name} the {n_rep * k} configurations "
+                "sit in different modes and none crossed between them during the run, so exchanges only "
+                "reshuffle a fixed set of modes; use more rungs, a lower beta_min, or tempering='hamiltonian'"
+            )
+    if ladder.kind == "likelihood" and multimodal and not ladder.extends_prior:
+        flags.append(
+            "the likelihood ladder ends at a prior that may have several modes (model.may_be_multimodal), "
+            "where local moves do not cross either: every configuration keeps its mode and exchanges only "
+            "reshuffle them; build the ladder from n_temperatures (it then continues in the prior's "
+            "temperature) or use tempering='hamiltonian'"
+        )
+    for flag in flags:
+        warnings.warn(flag, diagnostics.MixingWarning, stacklevel=2)
     out_samples = None
     if samples is not None:
         out_samples = samples.astype(np.float64) if samples.dtype != np.float64 else samples
@@ -881,4 +1051,24 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
         tau_int=tau,
         rhat=rhat,
         wall_time=time.perf_counter() - t_start,
+        order_projections=order_proj,
+        mode_changes=changes,
+        init=init if isinstance(init, str) else "array",
+        flags=flags,
     )
+
+
+def _mixing_advice(ladder):
+    if ladder.n_rungs == 1:
+        return ("replicas started apart stay in different states: the posterior has several modes that "
+                "local moves do not cross; use tempering='hamiltonian' and check R-hat again")
+    return "run longer, or add rungs to the ladder"
+
+
+def _recorded(name, arr, draws_done):
+    """The part of a recording buffer filled so far (running sums whole)."""
+    if name in ("sum_x", "sum_x2"):
+        return arr
+    if name == "chain_proj":
+        return arr[:, :, :draws_done]
+    return arr[:, :draws_done]

@@ -2,8 +2,9 @@
 
 Every function takes ``source``: an exact posterior (``mc.Posterior``), a weight vector where
 that suffices, or samples ``(replicas, draws, N)`` (``replica.samples``), and returns an
-:class:`~replica.stats.Estimate` (exact: ``stderr = 0``, ``method = "exact"``; samples: the error
-from the integrated autocorrelation time of the per-draw series, ``method = "samples"``). The
+:class:`~replica.stats.Estimate` (exact: ``stderr = 0``, ``method = "exact"``; samples: the
+larger of the error from the integrated autocorrelation time of the per-draw series and the
+jackknife over replicas, :func:`replica.stats.replica_mean`, ``method = "samples"``). The
 same name for both lets a test compare them.
 
 Sample estimators of pair quantities average over the ``R (R - 1) / 2`` replica pairs at each
@@ -20,9 +21,9 @@ from mc._validation import as_float_array, as_scalar, probability_vector
 from mc.posterior import Posterior
 
 from .overlaps import _pair_mean_of_products
-from .samples import as_samples, draw_chunks, exact_of, pair_indices, source_kind
+from .samples import as_samples, draw_chunks, exact_of, pair_dots, pair_indices, pairs_within, source_kind
 from .states import class_responsibilities, nearest_point, state_labels
-from .stats import Estimate, correlated_mean, jackknife
+from .stats import Estimate, correlated_mean, jackknife, replica_mean
 
 __all__ = [
     "participation_ratio",
@@ -49,6 +50,32 @@ def _agreement_series(labels):
     """Per-draw fraction of replica pairs with equal labels; labels (R, T) -> (T,)."""
     ia, ib = pair_indices(labels.shape[0])
     return np.mean(labels[ia] == labels[ib], axis=0)
+
+
+def _agreement(labels, warn, n):
+    """Mean fraction of replica pairs with equal labels (R, T), errors over draws and replicas."""
+    return replica_mean(lambda keep: _agreement_series(labels[keep]), labels.shape[0], min_replicas=2,
+                        warn=warn, n=n)
+
+
+def _replica_average(values, warn, n=None):
+    """Mean of a one-replica quantity ``values`` (R, T), errors over draws and replicas."""
+    return replica_mean(lambda keep: values[keep].mean(axis=0), values.shape[0], warn=warn,
+                        n=values.size if n is None else n)
+
+
+def _pair_average(self_terms, pair_terms, warn, n, sign=-1.0):
+    """Mean of ``mean_a s_a + sign mean_{a<b} p_ab`` per draw (``self_terms`` (R, T) or None,
+    ``pair_terms`` (T, pairs)), errors over draws and replicas."""
+    r = int(round(0.5 + math.sqrt(0.25 + 2 * pair_terms.shape[1])))  # pairs = R (R - 1) / 2
+
+    def series(keep):
+        out = sign * pair_terms[:, pairs_within(r, keep)].mean(axis=1)
+        if self_terms is not None:
+            out = out + self_terms[keep].mean(axis=0)
+        return out
+
+    return replica_mean(series, r, min_replicas=2, warn=warn, n=n)
 
 
 def _enumerated_probs(ex, what):
@@ -119,7 +146,7 @@ def participation_ratio(source, *, points=None, labels=None, warn=True):
         return _exact(w @ w)
     x = as_samples(source, min_replicas=2, min_draws=2)
     lab = state_labels(x, points=points, labels=labels)
-    return correlated_mean(_agreement_series(lab), warn=warn, n=x.shape[0] * x.shape[1])
+    return _agreement(lab, warn, x.shape[0] * x.shape[1])
 
 
 def weight_entropy(source, *, log_weights=None, points=None, labels=None, warn=True):
@@ -159,7 +186,7 @@ def weight_entropy(source, *, log_weights=None, points=None, labels=None, warn=T
     vals = -logw[lab]
     if not np.isfinite(vals).all():
         raise ValueError("log_weights: a sampled state has log weight -inf (zero weight)")
-    return correlated_mean(vals.mean(axis=0), warn=warn, n=x.shape[0] * x.shape[1])
+    return _replica_average(vals, warn)
 
 
 def cloning_probability(source, *, classes=None, points=None, labels=None, hard=False, warn=True):
@@ -205,18 +232,19 @@ def cloning_probability(source, *, classes=None, points=None, labels=None, hard=
     if classes is not None and not hard:
         if points is not None or labels is not None:
             raise ValueError("classes: give only one of classes, points and labels")
-        series = np.empty(x.shape[1])
+        ia, ib = pair_indices(x.shape[0])
+        products = np.empty((x.shape[1], ia.size))
         for sl in draw_chunks(x, extra=x.shape[2]):
             resp = class_responsibilities(x[:, sl], classes)  # (R, chunk, K)
-            series[sl] = _pair_mean_of_products(resp)
-        return correlated_mean(series, warn=warn, n=n)
+            products[sl] = np.einsum("ptk,ptk->tp", resp[ia], resp[ib])
+        return _pair_average(None, products, warn, n, sign=1.0)
     if classes is None and points is None and labels is None:
         raise ValueError("classes, points, labels: give one to name the class of each sample")
     if points is not None and labels is not None and classes is None:
         lab = _sample_classes(x, points, labels)
     else:
         lab = state_labels(x, points=points, classes=classes, labels=labels)
-    return correlated_mean(_agreement_series(lab), warn=warn, n=n)
+    return _agreement(lab, warn, n)
 
 
 def nearest_point_overlap(source, points, *, normalised=False, mass_tol=1e-15, warn=True):
@@ -246,8 +274,8 @@ def nearest_point_overlap(source, points, *, normalised=False, mass_tol=1e-15, w
     x = as_samples(source, min_draws=2)
     pts = as_float_array(points, "points", ndim=2)
     nn = nearest_point(x, pts)
-    q = _overlap_rows(x, pts[nn], normalised)
-    return correlated_mean(q.mean(axis=0), warn=warn, n=x.shape[0] * x.shape[1])
+    q = np.asarray(_overlap_rows(x, pts[nn], normalised))
+    return _replica_average(q, warn)
 
 
 def _overlap_rows(x, y, normalised):
@@ -307,7 +335,7 @@ def class_magnetisation(source, mu, *, warn=True):
     x = as_samples(source, min_draws=2)
     v, norm2 = _direction(mu, x.shape[2])
     m = x @ v / norm2
-    return correlated_mean(m.mean(axis=0), warn=warn, n=m.size)
+    return _replica_average(m, warn)
 
 
 def class_magnetisation_variance(source, mu=None, *, points=None, labels=None, warn=True):
@@ -345,8 +373,8 @@ def class_magnetisation_variance(source, mu=None, *, points=None, labels=None, w
         if lab.size and (lab.max() > 1 or lab.min() < 0):
             raise ValueError("labels: the label spin needs two classes (0 and 1)")
         c = 1.0 - 2.0 * lab
-        series = 1.0 - _pair_mean_of_products(c)
-        return correlated_mean(series, warn=warn, n=c.size)
+        est = _pair_average(None, pair_dots(c), warn, c.size, sign=1.0)
+        return Estimate(1.0 - est.value, est.stderr, n=est.n, tau=est.tau, method=est.method)
     if kind == "exact":
         ex = exact_of(source)
         v, norm2 = _direction(mu, ex.n_dim)
@@ -356,8 +384,7 @@ def class_magnetisation_variance(source, mu=None, *, points=None, labels=None, w
     x = as_samples(source, min_replicas=2, min_draws=2)
     v, norm2 = _direction(mu, x.shape[2])
     m = x @ v / norm2  # (R, T)
-    series = np.mean(m * m, axis=0) - _pair_mean_of_products(m)
-    return correlated_mean(series, warn=warn, n=m.size)
+    return _pair_average(m * m, pair_dots(m), warn, m.size)
 
 
 # responses -----------------------------------------------------------------------------------
@@ -369,6 +396,13 @@ def _coefficients(source, a_t, D_t):
     if a_t is None or D_t is None:
         raise ValueError("a_t, D_t: required (the process coefficients at t) unless source is an mc.Posterior")
     return as_scalar(a_t, "a_t", positive=True), as_scalar(D_t, "D_t", positive=True)
+
+
+def _replica_trace(x, warn, n):
+    """Mean over draws of ``mean_a |x_a|^2 / N - mean_{a<b} x_a . x_b / N`` (unbiased for
+    ``tr Cov / N``), errors over draws and replicas."""
+    n_dim = x.shape[2]
+    return _pair_average(np.einsum("rti,rti->rt", x, x) / n_dim, pair_dots(x) / n_dim, warn, n)
 
 
 def _replica_trace_series(x):
@@ -451,10 +485,11 @@ def susceptibility(source, *, kind="trace", wrt="x_t", direction=None, a_t=None,
     if kind == "direction":
         u, norm2 = _direction(direction, x.shape[2], "direction")
         proj = x @ u / math.sqrt(norm2)
-        series = np.mean(proj * proj, axis=0) - _pair_mean_of_products(proj)
+        est = _pair_average(proj * proj, pair_dots(proj), warn, n)
+    elif kind == "trace":
+        est = _replica_trace(x, warn, n)
     else:
-        series = _replica_trace_series(x)
-    est = correlated_mean(series, warn=warn and kind != "top", n=n)
+        est = correlated_mean(_replica_trace_series(x), warn=False, n=n)
     if kind == "top":
         if blocks is None:
             blocks = int(np.clip(x.shape[1] // max(1, math.ceil(5.0 * est.tau)), 2, 32))
@@ -479,6 +514,6 @@ def score_divergence(source, *, a_t=None, D_t=None, warn=True):
         raise ValueError("source: expected an exact posterior or samples (replicas, draws, N)")
     x = as_samples(source, min_replicas=2, min_draws=2)
     n_dim = x.shape[2]
-    est = correlated_mean(_replica_trace_series(x), warn=warn, n=x.shape[0] * x.shape[1])
+    est = _replica_trace(x, warn, x.shape[0] * x.shape[1])
     c = (a / D) ** 2 * n_dim
     return Estimate(-n_dim / D + c * est.value, c * est.stderr, n=est.n, tau=est.tau, method="samples")

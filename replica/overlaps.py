@@ -22,9 +22,9 @@ from mc._validation import as_float_array, as_positive_int, as_scalar
 from mc.models.dataset import DiscretePosterior
 from mc.models.gaussian_mixture import GaussianMixturePosterior
 
-from .samples import CHUNK_ELEMENTS, as_samples, draw_chunks, exact_of, pair_indices, source_kind
+from .samples import CHUNK_ELEMENTS, as_samples, draw_chunks, exact_of, pair_indices, pairs_within, source_kind
 from .states import state_labels
-from .stats import Estimate, ShortChainWarning, correlated_mean, jackknife, tau_int
+from .stats import Estimate, ShortChainWarning, jackknife, replica_mean, replica_means, tau_int
 
 __all__ = [
     "overlap",
@@ -321,7 +321,8 @@ def overlap_distribution(source, bins=None, *, reference=None, normalised=False,
         Walsh-Hadamard transform instead).
 
     From samples: at each draw, the fraction of the pair (or replica) overlaps that fall in each
-    bin; each bin's mass is the mean of that per-draw series, with its ``tau``-based error. A bin
+    bin; each bin's mass is the mean of that per-draw series, with the larger of its ``tau``-based
+    error and the jackknife over replicas (:func:`replica.stats.replica_means`). A bin
     that no value reached reports as its error the mass one value would have carried,
     ``1 / (values per draw x draws)``, instead of a misleading 0.
     """
@@ -341,18 +342,20 @@ def overlap_distribution(source, bins=None, *, reference=None, normalised=False,
     n_bins = edges.size - 1
     which = np.searchsorted(edges, values, side="right") - 1
     which[values == edges[-1]] = n_bins - 1  # the last bin is closed, as in numpy.histogram
-    inside = (which >= 0) & (which < n_bins)
     t = values.shape[0]
-    frac = np.zeros((t, n_bins))
-    rows = np.broadcast_to(np.arange(t)[:, None], which.shape)
-    np.add.at(frac, (rows[inside], which[inside]), 1.0)
-    frac /= values.shape[1]
-    prob = np.empty(n_bins)
-    err = np.empty(n_bins)
-    taus = np.empty(n_bins)
-    for b in range(n_bins):
-        est = correlated_mean(frac[:, b], warn=False)
-        prob[b], err[b], taus[b] = est.value, est.stderr, est.tau
+
+    def fractions(keep):
+        cols = _columns_within(x.shape[0], keep, reference is not None)
+        w = which[:, cols]
+        inside = (w >= 0) & (w < n_bins)
+        frac = np.zeros((t, n_bins))
+        rows = np.broadcast_to(np.arange(t)[:, None], w.shape)
+        np.add.at(frac, (rows[inside], w[inside]), 1.0)
+        return frac / w.shape[1]
+
+    prob, err, taus = replica_means(fractions, x.shape[0], min_replicas=1 if reference is not None else 2,
+                                    warn=False)
+    err = np.array(err, dtype=np.float64)
     empty = prob == 0
     err[empty] = 1.0 / values.size
     tau = float(taus.max())
@@ -428,7 +431,8 @@ def overlap_moments(source, orders=(1, 2, 4), *, reference=None, normalised=Fals
 
     Exact: from the exact P(q) for finite-list posteriors; orders 1 and 2 (plain overlap) for any
     exact posterior from its mean and covariance (``E[q_ab] = |m|^2 / N``). From samples: the
-    per-draw mean over pairs (or replicas) of ``q^k``, with its ``tau``-based error.
+    per-draw mean over pairs (or replicas) of ``q^k``, with the larger of its ``tau``-based error
+    and the jackknife over replicas (:func:`replica.stats.replica_mean`).
 
     Returns ``{k: Estimate}``.
     """
@@ -461,7 +465,18 @@ def overlap_moments(source, orders=(1, 2, 4), *, reference=None, normalised=Fals
     values = reference_overlaps(x, reference, normalised=normalised) if reference is not None \
         else replica_overlaps(x, normalised=normalised)
     n = x.shape[0] * x.shape[1]
-    return {k: correlated_mean(np.mean(values**k, axis=1), warn=warn, n=n) for k in orders}
+    single = reference is not None
+    return {
+        k: replica_mean(lambda keep, k=k: np.mean(values[:, _columns_within(x.shape[0], keep, single)] ** k, axis=1),
+                        x.shape[0], min_replicas=1 if single else 2, warn=warn, n=n)
+        for k in orders
+    }
+
+
+def _columns_within(n_replicas, keep, single):
+    """Columns of a per-draw table of replica values (``single``) or pair values (pairs of
+    :func:`replica.samples.pair_indices`) that involve only the replicas ``keep``."""
+    return keep if single else pairs_within(n_replicas, keep)
 
 
 def q_ea(source, *, points=None, classes=None, labels=None, blocks=None):

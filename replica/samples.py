@@ -20,7 +20,8 @@ from mc._validation import as_float_array, as_generator, as_positive_int
 from mc.models.base import ExactPosterior
 from mc.posterior import Posterior
 
-__all__ = ["exact_samples", "as_samples", "is_exact", "exact_of", "source_kind", "pair_indices"]
+__all__ = ["exact_samples", "as_samples", "is_exact", "exact_of", "source_kind", "pair_indices", "pairs_within",
+           "pair_dots"]
 
 #: Temporaries of estimators hold at most about this many float64 elements (128 MiB).
 CHUNK_ELEMENTS = 1 << 24
@@ -95,6 +96,27 @@ def source_kind(source, name="source"):
 def pair_indices(n_replicas):
     """Indices ``(a, b)`` of the ``R (R - 1) / 2`` replica pairs ``a < b``."""
     return np.triu_indices(n_replicas, 1)
+
+
+def pairs_within(n_replicas, keep):
+    """Boolean mask over the pairs of :func:`pair_indices` whose two replicas are both in ``keep``."""
+    ia, ib = pair_indices(n_replicas)
+    inside = np.zeros(n_replicas, dtype=bool)
+    inside[keep] = True
+    return inside[ia] & inside[ib]
+
+
+def pair_dots(x):
+    """``x_a . x_b`` at every draw for the pairs of :func:`pair_indices`: shape ``(T, R (R - 1) / 2)``
+    for ``x`` of shape ``(R, T, N)`` (or ``(R, T)``, a scalar per replica)."""
+    ia, ib = pair_indices(x.shape[0])
+    if x.ndim == 2:
+        return (x[ia] * x[ib]).T
+    out = np.empty((x.shape[1], ia.size))
+    for sl in draw_chunks(x, extra=x.shape[0]):
+        block = np.ascontiguousarray(x[:, sl].transpose(1, 0, 2))  # (chunk, R, N)
+        out[sl] = np.matmul(block, block.transpose(0, 2, 1))[:, ia, ib]
+    return out
 
 
 def draw_chunks(samples, extra=1):

@@ -18,6 +18,17 @@ Capabilities
 ``"exact_posterior"``  closed-form or quadrature posterior (mean, covariance, log Z, samples).
 ``"enumerate"``        finite state space small enough to list (spin priors with N <= 20).
 ``"grad_log_prob"``    ``grad_log_prob(x0)`` is available (continuous models, for MALA / HMC).
+
+Hooks for the Monte Carlo engine
+--------------------------------
+``may_be_multimodal``  whether the prior can hold several separated modes, so that local moves
+                       may fail to cross between the modes of a posterior (the sampler then
+                       tempers by default and extends likelihood ladders into the prior's own
+                       temperature);
+``order_directions()`` unit vectors whose projections tell the modes apart (class axes,
+                       magnetisation, patterns): the sampler records them and checks that the
+                       replicas agree on them (R-hat), since the energy alone does not see a
+                       replica stuck in a mirror-image mode.
 """
 from __future__ import annotations
 
@@ -60,6 +71,17 @@ class DataModel(abc.ABC):
     def params(self) -> dict:
         """Scalar parameters recorded as columns of the result table."""
         return {"n_dim": self.n_dim}
+
+    @property
+    def may_be_multimodal(self) -> bool:
+        """Whether the prior may hold several separated modes (see the module docstring).
+
+        ``False`` by default: a model that can be multimodal says so."""
+        return False
+
+    def order_directions(self):
+        """Orthonormal rows ``(k, N)`` whose projections tell the prior's modes apart, or ``None``."""
+        return None
 
     # helpers for subclasses -------------------------------------------------
     def _check_batch(self, x0, name="x0"):

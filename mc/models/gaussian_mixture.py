@@ -136,6 +136,22 @@ class GaussianMixture(DataModel):
     def params(self):
         return {"n_dim": self.n_dim, "n_components": self.n_components, **self._params}
 
+    @property
+    def may_be_multimodal(self):
+        """A mixture of more than one component may have a mode per component."""
+        return self.n_components > 1
+
+    def order_directions(self):
+        """Orthonormal basis of the span of the component means about their weighted mean
+        (the class axes; ``mu / |mu|`` for the two-class mixture), or ``None`` for one component
+        or coincident means."""
+        centred = self.means - self.weights @ self.means
+        if self.n_components < 2 or not np.any(centred):
+            return None
+        u, sv, _ = np.linalg.svd(centred.T, full_matrices=False)
+        keep = sv > 1e-10 * sv[0]
+        return np.ascontiguousarray(u[:, keep].T)
+
     def _to_eigenbasis(self, k, v):
         """``U_k^T v`` for ``v`` of shape (..., N)."""
         if self.eigenvectors is None:

@@ -130,6 +130,25 @@ def _inverse_cdf_draw(cdf, n, gen):
     return np.minimum(np.searchsorted(cdf, u, side="right"), cdf.size - 1)
 
 
+def _top_eigenvalue(w):
+    """Largest eigenvalue of a symmetric matrix or sparse matrix ``w``: 0 when the Gershgorin
+    bound ``max_i sum_j |W_ij|`` is already <= 0, else by Lanczos (``scipy.sparse.linalg.eigsh``)
+    for N > 64 and ``eigvalsh`` below."""
+    n = w.shape[0]
+    if hasattr(w, "tocsr"):
+        bound = float(abs(w).sum(axis=1).max()) if w.nnz else 0.0
+    else:
+        bound = float(np.abs(w).sum(axis=1).max())
+    if bound <= 0:
+        return 0.0
+    if n <= 64:
+        dense = w.toarray() if hasattr(w, "tocsr") else np.asarray(w)
+        return float(np.linalg.eigvalsh(dense)[-1])
+    from scipy.sparse.linalg import eigsh
+
+    return float(eigsh(w, k=1, which="LA", return_eigenvectors=False, tol=1e-6)[0])
+
+
 class IsingPrior(DataModel):
     """Ising prior ``log p0(sigma) = (beta / 2) sigma^T W sigma + b . sigma`` on {-1, +1}^N.
 
@@ -334,6 +353,39 @@ class IsingPrior(DataModel):
         out.update(self._extra_params)
         return out
 
+    def _coupling_operator(self):
+        """``W`` as a matrix or sparse matrix (for its top eigenvalue)."""
+        return self.couplings
+
+    @property
+    def may_be_multimodal(self):
+        """Whether ``beta lambda_max(W) > 1``: the paramagnetic solution of the mean-field
+        equations ``m = tanh(beta W m + b)`` is then unstable (derived: linearise at ``m = 0``),
+        so the prior may split into several states (ferromagnetic, retrieval or spin-glass).
+        Conservative: for SK (``lambda_max = 2 J``) it says so from ``beta J > 1/2`` on, below the
+        true transition at ``beta J = 1``. Cached per instance."""
+        if getattr(self, "_multimodal", None) is None:
+            self._multimodal = bool(self.beta * _top_eigenvalue(self._coupling_operator()) > 1.0)
+        return self._multimodal
+
+    def order_directions(self):
+        """The patterns (Hopfield, orthonormalised), the uniform magnetisation ``1 / sqrt(N)``
+        for ferromagnetic couplings (all ``W_ij >= 0``), else ``None`` (spin glasses have no
+        fixed direction; their replicas are compared through overlaps)."""
+        patterns = getattr(self, "patterns", None)
+        if patterns is not None:
+            q, r = np.linalg.qr(np.asarray(patterns, dtype=np.float64).T)
+            keep = np.abs(np.diag(r)) > 1e-10 * np.sqrt(self._n)
+            return np.ascontiguousarray(q[:, keep].T)
+        if self._ferromagnetic():
+            return np.full((1, self._n), 1.0 / np.sqrt(self._n))
+        return None
+
+    def _ferromagnetic(self):
+        w = self._coupling_operator()
+        data = w.data if hasattr(w, "tocsr") else w
+        return bool(np.all(data >= 0))
+
     def _pair_energy(self, spins):
         """``(beta / 2) sigma^T W sigma`` for float spins of shape (rows, N)."""
         return 0.5 * self.beta * np.einsum("ij,ij->i", spins @ self._couplings, spins)
@@ -455,6 +507,14 @@ class CurieWeissPrior(IsingPrior):
             np.fill_diagonal(w, 0.0)
             self._dense = _readonly(w)
         return self._dense
+
+    @property
+    def may_be_multimodal(self):
+        """``beta J > 1``: the ferromagnetic phase of the Curie-Weiss prior (two states)."""
+        return bool(self.beta * self.J > 1.0)
+
+    def _ferromagnetic(self):
+        return self.J >= 0
 
     @property
     def capabilities(self):

@@ -134,6 +134,9 @@ class LatticeIsingPrior(IsingPrior):
             self._dense = _readonly(self.sparse_couplings.toarray())
         return self._dense
 
+    def _coupling_operator(self):
+        return self.sparse_couplings
+
     def _pair_energy(self, spins):
         return 0.5 * self.beta * np.einsum("ij,ij->i", np.asarray((self.sparse_couplings @ spins.T).T), spins)
 

@@ -6,7 +6,8 @@ under ``mpiexec -n K``), ``merge DIR`` (merged tables from per-task files), ``re
 
 Exit codes, the same on every MPI rank: 0 success; 1 failure (for ``scan``: some tasks failed,
 the others finished); 2 bad input (arguments, spec, directory), nothing run; 3 interrupted by
-SIGINT / SIGTERM before all tasks finished (continue with ``--resume``).
+SIGINT / SIGTERM before all tasks finished (continue with ``--resume``); 4 (``report``) a Monte
+Carlo row disagrees with the exact row of the same task by more than 5 standard errors.
 
 Heavy modules (numpy, numba, mpi4py) are imported inside the subcommands, after ``scan`` has set
 its per-rank thread and cache defaults (``replica._environment.pin_threads``). The exit codes
@@ -19,7 +20,7 @@ import os
 import signal
 import sys
 
-EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_DISAGREEMENT = 0, 1, 2, 3, 4
 
 
 def demo_table(n_dim=100, times=(0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0), seed=0, disorder=0, process="VP"):

@@ -12,6 +12,9 @@ so that a notebook can use them on the same tables:
 * :func:`located_transitions`: speciation, collapse and fragmentation located by every criterion
   of :func:`replica.transitions.locate` that the tables support (per N, between sizes, and
   extrapolated to N -> infinity), with the theory beside (:func:`replica.transitions.with_theory`);
+* :func:`monte_carlo_checks`: the Monte Carlo tasks whose replicas did not mix (``mixed = 0``)
+  and those whose rows disagree with the exact rows of the same task by more than
+  :data:`Z_LIMIT` standard errors (``z_exact:<observable>`` rows);
 * :func:`make_plots`: the figures (P(q) tables, which exact atoms of large data sets make
   large, are read piece by piece for them).
 
@@ -34,7 +37,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from .cli import EXIT_BAD_INPUT, EXIT_OK
+from .cli import EXIT_BAD_INPUT, EXIT_DISAGREEMENT, EXIT_OK
 from .stats import format_value_error
 from .summary import BASE_KEYS as _BASE_KEYS
 from .summary import LABEL_KEYS as _LABEL_KEYS
@@ -46,6 +49,9 @@ from .transitions import locate, locate_transitions, with_theory
 __all__ = [
     "EXIT_OK",
     "EXIT_BAD_INPUT",
+    "EXIT_DISAGREEMENT",
+    "Z_LIMIT",
+    "monte_carlo_checks",
     "PLOT_INSTALL",
     "TABLES",
     "ScanStatus",
@@ -411,6 +417,50 @@ def format_summary(summary):
     return out
 
 
+#: |z| above which a Monte Carlo row is reported as disagreeing with its exact row.
+Z_LIMIT = 5.0
+_TASK_KEYS = ["n_dim", "t", "disorder", "method"]
+
+
+def monte_carlo_checks(results):
+    """The Monte Carlo tasks that fail their checks.
+
+    Returns ``{"not_mixed": DataFrame, "disagree": DataFrame}``: the tasks with a ``mixed`` row
+    equal to 0 (``mc.sample`` flagged an R-hat above its limit or a ladder that cannot mix;
+    columns ``n_dim, t, disorder, method, rhat_max``), and the ``z_exact:<observable>`` rows with
+    ``|z| > Z_LIMIT`` (columns ``n_dim, t, disorder, method, observable, z``), worst first.
+    """
+    obs = results["observable"].astype(str)
+    keys = [k for k in _TASK_KEYS if k in results.columns]
+    mixed = results[obs == "mixed"]
+    bad = mixed[mixed["value"] < 0.5][keys]
+    rmax = results[obs == "rhat_max"][keys + ["value"]].rename(columns={"value": "rhat_max"})
+    not_mixed = bad.merge(rmax, on=keys, how="left").sort_values("rhat_max", ascending=False)
+    z = results[obs.str.startswith("z_exact:")]
+    z = z.assign(observable=z["observable"].str.slice(len("z_exact:")), z=z["value"])[keys + ["observable", "z"]]
+    disagree = z[z["z"].abs() > Z_LIMIT]
+    disagree = disagree.reindex(disagree["z"].abs().sort_values(ascending=False).index)
+    return {"not_mixed": not_mixed.reset_index(drop=True), "disagree": disagree.reset_index(drop=True)}
+
+
+def _print_checks(checks, n_checked, stream, line_width):
+    not_mixed, disagree = checks["not_mixed"], checks["disagree"]
+    print(f"Monte Carlo checks ({n_checked} tasks with replicas):", file=stream)
+    if not_mixed.empty:
+        print("  every task's replicas mixed (every R-hat within its limit)", file=stream)
+    else:
+        print(f"  WARNING: {len(not_mixed)} tasks whose replicas did not mix (mixed = 0; R-hat above 1.01): "
+              "their values may be wrong by more than their error bars", file=stream)
+        print(not_mixed.head(10).to_string(index=False, line_width=line_width), file=stream)
+    if disagree.empty:
+        print(f"  no Monte Carlo row is more than {Z_LIMIT:g} standard errors from the exact row beside it",
+              file=stream)
+    else:
+        print(f"  ERROR: {len(disagree)} Monte Carlo rows more than {Z_LIMIT:g} standard errors from the exact "
+              "rows of the same task (z_exact):", file=stream)
+        print(disagree.head(10).to_string(index=False, line_width=line_width), file=stream)
+
+
 def located_transitions(results, summary=None, *, n_boot=1000, seed=0):
     """Every transition :func:`replica.transitions.locate` finds in a result table, with the
     theory beside (``theory``, ``theory_criterion``; :func:`replica.transitions.with_theory`).
@@ -761,8 +811,14 @@ def report(directory, *, plots=True, plot_dir=None, stream=None, line_width=120)
     that the plots were skipped and how to install them. Everything goes to ``stream`` (default
     standard output; error messages to standard error unless ``stream`` is given).
 
-    Returns 0 (``EXIT_OK``), or 2 (``EXIT_BAD_INPUT``) with a message naming ``directory`` when it
-    does not exist, holds no scan, or holds no results yet.
+    Monte Carlo scans also get their checks (:func:`monte_carlo_checks`): tasks whose replicas
+    did not mix are listed with a warning, and rows more than :data:`Z_LIMIT` standard errors
+    from the exact row of the same task are listed as errors.
+
+    Returns 0 (``EXIT_OK``); 4 (``EXIT_DISAGREEMENT``) when a Monte Carlo row disagrees with its
+    exact row by more than ``Z_LIMIT`` standard errors (after printing and plotting everything);
+    or 2 (``EXIT_BAD_INPUT``) with a message naming ``directory`` when it does not exist, holds no
+    scan, or holds no results yet.
     """
     errors = sys.stderr if stream is None else stream
     stream = sys.stdout if stream is None else stream
@@ -785,6 +841,10 @@ def report(directory, *, plots=True, plot_dir=None, stream=None, line_width=120)
     if results.empty:
         print(f"replica report: error: directory: {path!r} holds no results yet", file=errors)
         return EXIT_BAD_INPUT
+    checks = monte_carlo_checks(results)
+    n_checked = int((results["observable"].astype(str) == "mixed").sum())
+    code = EXIT_DISAGREEMENT if not checks["disagree"].empty else EXIT_OK
+    results = results[~results["observable"].astype(str).str.startswith("z_exact:")]
     summary = disorder_summary(results)
     transitions = located_transitions(results, summary)
     print(f"results: {len(results)} rows; N = {sorted(int(n) for n in results['n_dim'].unique())}; "
@@ -796,12 +856,15 @@ def report(directory, *, plots=True, plot_dir=None, stream=None, line_width=120)
         print(f"\n[{title}]", file=stream)
         print(table.to_string(line_width=line_width), file=stream)
     print(file=stream)
+    if n_checked:
+        _print_checks(checks, n_checked, stream, line_width)
+        print(file=stream)
     _print_transitions(transitions, stream)
     if not plots:
-        return EXIT_OK
+        return code
     if not _matplotlib_available():
         print(f"plots: skipped (matplotlib is not installed; install the 'plot' extra: {PLOT_INSTALL})", file=stream)
-        return EXIT_OK
+        return code
     target = os.path.join(path, "plots") if plot_dir is None else os.fspath(plot_dir)
     files = _table_files(path, status)[0]["histograms"]
     densities = _histogram_densities(lambda: _batches(files, _HISTOGRAM_READ))
@@ -809,7 +872,7 @@ def report(directory, *, plots=True, plot_dir=None, stream=None, line_width=120)
     print(f"plots: {len(written)} files in {target}", file=stream)
     for p in written:
         print(f"  {p}", file=stream)
-    return EXIT_OK
+    return code
 
 
 def main(argv=None):

@@ -229,3 +229,65 @@ def test_franz_parisi_impossible_combinations():
         parse_spec(spec_text(model='name = "dataset_gaussian"\nn_points = 10', franz_parisi='method = "umbrella"'))
     spec = parse_spec(spec_text(franz_parisi='method = "exact"\nq = {start = -1.0, stop = 1.0, num = 5}'))
     assert spec.franz_parisi.q == pytest.approx((-1.0, -0.5, 0.0, 0.5, 1.0))
+
+
+# ------------------------------------------------------------------ planted disorder needs prior draws
+@pytest.mark.parametrize(
+    "model, grid, too_big",
+    [
+        ('name = "sherrington_kirkpatrick"\nbeta = 1.5', 'n_dim = [16, 32, 64]\nt = [1.0]\nsource = "prior"', [32, 64]),
+        ('name = "sherrington_kirkpatrick"', 'n_dim = [21]\nt = [1.0]', [21]),  # source defaults to "prior"
+        ('name = "hopfield"\nn_patterns = 2', 'n_dim = [32]\nt = [1.0]\nsource = "prior"', [32]),
+    ],
+)
+def test_planted_spins_beyond_exact_prior_draws_are_refused_naming_grid_source(model, grid, too_big):
+    from mc.models.ising import MAX_ENUMERATION_DIM
+
+    with pytest.raises(SpecError) as err:
+        parse_spec(spec_text(model=model, grid=grid, sampler='method = "heat_bath"\nsweeps = 100'))
+    msg = str(err.value)
+    assert msg.startswith("grid.source:"), msg
+    name = model.split('"')[1]
+    # why (the model, the N, the limit) and what to do instead
+    assert repr(name) in msg and str(too_big) in msg and f"N = {MAX_ENUMERATION_DIM}" in msg, msg
+    assert "MAX_ENUMERATION_DIM" in msg and "Monte Carlo" in msg, msg
+    assert f"grid.n_dim <= {MAX_ENUMERATION_DIM}" in msg and "'curie_weiss'" in msg, msg
+
+
+@pytest.mark.parametrize(
+    "model, grid, sampler",
+    [
+        # planted SK / Hopfield within exact prior draws (2^N enumeration)
+        ('name = "sherrington_kirkpatrick"\nbeta = 1.5', 'n_dim = [12, 16, 20]\nt = [1.0]', 'method = "heat_bath"'),
+        ('name = "hopfield"\nn_patterns = 2', 'n_dim = [20]\nt = [1.0]', 'method = "exact"'),
+        # Curie-Weiss draws its prior exactly at any N (Hubbard-Stratonovich mixture)
+        ('name = "curie_weiss"\nbeta = 1.5', 'n_dim = [32, 128, 1024]\nt = [1.0]\nsource = "prior"',
+         'method = "heat_bath"'),
+        ('name = "curie_weiss"\nbeta = 1.5', 'n_dim = [64]\nt = [1.0]', 'method = "exact"'),
+        # continuous models and data sets plant at any N
+        ('name = "two_class_mixture"', 'n_dim = [32, 256]\nt = [1.0]\nsource = "prior"', 'method = "mala"'),
+        ('name = "hypersphere"', 'n_dim = [512]\nt = [1.0]', 'method = "sphere"'),
+        ('name = "dataset_alpha"\nalpha = 0.2', 'n_dim = [50]\nt = [1.0]\nsource = "prior"', 'method = "exact"'),
+    ],
+)
+def test_specs_whose_prior_can_be_drawn_still_validate(model, grid, sampler):
+    spec = parse_spec(spec_text(model=model, grid=grid, sampler=sampler))
+    assert spec.grid.source == "prior" and len(make_tasks(spec)) == len(spec.grid.n_dim)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_declared_prior_draw_limit_matches_the_models_capabilities(name):
+    """``ModelEntry.prior_draw_max_n`` says what the built model says: ``"sample"`` in its
+    capabilities exactly up to the limit (checked on each side of it)."""
+    from replica.scan.compute import build_model
+
+    entry = MODELS[name]
+    required = {"n_points": "10", "alpha": "0.1", "n_patterns": "2"}
+    params = "".join(f"\n{p} = {required[p]}" for p, (_, default) in entry.params.items() if default is None)
+    spec = parse_spec(spec_text(model=f'name = "{name}"{params}', grid='n_dim = [8]\nt = [1.0]'))
+    limit = entry.prior_draw_max_n
+    sizes = (8, 24) if limit is None else (limit, limit + 1)
+    for n in sizes:
+        model = build_model(spec, n)
+        can = "sample" in model.capabilities or hasattr(model, "sample_indices")
+        assert can == (limit is None or n <= limit), (name, n, sorted(model.capabilities))

@@ -10,9 +10,14 @@ Routes (``[sampler] method``):
   error 0); with ``draws > 0`` also from that many independent exact draws per replica
   (``method = "samples"`` rows), which checks the estimators' errors against the exact values.
 * a Monte Carlo method: ``mc.sample`` with the task's key, observables from the replicas'
-  samples with errors from the integrated autocorrelation time, the sampler's diagnostics
-  (``acceptance``, ``tau_int_energy``, ``rhat_energy``) as rows, and, with
-  ``exact_reference = true`` and a model that has them, the exact values beside.
+  samples with errors that see every replica as a chain (``replica.stats.replica_mean``), the
+  sampler's diagnostics as rows (``acceptance``, ``tau_int_energy``, ``exchange_rate_min``, the
+  R-hats ``rhat_energy``, ``rhat_projection``, ``rhat_overlap``, ``rhat_order`` (largest over the
+  model's order directions), ``rhat_max``, and ``mixed``: 1 when no diagnostic flagged the run, 0 when one did, see
+  ``mc.SampleResult.flags``), and, with ``exact_reference = true`` and a model that has them,
+  the exact values beside with the z-score of each Monte Carlo row against its exact row,
+  ``z_exact:<observable> = (value_MC - value_exact) / stderr_MC`` (:func:`z_score`; ``replica
+  report`` lists the tasks where ``|z| > 5`` and exits with status 4).
 """
 from __future__ import annotations
 
@@ -259,20 +264,16 @@ def run_task(spec, task):
             init=s.init, store="samples", progress=False,
         )
         samples = res.samples
-        n = res.n_replicas * res.n_draws
-        tau_e = np.asarray(res.tau_int.get("energy", [np.nan]), dtype=float)
-        estimates["acceptance"] = [Estimate(float(np.mean(res.acceptance[:, 0])), float(np.std(res.acceptance[:, 0])
-                                            / np.sqrt(res.n_replicas)), n=res.n_replicas, method=s.method)]
-        estimates["tau_int_energy"] = [Estimate(float(np.max(tau_e)), 0.0, n=n, method=s.method)]
-        estimates["rhat_energy"] = [Estimate(float(res.rhat.get("energy", np.nan)), 0.0, n=n, method=s.method)]
-        if res.exchange_rate.size:
-            estimates["exchange_rate_min"] = [Estimate(float(np.min(np.mean(res.exchange_rate, axis=0))), 0.0,
-                                                       n=res.n_replicas, method=s.method)]
+        estimates.update(_diagnostics(res, s.method))
     if samples is not None:
         for name, est in _estimates(names, samples, model=model, post=post, state=state, space=space,
                                     warn=False).items():
             if s.method != "exact":
                 est = Estimate(est.value, est.stderr, n=est.n, tau=est.tau, method=s.method)
+                exact = [e for e in estimates.get(name, ()) if e.method == "exact"]
+                if exact:
+                    estimates[f"z_exact:{name}"] = [Estimate(z_score(est, exact[0].value), 0.0, n=est.n,
+                                                             method=s.method)]
             estimates.setdefault(name, []).append(est)
         if want_hist:
             dist = _histogram(samples, space, spec.observables.bins, True)
@@ -288,6 +289,45 @@ def run_task(spec, task):
     results = result_frame(info, estimates)
     histograms = histogram_frame(info, hists) if hists else None
     return {"results": results, "histograms": histograms, "potentials": potentials}
+
+
+def z_score(est, exact):
+    """``(value - exact) / error`` of a Monte Carlo estimate against the exact value, with the error
+    floored at the resolution of a mean of ``n`` samples, ``max(|value|, |exact|) / n``: a series
+    that never varied (every replica in one state) has a zero error bar, and a difference from the
+    exact value then counts in units of what one sample could have changed, instead of being
+    infinite when the exact value is a hair away (``1`` against ``1 - 1e-9``) or skipped when it
+    is far (a trapped run)."""
+    floor = max(abs(est.value), abs(exact)) / max(est.n, 1)
+    err = max(est.stderr, floor)
+    if err == 0.0:
+        return 0.0
+    return (est.value - exact) / err
+
+
+def _diagnostics(res, method):
+    """Rows of the sampler's diagnostics (see the module docstring)."""
+    n = res.n_replicas * res.n_draws
+    tau_e = np.asarray(res.tau_int.get("energy", [np.nan]), dtype=float)
+    rows = {
+        "acceptance": Estimate(float(np.mean(res.acceptance[:, 0])),
+                               float(np.std(res.acceptance[:, 0]) / np.sqrt(res.n_replicas)), n=res.n_replicas,
+                               method=method),
+        "tau_int_energy": Estimate(float(np.max(tau_e)), 0.0, n=n, method=method),
+    }
+    if res.exchange_rate.size:
+        rows["exchange_rate_min"] = Estimate(float(np.min(np.mean(res.exchange_rate, axis=0))), 0.0,
+                                             n=res.n_replicas, method=method)
+    rhat = dict(res.rhat)
+    order = [v for name, v in rhat.items() if name.startswith("order_")]
+    named = {"energy": rhat.get("energy"), "projection": rhat.get("projection"), "overlap": rhat.get("overlap"),
+             "order": max(order) if order else None}
+    for name, value in named.items():
+        if value is not None or name == "energy":
+            rows[f"rhat_{name}"] = Estimate(float(np.nan if value is None else value), 0.0, n=n, method=method)
+    rows["rhat_max"] = Estimate(res.rhat_max, 0.0, n=n, method=method)
+    rows["mixed"] = Estimate(float(res.mixed), 0.0, n=n, method=method)
+    return {name: [est] for name, est in rows.items()}
 
 
 def _franz_parisi(spec, post, state, key):

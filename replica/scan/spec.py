@@ -152,7 +152,10 @@ class ModelEntry:
     (``"points"``, ``"continuous"``, ``"sphere"``, ``"spins"``), ``random`` whether building the
     model draws random numbers (points, couplings, patterns) from its own seed, ``labels`` whether
     the points of a data set carry class labels (which the class observables of
-    :data:`LABELLED_OBSERVABLES` need).
+    :data:`LABELLED_OBSERVABLES` need). ``prior_draw_max_n`` is the largest N at which the model
+    draws x0 exactly from its prior (``"sample"`` in its ``capabilities``), which planted
+    disorder (``grid.source = "prior"``) needs, with the reason in ``prior_draw_limit``; ``None``:
+    any N (data sets draw one of their points).
     """
 
     build: str
@@ -161,6 +164,16 @@ class ModelEntry:
     random: bool
     doc: str
     labels: bool = False
+    prior_draw_max_n: int | None = None
+    prior_draw_limit: str = ""
+
+
+#: Spin priors without a closed form draw x0 exactly by enumerating the 2^N states.
+_ENUMERATED_DRAWS = {
+    "prior_draw_max_n": MAX_ENUMERATION_DIM,
+    "prior_draw_limit": f"exact draws enumerate the 2^N spin states, up to mc.models.ising.MAX_ENUMERATION_DIM "
+                        f"= {MAX_ENUMERATION_DIM}",
+}
 
 
 #: Models a spec can name, with their parameters (``n_dim`` always comes from the grid).
@@ -199,11 +212,11 @@ MODELS = {
     "sherrington_kirkpatrick": ModelEntry(
         "sherrington_kirkpatrick",
         {"beta": ("float0", 1.0), "J": ("float0", 1.0), "J0": ("float", 0.0), "field": ("float", 0.0)},
-        "spins", True, "SK spin glass, W_ij = J0 / N + J g_ij / sqrt(N)",
+        "spins", True, "SK spin glass, W_ij = J0 / N + J g_ij / sqrt(N)", **_ENUMERATED_DRAWS,
     ),
     "hopfield": ModelEntry(
         "hopfield", {"n_patterns": ("int+", None), "beta": ("float0", 1.0), "field": ("float", 0.0)}, "spins", True,
-        "Hopfield network with n_patterns random +-1 patterns",
+        "Hopfield network with n_patterns random +-1 patterns", **_ENUMERATED_DRAWS,
     ),
 }
 
@@ -299,10 +312,13 @@ class SamplerSection:
     space: spins ``heat_bath`` / ``metropolis``, continuous ``mala`` / ``hmc`` / ``rwm``,
     sphere ``sphere``, data sets ``points``), ``replicas`` (>= 2 for overlaps), ``draws``
     (exact route: independent exact draws per replica for sampled estimates and histograms, 0
-    for exact values only), ``sweeps``, ``burn_in``, ``thin``, ``tempering`` (``"none"``,
-    ``"hamiltonian"``, ``"likelihood"``), ``n_temperatures``, ``beta_min``, ``step_size``,
-    ``n_leapfrog``, ``init`` (``"prior"`` or ``"observation"``), ``exact_reference``
-    (with Monte Carlo, also record the exact values where the model has them)."""
+    for exact values only), ``sweeps``, ``burn_in``, ``thin``, ``tempering`` (``"auto"``, the
+    default: a Hamiltonian ladder where the model's prior may have several modes, as
+    ``mc.sample``; ``"none"``, ``"hamiltonian"``, ``"likelihood"``), ``n_temperatures``,
+    ``beta_min``, ``step_size``, ``n_leapfrog``, ``init`` (``"auto"``, the default: even replicas at
+    the observation, odd ones at prior draws; ``"prior"`` or ``"observation"``),
+    ``exact_reference`` (with Monte Carlo, also record the exact values where the model has them,
+    and the z-score of each Monte Carlo row against them)."""
 
     method: str = "exact"
     replicas: int = 4
@@ -310,12 +326,12 @@ class SamplerSection:
     sweeps: int = 1000
     burn_in: int | None = None
     thin: int = 1
-    tempering: str = "none"
+    tempering: str = "auto"
     n_temperatures: int | None = None
     beta_min: float | None = None
     step_size: float | None = None
     n_leapfrog: int = 10
-    init: str = "prior"
+    init: str = "auto"
     exact_reference: bool = True
 
 
@@ -522,9 +538,9 @@ def _parse_sampler(table):
     if "step_size" in table:
         kw["step_size"] = _float(table["step_size"], "sampler.step_size", positive=True)
     if "tempering" in table:
-        kw["tempering"] = _str(table["tempering"], "sampler.tempering", ("none", "hamiltonian", "likelihood"))
+        kw["tempering"] = _str(table["tempering"], "sampler.tempering", ("auto", "none", "hamiltonian", "likelihood"))
     if "init" in table:
-        kw["init"] = _str(table["init"], "sampler.init", ("prior", "observation"))
+        kw["init"] = _str(table["init"], "sampler.init", ("auto", "prior", "observation"))
     if "exact_reference" in table:
         kw["exact_reference"] = _bool(table["exact_reference"], "sampler.exact_reference")
     return SamplerSection(**kw)
@@ -590,6 +606,36 @@ def _parse_franz_parisi(table):
     return FranzParisiSection(**kw)
 
 
+#: Sources of the quenched x0 that draw it from the model's own prior (planted disorder).
+_PRIOR_DRAW_SOURCES = ("prior",)
+
+
+def _check_prior_draws(spec):
+    """Planted disorder needs an exact draw x0 from the prior at every N of the grid.
+
+    The limit is the model's own (:attr:`ModelEntry.prior_draw_max_n`, which agrees with
+    ``"sample" in model.capabilities``); nothing is built. A Monte Carlo draw of planted x0 is not
+    offered yet, so a spec beyond the limit would fail every one of those tasks: refuse it here.
+    """
+    entry = MODELS[spec.model.name]
+    limit = entry.prior_draw_max_n
+    if spec.grid.source not in _PRIOR_DRAW_SOURCES or limit is None:
+        return
+    too_big = [n for n in spec.grid.n_dim if n > limit]
+    if not too_big:
+        return
+    fine = [n for n in spec.grid.n_dim if n <= limit]
+    anywhere = [m for m, e in MODELS.items() if e.space == entry.space and e.prior_draw_max_n is None]
+    raise SpecError(
+        f"grid.source: {spec.grid.source!r} (planted disorder) draws x0 from the prior of model "
+        f"{spec.model.name!r}, which can be drawn exactly only up to N = {limit} ({entry.prior_draw_limit}), not at "
+        f"grid.n_dim = {too_big}; planted disorder drawn by Monte Carlo is not available yet. Use grid.n_dim <= {limit}"
+        + (f" (here {fine})" if fine else "")
+        + (f", or a model whose prior is drawn exactly at any N ({', '.join(repr(m) for m in anywhere)})"
+           if anywhere else "")
+    )
+
+
 def _check_combinations(spec):
     """Impossible combinations, named by the key to change."""
     name, space = spec.model.name, spec.space
@@ -612,10 +658,12 @@ def _check_combinations(spec):
         if spec.sampler.replicas < 2 and {"q_self", "susceptibility", "score_divergence",
                                            "overlap_histogram"} & set(spec.observables.names):
             raise SpecError("sampler.replicas: overlaps and susceptibilities from samples need at least 2 replicas")
-    if spec.sampler.tempering != "none" and method == "exact":
+    if spec.sampler.tempering not in ("none", "auto") and method == "exact":
         raise SpecError("sampler.tempering: only used with a Monte Carlo method, not 'exact'")
-    if spec.sampler.tempering == "none" and spec.sampler.n_temperatures is not None:
-        raise SpecError("sampler.n_temperatures: set sampler.tempering to 'hamiltonian' or 'likelihood' to use a ladder")
+    if spec.sampler.tempering in ("none", "auto") and (spec.sampler.n_temperatures is not None
+                                                       or spec.sampler.beta_min is not None):
+        key = "n_temperatures" if spec.sampler.n_temperatures is not None else "beta_min"
+        raise SpecError(f"sampler.{key}: set sampler.tempering to 'hamiltonian' or 'likelihood' to use a ladder")
     if spec.grid.source in ("point", "population") and space != "points":
         raise SpecError(f"grid.source: {spec.grid.source!r} needs a data-set model, not {name!r}")
     fp = spec.franz_parisi
@@ -647,6 +695,7 @@ def _check_combinations(spec):
         for n in spec.grid.n_dim:
             if 8.0 * spec.model.params["n_points"] * n > spec.model.max_gib * 2**30:
                 raise SpecError(f"model.n_points: too many points for model.max_gib = {spec.model.max_gib} GiB at N = {n}")
+    _check_prior_draws(spec)  # last: the errors above say how to fix the method first
 
 
 def parse_spec(text):

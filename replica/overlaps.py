@@ -526,7 +526,7 @@ def q_ea(source, *, points=None, classes=None, labels=None, blocks=None):
     return Estimate(est.value, est.stderr, n=x.shape[0] * x.shape[1], tau=tau, method="samples")
 
 
-def binder_cumulant(q2, q4):
+def binder_cumulant(q2, q4, *, bias_corrected=True):
     """Binder cumulant ``g = (1/2) (3 - [<q^4>] / [<q^2>]^2)`` with a jackknife over disorder.
 
     ``q2`` and ``q4`` hold the thermal moments ``<q^2>`` and ``<q^4>`` of each disorder sample
@@ -534,6 +534,12 @@ def binder_cumulant(q2, q4):
     when ``|q|`` does not fluctuate (ordered), ``g = 0`` for a Gaussian ``q`` centred at zero;
     curves for several N cross at a continuous transition. Works for any order parameter (e.g.
     the class magnetisation). With one disorder sample the error is ``nan``.
+
+    Value returned: with ``bias_corrected=True`` (default) the jackknife bias-corrected estimate
+    ``n g - (n - 1) mean_i g_(i)`` over the ``n`` disorder samples (``g_(i)`` the formula above
+    without sample ``i``), which removes the ``O(1/n)`` bias of the ratio of disorder means; with
+    ``bias_corrected=False`` the plain formula above evaluated on all samples. The error is the
+    jackknife standard error in both cases.
     """
     a = as_float_array(q2, "q2")
     b = as_float_array(q4, "q4")
@@ -548,4 +554,7 @@ def binder_cumulant(q2, q4):
 
     if a.size == 1:
         return Estimate(g(a, b), math.nan, n=1, method="single")
-    return jackknife((a, b), g)
+    est = jackknife((a, b), g)
+    if bias_corrected:
+        return est
+    return Estimate(g(a, b), est.stderr, n=est.n, tau=est.tau, method=est.method)

@@ -14,8 +14,6 @@ import pytest
 import mc
 import replica
 
-pytestmark = pytest.mark.filterwarnings("ignore::mc.diagnostics.ShortChainWarning")
-
 
 def test_overlap_distribution_of_enumerable_spin_posterior_matches_monte_carlo():
     prior = mc.IsingPrior.sherrington_kirkpatrick(12, beta=1.2, seed=4)
@@ -52,6 +50,9 @@ def _nishimori_differences(beta_true, beta_used, n_disorder=40, n=32, t=1.0):
 
 
 @pytest.mark.slow
+# The errors asserted on are over the 40 disorder samples, not within chains; the negative control
+# (a ferromagnetic prior) decorrelates its magnetisation slowly and says so.
+@pytest.mark.filterwarnings("ignore::mc.diagnostics.ShortChainWarning")
 def test_nishimori_identity_holds_for_monte_carlo_on_planted_disorder_and_fails_for_a_wrong_prior():
     mean, err = _nishimori_differences(beta_true=0.5, beta_used=0.5)
     assert abs(mean) <= 5 * err, f"{mean:.4f} +- {err:.4f}"

@@ -198,6 +198,24 @@ def test_binder_cumulant_jackknife_matches_a_bootstrap_of_the_same_disorder_samp
     assert g.value == pytest.approx(0.5 * (3 - q4.mean() / q2.mean() ** 2), abs=0.1 * g.stderr)
 
 
+def test_binder_cumulant_returns_the_documented_estimate():
+    """Default: the jackknife bias-corrected value n g - (n - 1) mean g_(i), computed here by an
+    explicit leave-one-out loop; bias_corrected=False: the plain formula; same error."""
+    rng = np.random.default_rng(11)
+    q2 = rng.uniform(0.2, 0.6, size=12)
+    q4 = q2**2 * rng.uniform(1.0, 2.0, size=12)
+
+    def plain(a, b):
+        return 0.5 * (3 - b.mean() / a.mean() ** 2)
+
+    loo = np.array([plain(np.delete(q2, i), np.delete(q4, i)) for i in range(12)])
+    corrected = binder_cumulant(q2, q4)
+    raw = binder_cumulant(q2, q4, bias_corrected=False)
+    assert corrected.value == pytest.approx(12 * plain(q2, q4) - 11 * loo.mean(), rel=1e-12)
+    assert raw.value == pytest.approx(plain(q2, q4), rel=1e-12)
+    assert raw.stderr == corrected.stderr > 0
+
+
 # disorder averages of P(q) ------------------------------------------------------------------------
 def test_average_distribution_is_the_mean_mass_per_bin_with_sd_over_root_n():
     edges = np.linspace(-1, 1, 5)

@@ -10,6 +10,9 @@
 * Hypersphere: draws stay on the sphere to 1e-10 and the mean along the field equals the von
   Mises-Fisher mean r A_d(kappa).
 * Data sets: the point histogram equals the exact softmax weights (chi-square).
+
+Negative controls: a chain on the posterior at another time fails the same checks (MALA against
+the mixture, the sphere, the data set).
 """
 import numpy as np
 import pytest
@@ -47,10 +50,13 @@ def _check_against_exact(post, res):
     sq = np.sum((x - exact_mean) ** 2, axis=2)
     m, e = _mean_and_error(sq)
     assert abs(m - post.cov_trace()) <= 5 * e, f"tr Cov {m:.3f} +- {e:.3f} vs {post.cov_trace():.3f}"
-    # class weight, Rao-Blackwellised: P(+ | x0) = expit(2 mu . x0 / sigma^2) for +-mu, equal weights
-    p_plus = expit(2.0 * x @ model.means[0])
-    m, e = _mean_and_error(p_plus)
-    assert abs(m - post.weights[0]) <= 5 * max(e, 1e-12), f"class weight {m:.4f} +- {e:.4f} vs {post.weights[0]:.4f}"
+    # class weight, Rao-Blackwellised: P(+ | x0) = expit(2 mu . x0 / sigma^2) for +-mu, equal weights.
+    # Only where both classes carry weight: after speciation P(+ | x0) is 0 or 1 to machine
+    # precision in every draw and the check could not fail.
+    if post.weights.min() > 1e-6:
+        p_plus = expit(2.0 * x @ model.means[0])
+        m, e = _mean_and_error(p_plus)
+        assert abs(m - post.weights[0]) <= 5 * e, f"class weight {m:.4f} +- {e:.4f} vs {post.weights[0]:.4f}"
 
 
 @pytest.mark.parametrize("method", ["mala", "hmc", "rwm"])
@@ -63,6 +69,15 @@ def test_single_class_posterior_after_speciation(method):
     target = mc.sampler.TARGET_ACCEPTANCE[method]
     assert abs(res.acceptance.mean() - target) < 0.15
     _check_against_exact(post, res)
+
+
+def test_a_chain_at_another_time_fails_the_same_checks():
+    """Negative control: MALA on the posterior of the same x_t at t = 0.6 instead of 0.5."""
+    post = _gmm_posterior(0.5)
+    wrong = mc.Posterior(post.model, mc.VP(), post.x_t, 0.6)
+    res = mc.sample(wrong, n_replicas=4, n_sweeps=20_000, thin=5, method="mala", init="observation", seed=3)
+    with pytest.raises(AssertionError):
+        _check_against_exact(post, res)
 
 
 @pytest.mark.slow
@@ -115,16 +130,16 @@ def test_sphere_sampler_stays_on_sphere_and_matches_von_mises_fisher_mean(subspa
     exact = model.radius * post.exact.mean_resultant_length
     assert abs(m - exact) <= 5 * e, f"{m:.4f} +- {e:.4f} vs {exact:.4f}"
     np.testing.assert_allclose(res.energies, post.energy(res.samples), rtol=1e-9, atol=1e-9)
+    # negative control: the chain of the same x_t at t = 1.0 misses this mean
+    wrong = mc.sample(mc.Posterior(model, mc.VP(), state.x_t, 1.0), n_replicas=4, n_sweeps=20_000, thin=2, seed=5)
+    m, e = _mean_and_error(wrong.samples @ direction)
+    assert abs(m - exact) > 5 * e, f"{m:.4f} +- {e:.4f} vs {exact:.4f}"
 
 
-def test_data_set_sampler_matches_softmax_weights():
-    model = mc.Dataset.gaussian(40, 8, seed=1)
-    state = mc.draw_quenched(model, mc.VP(), 1.0, seed=3)
-    post = mc.Posterior(model, mc.VP(), state.x_t, 1.0)
-    res = mc.sample(post, n_replicas=4, n_sweeps=40_000, thin=4, seed=1)
+def _chi2_pvalue(res, w):
+    """Chi-square p-value of the visited points (thinned by 2 tau) against the weights ``w``."""
     step = int(np.ceil(2 * np.nanmax(res.tau_int["energy"])))
     idx = res.indices[:, ::step].ravel()
-    w = post.weights
     keep = w * idx.size >= 5
     observed = np.bincount(idx, minlength=w.size)
     obs = np.append(observed[keep], observed[~keep].sum())
@@ -132,5 +147,16 @@ def test_data_set_sampler_matches_softmax_weights():
     if exp[-1] < 5:
         obs, exp = obs[:-1], exp[:-1] * (idx.size / exp[:-1].sum())
     chi2 = np.sum((obs - exp) ** 2 / exp)
-    assert stats.chi2.sf(chi2, obs.size - 1) > 1e-4
+    return stats.chi2.sf(chi2, obs.size - 1)
+
+
+def test_data_set_sampler_matches_softmax_weights():
+    model = mc.Dataset.gaussian(40, 8, seed=1)
+    state = mc.draw_quenched(model, mc.VP(), 1.0, seed=3)
+    post = mc.Posterior(model, mc.VP(), state.x_t, 1.0)
+    res = mc.sample(post, n_replicas=4, n_sweeps=40_000, thin=4, seed=1)
+    assert _chi2_pvalue(res, post.weights) > 1e-4
     np.testing.assert_array_equal(res.samples, model.points[res.indices])
+    # negative control: the chain of the same x_t at t = 1.3 fails against these weights
+    wrong = mc.sample(mc.Posterior(model, mc.VP(), state.x_t, 1.3), n_replicas=4, n_sweeps=40_000, thin=4, seed=1)
+    assert _chi2_pvalue(wrong, post.weights) < 1e-4

@@ -12,6 +12,8 @@ import pytest
 import mc
 from mc import sampler
 
+# These tests check the driver's mechanics (shapes, seeds, checkpoints, bad input) on deliberately
+# short runs; no assertion here uses an error bar, which is what ShortChainWarning qualifies.
 pytestmark = pytest.mark.filterwarnings("ignore::mc.diagnostics.ShortChainWarning")
 
 

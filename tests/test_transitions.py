@@ -13,7 +13,6 @@ with a known answer.
   root finding on its derivatives says;
 * the locators themselves on curves with a known crossing, and the extrapolation's errors.
 """
-import doctest
 
 import numpy as np
 import pandas as pd
@@ -21,7 +20,6 @@ import pytest
 
 import mc
 import replica
-import replica.transitions as transitions
 from replica import theory
 from replica.transitions import extrapolate, locate, y_statistics
 
@@ -272,11 +270,6 @@ def test_extrapolation_errors_are_calibrated():
 def test_bad_input_names_the_argument(call, name):
     with pytest.raises(ValueError, match=f"^{name}"):
         call()
-
-
-def test_module_examples_run():
-    failures, _ = doctest.testmod(transitions, optionflags=doctest.ELLIPSIS)
-    assert failures == 0
 
 
 def test_readme_transitions_example_runs(tmp_path):

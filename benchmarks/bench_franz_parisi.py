@@ -95,7 +95,10 @@ def converge(post, options, target, start, max_sweeps, seed=0):
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ShortChainWarning)
-            res = um.umbrella_sampling(post, n_sweeps=n_sweeps, seed=seed, progress=False, **options)
+            warnings.simplefilter("ignore", um.ConvergenceWarning)
+            # no extension inside: this loop doubles the sweeps itself; convergence is read off
+            res = um.umbrella_sampling(post, n_sweeps=n_sweeps, max_sweeps=n_sweeps, allow_unconverged=True,
+                                       seed=seed, progress=False, **options)
         wall = time.perf_counter() - t0
         total_time += wall
         info, pot = res.info, res.potential
@@ -109,10 +112,10 @@ def converge(post, options, target, start, max_sweeps, seed=0):
             "N": info["n_dim"], "K": info["n_windows"], "kappa": float(res.windows["kappa"].iloc[0]),
             "sweeps": n_sweeps + info["burn_in"], "total": info["total_sweeps"], "wall": wall,
             "cumulative": total_time, "max_se": max_se, "max_tau": max_tau, "bins": len(pot),
-            "overlap": info["mbar_overlap"], "max_z": max_z,
+            "overlap": info["mbar_overlap"], "max_z": max_z, "converged": res.converged,
         }
         long_enough = n_sweeps // options.get("thin", 1) >= MIN_TAUS * max_tau
-        if (max_se < target and long_enough) or 2 * n_sweeps > max_sweeps:
+        if (max_se < target and long_enough and res.converged) or 2 * n_sweeps > max_sweeps:
             return
         n_sweeps *= 2
 
@@ -131,13 +134,14 @@ def main():
     print(f"target: max stderr of V below {target:g}")
     head = (f"{'case':28s} {'N':>4s} {'K':>4s} {'kappa':>7s} {'sweeps/win':>10s} {'total sweeps':>13s} "
             f"{'wall s':>8s} {'cum. s':>8s} {'max se':>9s} {'max tau':>8s} {'bins':>5s} {'overlap':>8s} "
-            f"{'max|z|':>7s}")
+            f"{'max|z|':>7s} {'conv.':>5s}")
     print(head)
     for post, options, label in cases:
         for row in converge(post, options, target, start, max_sweeps):
             print(f"{label:28s} {row['N']:4d} {row['K']:4d} {row['kappa']:7.3g} {row['sweeps']:10d} "
                   f"{row['total']:13d} {row['wall']:8.2f} {row['cumulative']:8.2f} {row['max_se']:9.2e} "
-                  f"{row['max_tau']:8.3g} {row['bins']:5d} {row['overlap']:8.3f} {row['max_z']:7.2f}", flush=True)
+                  f"{row['max_tau']:8.3g} {row['bins']:5d} {row['overlap']:8.3f} {row['max_z']:7.2f} "
+                  f"{'yes' if row['converged'] else 'no':>5s}", flush=True)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,11 @@ posterior with ``numpy.random.SeedSequence(seed, spawn_key=key)``.
 
 ``method="umbrella"`` computes ``V`` for each reference with
 ``replica.umbrella.umbrella_potential`` (umbrella sampling with MBAR) and averages over references
-the same way.
+the same way. Every window of every run must pass its convergence criteria (``replica.umbrella``:
+50 tau, R-hat < 1.01 across dispersed replicas, overlap with its neighbours) or the run raises
+``replica.umbrella.ConvergenceError`` naming the reference and the windows; with
+``allow_unconverged=True`` the curve is returned and ``df.attrs["converged"]`` is False. The
+per-run records are in ``df.attrs["umbrella"]`` and ``FranzParisiSamples.diagnostics``.
 """
 from __future__ import annotations
 
@@ -333,6 +337,12 @@ class FranzParisiSamples:
     method, order_parameter : str
     unit_stderr : ndarray (M,) or None
         For a single unit, its own standard error (umbrella sampling), else None.
+    diagnostics : list of dict or None
+        Umbrella sampling: one entry per umbrella run (per reference, and per disorder sample for
+        a quenched average) with ``unit`` (and ``disorder``), ``reference`` (its index),
+        ``converged``, ``unconverged_windows``, ``info`` (the run's ``UmbrellaResult.info``) and
+        ``windows`` (its per-window diagnostics as lists: centre, tau, rhat_q, n_sweeps,
+        converged, ...); None for the exact routes.
     """
 
     q: np.ndarray
@@ -342,10 +352,23 @@ class FranzParisiSamples:
     method: str
     order_parameter: str
     unit_stderr: np.ndarray | None = None
+    diagnostics: list | None = None
 
     @property
     def n_units(self):
         return self.units.shape[0]
+
+    @property
+    def converged(self):
+        """Exact routes: True. Umbrella sampling: True when every run's windows passed their
+        convergence criteria (``replica.umbrella``), False when one did not, None when the runs
+        did not say."""
+        if self.diagnostics is None:
+            return True if self.method == "exact" else None
+        flags = [d.get("converged") for d in self.diagnostics]
+        if any(f is False for f in flags):
+            return False
+        return True if flags and all(f is True for f in flags) else None
 
     def covered(self):
         return np.isfinite(self.units).all(axis=0)
@@ -366,7 +389,7 @@ class FranzParisiSamples:
             err = np.asarray(self.unit_stderr, dtype=np.float64)
         else:
             err = np.zeros(units.shape[1]) if self.exact else np.full(units.shape[1], np.nan)
-        return pd.DataFrame({
+        frame = pd.DataFrame({
             "q": self.q,
             "V": np.where(covered, mean, np.nan),
             "stderr": np.where(covered, err, np.nan),
@@ -374,6 +397,11 @@ class FranzParisiSamples:
             "covered": covered,
             "n_dim": int(self.n_dim),
         })
+        if self.method == "umbrella":
+            # plain Python values (JSON-able), so that the attrs survive writing and concatenation
+            frame.attrs["converged"] = self.converged
+            frame.attrs["umbrella"] = list(self.diagnostics or [])
+        return frame
 
 
 def franz_parisi_samples(posterior, q_grid=None, method="exact", order_parameter="overlap", reference=None,
@@ -413,12 +441,24 @@ def franz_parisi_samples(posterior, q_grid=None, method="exact", order_parameter
     return FranzParisiSamples(grid, units, n, exact=given, method="exact", order_parameter=op.name)
 
 
+def _umbrella_diagnostics(frame, i):
+    """The convergence record of one umbrella run from its DataFrame's attrs (empty if absent)."""
+    info = dict(frame.attrs.get("umbrella", {}))
+    return {"unit": i, "reference": i, "converged": info.get("converged"),
+            "unconverged_windows": list(info.get("unconverged_windows", [])), "info": info,
+            "windows": dict(frame.attrs.get("windows", {}))}
+
+
 def _umbrella_samples(posterior, refs, given, grid, op, seed, key, options):
     from .umbrella import umbrella_potential
 
+    try:
+        from .umbrella import ConvergenceError
+    except ImportError:  # a stand-in module without it
+        ConvergenceError = None
     if seed is None:
         raise ValueError("seed: required by method='umbrella' (an int root seed)")
-    rows, errs = [], []
+    rows, errs, diagnostics = [], [], []
     defaulted = grid is None
     for i, r in enumerate(refs):
         if defaulted and i == 1:
@@ -426,7 +466,14 @@ def _umbrella_samples(posterior, refs, given, grid, op, seed, key, options):
             # other references may not reach its end bins, which are then walls (uncovered), as
             # in the exact routes, instead of an error.
             options = {"allow_uncovered": True, **options}
-        frame = umbrella_potential(posterior, r, grid, order_parameter=op, seed=seed, key=(*key, i), **options)
+        try:
+            frame = umbrella_potential(posterior, r, grid, order_parameter=op, seed=seed, key=(*key, i), **options)
+        except Exception as err:
+            if ConvergenceError is None or not isinstance(err, ConvergenceError):
+                raise
+            raise ConvergenceError(f"reference {i} of {len(refs)} (key {(*key, i)}): {err}",
+                                   windows=err.windows, diagnostics=err.diagnostics) from err
+        diagnostics.append(_umbrella_diagnostics(frame, i))
         q = np.asarray(frame["q"], dtype=np.float64)
         if grid is None:
             grid = q
@@ -437,7 +484,7 @@ def _umbrella_samples(posterior, refs, given, grid, op, seed, key, options):
         errs.append(np.asarray(frame["stderr"], dtype=np.float64))
     unit_err = errs[0] if len(rows) == 1 else None
     return FranzParisiSamples(grid, np.array(rows), posterior.n_dim, exact=False, method="umbrella",
-                              order_parameter=op.name, unit_stderr=unit_err)
+                              order_parameter=op.name, unit_stderr=unit_err, diagnostics=diagnostics)
 
 
 def franz_parisi(posterior, q_grid=None, method="exact", order_parameter="overlap", reference=None,
@@ -485,7 +532,13 @@ def franz_parisi(posterior, q_grid=None, method="exact", order_parameter="overla
     -------
     DataFrame with columns ``q``, ``V``, ``stderr``, ``n_references`` (units covering the point),
     ``covered`` (bool) and ``n_dim``; conventions for ``P``, uncovered points and errors in the
-    module docstring.
+    module docstring. With ``method="umbrella"``, ``df.attrs["converged"]`` says whether every
+    umbrella run passed its convergence criteria (``replica.umbrella``; a run that does not raises
+    ``replica.umbrella.ConvergenceError`` naming the reference and the windows, unless
+    ``allow_unconverged=True`` is passed, which returns the curve with ``converged = False``), and
+    ``df.attrs["umbrella"]`` holds one record per reference: ``converged``,
+    ``unconverged_windows``, ``info`` and the per-window diagnostics ``windows`` (tau, R-hat,
+    sweeps used, flags), as plain Python values.
 
     >>> import numpy as np, mc
     >>> model = mc.GaussianMixture.two_class(np.ones(20), variance=0.2)
@@ -502,7 +555,7 @@ def franz_parisi(posterior, q_grid=None, method="exact", order_parameter="overla
 def _quenched_samples(posteriors, references, q_grid, method, order_parameter, n_references, seed, key,
                       reference_sweeps, umbrella_options, bin_average=False):
     grid = _check_grid(q_grid)
-    rows, n_dim, exact, name = [], None, True, None
+    rows, n_dim, exact, name, diagnostics = [], None, True, None, None
     for d, (post, ref) in enumerate(zip(posteriors, references)):
         s = franz_parisi_samples(post, grid, method, order_parameter, ref, n_references, seed,
                                  (*key, d, _REFERENCE_STREAM), reference_sweeps=reference_sweeps,
@@ -517,8 +570,10 @@ def _quenched_samples(posteriors, references, q_grid, method, order_parameter, n
         rows.append(np.where(finite, s.units.mean(axis=0), np.inf))
         exact = exact and s.exact
         name = s.order_parameter
+        if s.diagnostics is not None:
+            diagnostics = (diagnostics or []) + [{**entry, "unit": d, "disorder": d} for entry in s.diagnostics]
     return FranzParisiSamples(grid, np.array(rows), n_dim, exact=exact and len(rows) == 1, method=method,
-                              order_parameter=name)
+                              order_parameter=name, diagnostics=diagnostics)
 
 
 def franz_parisi_quenched(model, process, t, *, n_disorder, seed, key=(), source="prior", reference=None,
@@ -657,6 +712,11 @@ class FranzParisi:
         The criterion, thresholds, error method and, per candidate minimum, the numbers and the reason.
     samples_ : FranzParisiSamples or None
         The per-unit curves (None for a DataFrame input).
+    converged_ : bool or None
+        Whether the curve comes from converged runs: True for the exact routes; for umbrella
+        sampling whether every run's windows passed their convergence criteria
+        (``samples_.diagnostics`` has the per-window records; ``replica.umbrella``); for a
+        DataFrame input its ``attrs["converged"]`` (None when absent). Also in ``evidence_``.
 
     Examples
     --------
@@ -725,15 +785,19 @@ class FranzParisi:
             samples, n_dim = None, as_positive_int(int(frame["n_dim"].iloc[0]), "n_dim")
             if "covered" not in frame.columns:
                 frame["covered"] = np.isfinite(frame["V"].to_numpy(dtype=np.float64))
+            converged = X.attrs.get("converged")
         else:
             samples = self._samples(X)
             frame, q, n_dim = samples.frame(), samples.q, samples.n_dim
+            converged = samples.converged
         v = frame["V"].to_numpy(dtype=np.float64)
         se = frame["stderr"].to_numpy(dtype=np.float64)
         frame["NV"] = n_dim * v
         frame["NV_stderr"] = n_dim * se
         self.potential_, self.samples_, self.n_dim_ = frame, samples, n_dim
+        self.converged_ = converged
         self._verdict(q, v, se, n_dim, samples, n_se, min_barrier)
+        self.evidence_["converged"] = converged
         return self
 
     # -- the verdict ----------------------------------------------------------------------------------

@@ -28,7 +28,13 @@ How each model is restrained (derived):
 
 Errors: each window's q series is thinned by its integrated autocorrelation time (Sokal window,
 ``c = 5``, ``mc.diagnostics.tau_int``; stride ``ceil(tau)``), so that MBAR's asymptotic
-covariance, which assumes independent samples, applies. The probability of bin ``b`` is the
+covariance, which assumes independent samples, applies. ``tau`` is the larger of the times of q
+and of the indicator ``1[q > median q]`` (autocorrelations averaged over replicas): a window that
+holds two states (e.g. at the crossing of two classes) switches between them on the slow time
+scale of that indicator, which q's own tau averages down with the fast motion within each state
+(derived: ``rho_q = (B rho_state + W rho_within) / (B + W)`` with ``B``, ``W`` the between- and
+within-state variances), so thinning by it alone would understate the error of the states'
+relative weight. The probability of bin ``b`` is the
 free energy difference ``f_b - f_0 = -log p_b`` between the unbiased state restricted to the bin
 and the unbiased state (MBAR perturbed free energies), so ``stderr(V) = stderr(log p_b) / N``
 comes from the same covariance matrix and includes the uncertainty of the window free energies.
@@ -47,10 +53,49 @@ Hidden barriers: a window restrains q only. Where several states (classes, patte
 same q, a window's chains must move between them, or the window weighs them by where its chains
 started and V is wrong (with error bars that do not show it). Use parallel tempering
 (``tempering="hamiltonian"``) for such posteriors, with enough rungs that exchanges are accepted
-(``windows["exchange_rate"]``; for the two-class mixture with ``|mu|^2 = N`` the default 8 rungs
-suffice at N = 50, 16 are needed at N = 100); where the windows of interest lie inside the
-reference's state, ``init="reference"`` starts every chain there. Windows whose q series
-decorrelate slowly (often these) are reported in a ``ShortChainWarning`` and in ``tau``.
+(``windows["exchange_rate"]``; for the two-class mixture with ``|mu|^2 = N`` at N = 50, t = 2,
+the windows where the two classes' branches cross pass the criteria below with 16 rungs and up
+to 2e4 sweeps (tau ~ 130 draws there), not with the default 8 rungs, whose exchanges are
+accepted 13% of the time; 16 are also needed at N = 100); where the windows of interest lie
+inside the reference's state, ``init="reference"`` starts every chain there.
+
+Convergence: every window must pass these criteria before its data go into MBAR.
+
+(a) Length: its q series has at least ``MIN_TAUS`` = 50 integrated autocorrelation times per
+    replica, ``n_draws >= 50 tau`` (``tau = 1 + 2 sum_k rho(k)``, Sokal's window with ``c = 5``:
+    ``mc.diagnostics.tau_int``; Sokal 1997; ``tau`` as under "Errors" above).
+(b) Agreement of the replicas: the rank-normalised split R-hat (Vehtari, Gelman, Simpson,
+    Carpenter & Buerkner 2021, Bayesian Analysis 16, 667; ``mc.diagnostics.rhat``, the larger of
+    the bulk and the folded value) of the per-replica q series is below ``RHAT_MAX`` = 1.01. The
+    replicas start dispersed (``init="dispersed"``, the default): at the reference, at the prior
+    draw farthest from it in q (of ``DISPERSED_POOL`` = 64 draws; uniformly random spins when the
+    prior cannot be sampled), at the observation, then at prior draws at evenly spaced quantiles
+    of that distance, so that replicas that cannot cross between states disagree instead of
+    agreeing on the state they started in. (With one replica R-hat only sees drift within the
+    chain.) The R-hat of the energy (posterior plus restraint) and of the projections on the field
+    direction ``x . y / (|y| sqrt(N))`` and on the model's ``order_directions()`` (class axes,
+    patterns), when it declares them, are reported too: they tell whether replicas that disagree
+    sit in different states, but they are not criteria, since a direction that mixes slowly
+    without changing the law of q in the window does not bias V.
+(c) Overlap (after MBAR): the window's q samples overlap those of its neighbours in centre order,
+    ``O_{k, k +- 1} >= MIN_NEIGHBOUR_OVERLAP`` = 0.03 with ``O`` MBAR's overlap matrix
+    (Shirts & Chodera 2008; the threshold of Klimovich, Shirts & Mobley 2015, J. Comput. Aided
+    Mol. Des. 29, 397).
+
+A window that fails (a) or (b) is extended: its chains continue from their last states
+(``mc.sample`` with ``init`` the last draws, ``min(burn_in, 100)`` sweeps of burn-in that
+re-adapt step sizes and refill the tempering rungs, key ``(*key, k, j)`` for its ``j``-th
+extension, so the result is fixed by ``seed`` and ``key``), each extension doubling its
+production sweeps, up to ``max_sweeps`` production sweeps per replica (default ``4 n_sweeps``).
+A window that still fails, or fails (c), makes :func:`umbrella_sampling` raise
+:class:`ConvergenceError` naming each such window (index, centre ``q_k``, tau, its length in
+tau, R-hat, overlaps) and the budget, with the remedies; with ``allow_unconverged=True`` it
+returns the curve with ``info["converged"] = False`` and per-window flags instead, and emits a
+:class:`ConvergenceWarning`. A result with ``info["converged"] = True`` had every window pass.
+An R-hat far above 1 after the whole budget means a barrier that the windows' local moves do not
+cross at any affordable length: temper the windows (``tempering="hamiltonian"``, more rungs
+``n_temperatures`` or a lower ``beta_min`` when exchanges are rare), or use more windows / a
+larger ``kappa`` so that each window holds one state.
 """
 from __future__ import annotations
 
@@ -67,7 +112,8 @@ import numpy as np
 
 import mc
 from mc._validation import as_float_array, as_positive_int, as_scalar
-from mc.diagnostics import MIN_TAUS, ShortChainWarning, tau_int
+from mc import diagnostics as mcd
+from mc.diagnostics import MIN_TAUS, ShortChainWarning, rhat, tau_int
 from mc.disorder import seed_sequence
 from mc.kernels import restraints as kr
 from mc.models.ising import IsingPrior
@@ -76,11 +122,16 @@ from .order_parameters import OrderParameter, SquaredDistance, as_order_paramete
 
 __all__ = [
     "KAPPA_SCALE",
+    "RHAT_MAX",
+    "MIN_NEIGHBOUR_OVERLAP",
+    "ConvergenceError",
+    "ConvergenceWarning",
     "Restraint",
     "RestrainedPosterior",
     "UmbrellaResult",
     "restrained_posterior",
     "draw_reference",
+    "dispersed_starts",
     "default_q_grid",
     "default_kappa",
     "default_windows",
@@ -100,6 +151,38 @@ CONTINUOUS_BINS = 51
 MIN_EDGE_SAMPLES = 10
 #: Key tag of the reference chain: window k uses key (*key, k), k < _REFERENCE_TAG.
 _REFERENCE_TAG = 1 << 20
+#: Key tag of the prior draws behind ``init="dispersed"``.
+_DISPERSED_TAG = (1 << 20) + 1
+#: A window's replicas agree when the R-hat of their q series is below this (Vehtari et al. 2021).
+RHAT_MAX = 1.01
+#: Smallest MBAR overlap-matrix element with each neighbouring window (Klimovich et al. 2015).
+MIN_NEIGHBOUR_OVERLAP = 0.03
+#: Default budget: ``max_sweeps = MAX_SWEEPS_FACTOR * n_sweeps`` production sweeps per replica.
+MAX_SWEEPS_FACTOR = 4
+#: Burn-in sweeps (at most ``burn_in``) of each extension of a window's chains.
+EXTENSION_BURN_IN = 100
+#: Prior draws from which ``init="dispersed"`` picks its starts.
+DISPERSED_POOL = 64
+#: R-hat above which a window that used its whole budget is taken to sit on a barrier.
+_BARRIER_RHAT = 1.1
+
+
+class ConvergenceError(ValueError):
+    """Umbrella windows failed their convergence criteria within the sweep budget.
+
+    The message names every failing window (index, centre, tau, R-hat, overlaps), the budget and
+    the remedies. Attributes: ``windows`` (DataFrame of the failing windows' diagnostics) and
+    ``diagnostics`` (all windows).
+    """
+
+    def __init__(self, message, windows=None, diagnostics=None):
+        super().__init__(message)
+        self.windows = windows
+        self.diagnostics = diagnostics
+
+
+class ConvergenceWarning(UserWarning):
+    """Umbrella windows did not converge and ``allow_unconverged=True`` returned their curve anyway."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -362,6 +445,58 @@ def draw_reference(posterior, *, seed=0, key=(), n_sweeps=2000, burn_in=None, me
     return np.ascontiguousarray(res.samples[0, -1], dtype=np.float64), "chain"
 
 
+def _observation_state(posterior):
+    """The rescaled observation ``y = x_t / a_t`` as a state (spins: its signs)."""
+    y = np.asarray(posterior.y, dtype=np.float64)
+    if posterior.model.state_space == "spins":
+        return np.where(y >= 0, 1.0, -1.0)
+    return y.copy()
+
+
+def _prior_pool(posterior, size, gen):
+    """``size`` prior draws, uniformly random spins when the prior cannot be sampled, or None."""
+    model = posterior.model
+    if "sample" in model.capabilities:
+        try:
+            return np.asarray(model.sample(size, gen), dtype=np.float64).reshape(size, posterior.n_dim)
+        except NotImplementedError:
+            pass
+    if model.state_space == "spins":
+        return 2.0 * gen.integers(0, 2, size=(size, posterior.n_dim)) - 1.0
+    return None
+
+
+def dispersed_starts(posterior, reference, n_replicas, order_parameter="overlap", *, seed=0, key=()):
+    """Initial states of a window's replicas spread over the posterior's states, shape (R, N).
+
+    In this order: the reference; the prior draw farthest from it in the order parameter, i.e.
+    with the largest ``|q(x, x_ref) - q(x_ref, x_ref)|`` among ``DISPERSED_POOL`` draws (generator
+    seeded by ``SeedSequence(seed, spawn_key=(*key, 2^20 + 1))``; uniformly random spins when a
+    spin prior cannot be sampled); the observation ``y = x_t / a_t`` (spins: its signs); then
+    prior draws at evenly spaced quantiles of that distance. Without prior draws (a continuous
+    model with a user prior) the reference and the observation alternate. Chains started there
+    that cannot cross between states disagree, which R-hat detects (Gelman & Rubin 1992 start
+    chains over-dispersed for the same reason).
+    """
+    post = _check_posterior(posterior)
+    op = as_order_parameter(order_parameter)
+    ref = _check_reference(reference, post.n_dim)
+    n_replicas = as_positive_int(n_replicas, "n_replicas")
+    key = tuple(as_positive_int(k, "key", minimum=0) for k in key)
+    obs = _observation_state(post)
+    gen = np.random.default_rng(seed_sequence(seed, *key, _DISPERSED_TAG))
+    pool = _prior_pool(post, DISPERSED_POOL, gen)
+    if pool is None:
+        starts = [ref if r % 2 == 0 else obs for r in range(n_replicas)]
+    else:
+        q_self = float(op.value(ref, ref))
+        far = np.argsort(-np.abs(op.value(pool, ref) - q_self), kind="stable")
+        extra = max(n_replicas - 3, 0)
+        picks = far[np.rint(np.linspace(0, pool.shape[0] - 1, extra + 2)[1:-1]).astype(int)] if extra else []
+        starts = ([ref, pool[far[0]], obs] + [pool[i] for i in picks])[:n_replicas]
+    return np.ascontiguousarray(np.stack(starts), dtype=np.float64)
+
+
 # ---------------------------------------------------------------------------------------------
 # MBAR
 def _import_pymbar():
@@ -407,10 +542,13 @@ def mbar_bins(q_by_window, centres, kappas, n_dim, edges):
     dict
         ``log_p`` (B,) ``log p_b`` normalised over all samples (NaN for empty bins) and
         ``log_p_stderr``; ``log_p_grid`` and ``log_p_grid_stderr`` the same normalised over the
-        bins (``log p_b - log sum_b' p_b'``); ``counts`` (B,) samples
+        bins (``log p_b - log sum_b' p_b'``); ``log_p_cov`` and ``log_p_grid_cov`` (B, B) their
+        covariance matrices, from MBAR's uncertainties of the differences (``Cov(a, b) = (Var a +
+        Var b - Var(a - b)) / 2``; NaN rows for empty bins); ``counts`` (B,) samples
         per bin; ``f`` (K,) window free energies relative to window 0; ``overlap``,
         MBAR's overlap scalar (one minus the second eigenvalue of the overlap matrix; 0 means
-        disconnected windows).
+        disconnected windows); ``overlap_matrix`` (K, K), ``O = W^T W diag(N_k)`` (Shirts &
+        Chodera 2008): ``O_ij`` is the mean weight a sample of window ``i`` gives window ``j``.
     """
     pymbar = _import_pymbar()
     q_all = np.concatenate([np.asarray(q, dtype=np.float64) for q in q_by_window])
@@ -434,24 +572,33 @@ def mbar_bins(q_by_window, centres, kappas, n_dim, edges):
         pert = mbar.compute_perturbed_free_energies(u_ln)
         f_k = np.asarray(mbar.f_k, dtype=np.float64)
         overlap = 1.0
+        # overlap matrix O = W^T W diag(N_k) (Shirts & Chodera 2008): O_ij is the chance that a
+        # sample of state i is attributed to state j; rows sum to 1
+        w = np.asarray(mbar.W_nk, dtype=np.float64)
+        overlap_matrix = (w.T @ w) * n_k[None, :]
         if len(n_k) > 1:
-            # overlap matrix O = W^T W diag(N_k) (Shirts & Chodera 2008); 1 - second eigenvalue
-            w = mbar.W_nk
-            eig = np.sort(np.real(np.linalg.eigvals((w.T @ w) * n_k[None, :])))[::-1]
+            eig = np.sort(np.real(np.linalg.eigvals(overlap_matrix)))[::-1]
             overlap = float(1.0 - eig[1])
     out = {}
+    d_ij = np.asarray(pert["dDelta_f"], dtype=np.float64)
     for name, ref_state in (("", 0), ("_grid", 1)):
         log_p = np.full(n_bins, np.nan)
         log_p_err = np.full(n_bins, np.nan)
         log_p[occupied] = -pert["Delta_f"][ref_state, 2:]
-        log_p_err[occupied] = pert["dDelta_f"][ref_state, 2:]
+        log_p_err[occupied] = d_ij[ref_state, 2:]
+        # Cov(f_i - f_r, f_j - f_r) = (Var(f_i - f_r) + Var(f_j - f_r) - Var(f_i - f_j)) / 2
+        d_r = d_ij[ref_state, 2:]
+        cov = np.full((n_bins, n_bins), np.nan)
+        cov[np.ix_(occupied, occupied)] = 0.5 * (d_r[:, None] ** 2 + d_r[None, :] ** 2 - d_ij[2:, 2:] ** 2)
         out["log_p" + name] = log_p
         out["log_p" + name + "_stderr"] = log_p_err
+        out["log_p" + name + "_cov"] = cov
     return {
         **out,
         "counts": counts,
         "f": f_k - f_k[0],
         "overlap": overlap,
+        "overlap_matrix": overlap_matrix,
     }
 
 
@@ -469,23 +616,50 @@ class UmbrellaResult:
         ``covered`` (False only with ``allow_uncovered=True``: V, stderr and P are NaN there).
     windows : pandas.DataFrame
         One row per window: ``window``, ``centre``, ``kappa``, ``acceptance`` (mean over replicas,
-        posterior rung), ``tau`` (integrated autocorrelation time of q, in draws), ``stride``
-        (thinning), ``n_draws`` (per replica), ``n_samples`` (thinned, all replicas), ``q_mean``,
-        ``q_std``, ``f`` (MBAR reduced free energy relative to window 0), and with
-        tempering ``exchange_rate`` (mean over pairs and replicas).
+        posterior rung), ``tau`` (integrated autocorrelation time, in draws: the larger of
+        ``tau_q``, that of q, and ``tau_median``, that of ``1[q > median q]``), ``stride``
+        (thinning), ``n_draws`` (per replica, extensions included), ``n_samples`` (thinned, all
+        replicas), ``q_mean``, ``q_std``, ``f`` (MBAR reduced free energy relative to window 0),
+        with tempering ``exchange_rate`` (mean over pairs and replicas), and the convergence
+        diagnostics (module docstring): ``n_sweeps`` (production sweeps per replica used),
+        ``n_extensions``, ``n_taus`` (``n_draws / tau``), ``rhat_q`` (the criterion), the
+        diagnostics ``rhat_energy``, ``rhat_projection`` and, when the model declares order
+        directions, ``rhat_order``, ``rhat`` (the largest of them) and ``rhat_worst`` (which
+        series it is); ``overlap_prev`` / ``overlap_next`` (MBAR
+        overlap-matrix elements with the neighbouring windows in centre order, NaN at the ends);
+        the flags ``long_enough`` (a), ``mixed`` (b), ``overlapping`` (c) and ``converged`` (all
+        three).
     reference : ndarray (N,)
     info : dict
         Scalars: ``n_dim``, ``order_parameter``, ``reference_source`` (``"given"``, ``"exact"`` or
         ``"chain"``), ``density``, ``normalisation``, ``mbar_overlap``, ``method``, ``tempering``,
-        ``n_replicas``, ``n_sweeps``, ``burn_in``, ``total_sweeps`` (replica sweeps over all windows
-        and the reference chain, tempering rungs not counted), ``trimmed`` (end bins of a default
-        grid dropped for lack of samples), ``seed``, ``key``, ``wall_time``.
+        ``init``, ``n_replicas``, ``n_sweeps``, ``burn_in``, ``max_sweeps``, ``total_sweeps``
+        (replica sweeps over all windows, extensions and the reference chain, burn-in included,
+        tempering rungs not counted), ``n_extensions`` (over all windows), ``converged`` (every
+        window passed every criterion), ``unconverged_windows`` (their indices), the criteria
+        ``min_taus``, ``rhat_max``, ``min_overlap``, ``trimmed`` (end bins of a default grid
+        dropped for lack of samples), ``seed``, ``key``, ``wall_time``.
+    covariance : ndarray (B, B)
+        Covariance matrix of ``V`` over the bins of ``potential`` (MBAR's asymptotic covariance
+        divided by ``N^2``; its diagonal is ``stderr^2``; NaN rows for uncovered bins). The bins'
+        errors are correlated through the window free energies (a whole branch of V moves with
+        the relative weight of two states), so a calibration check against an exact curve should
+        use ``d^T C^+ d`` over the eigen-directions of ``C`` that the normalisation leaves free
+        (with the grid holding nearly all the mass, ``sum_b p_b ~ 1`` fixes one to within
+        rounding), a chi-square with that many degrees of freedom, rather than the sum of
+        ``z_b^2``.
     """
 
     potential: object
     windows: object
     reference: np.ndarray
     info: dict = field(default_factory=dict)
+    covariance: np.ndarray | None = None
+
+    @property
+    def converged(self):
+        """Whether every window passed every convergence criterion (``info["converged"]``)."""
+        return bool(self.info.get("converged", False))
 
     def attrs(self):
         """Plain-Python diagnostics (lists, numbers, strings) for ``DataFrame.attrs``."""
@@ -508,17 +682,166 @@ def _auto_progress(progress):
     return bool(progress)
 
 
+def _order_directions(model):
+    """The model's order directions ``(k, N)`` (class axes, patterns) or None (the hook may be absent)."""
+    hook = getattr(model, "order_directions", None)
+    if hook is None:
+        return None
+    try:
+        dirs = hook()
+    except NotImplementedError:
+        return None
+    if dirs is None:
+        return None
+    dirs = np.asarray(dirs, dtype=np.float64)
+    return dirs.reshape(-1, model.n_dim) if dirs.size else None
+
+
+def _rhat(series):
+    """R-hat of (R, draws) chains; infinite when there are too few draws to split."""
+    if series.shape[1] < 4:
+        return math.inf
+    return float(rhat(series))
+
+
+class _Window:
+    """The recorded series of one window over its runs (the first and its extensions)."""
+
+    def __init__(self, post, rp, op, ref, u, directions):
+        self.post, self.rp, self.op, self.ref, self.u, self.directions = post, rp, op, ref, u, directions
+        self.q, self.energy, self.projection, self.order = [], [], [], []
+        self.energy_ok = True
+        self.acc, self.exch, self.weights = [], [], []
+        self.last = None
+        self.n_sweeps = 0
+        self.n_extensions = 0
+        self.total_sweeps = 0
+        self.method = None
+
+    def add(self, res, n_sweeps, burn_in):
+        x = res.samples  # (R, draws, N)
+        n = x.shape[-1]
+        self.q.append(self.op.value(x, self.ref))
+        flat = x.reshape(-1, n)
+        if self.energy_ok:
+            try:
+                e = self.post.energy(flat) + self.rp.restraint.energy(flat)
+                self.energy.append(np.asarray(e, dtype=np.float64).reshape(x.shape[:2]))
+            except NotImplementedError:
+                self.energy_ok = False
+            if self.energy_ok and not np.isfinite(self.energy[-1]).all():
+                self.energy_ok = False
+        self.projection.append(x @ self.u / math.sqrt(n))
+        if self.directions is not None:
+            self.order.append(x @ self.directions.T)  # (R, draws, k)
+        self.acc.append(float(res.acceptance[:, 0].mean()))
+        if res.ladder.n_rungs > 1:
+            self.exch.append(float(res.exchange_rate.mean()))
+        self.weights.append(x.shape[1])
+        self.last = np.ascontiguousarray(x[:, -1])
+        self.n_sweeps += n_sweeps
+        self.total_sweeps += (n_sweeps + burn_in) * x.shape[0]
+        self.method = res.method
+
+    def series(self):
+        q = np.concatenate(self.q, axis=1)
+        out = {"q": q, "projection": np.concatenate(self.projection, axis=1)}
+        if self.energy_ok:
+            out["energy"] = np.concatenate(self.energy, axis=1)
+        if self.order:
+            order = np.concatenate(self.order, axis=1)
+            out.update({f"order_{j}": order[:, :, j] for j in range(order.shape[2])})
+        return out
+
+    def diagnose(self):
+        """tau of q, R-hat of every series, and the flags (a) long enough and (b) mixed (R-hat of q).
+
+        The R-hat of the other series (energy, projections) are diagnostics: they tell whether
+        replicas that disagree sit in different states, but a direction that mixes slowly without
+        changing the law of q does not bias the window, so they are not criteria."""
+        series = self.series()
+        q = series["q"]
+        tau_q = tau_int(q, warn=False)
+        tau_median = tau_int((q > np.median(q)).astype(np.float64), warn=False)
+        tau = max(1.0, tau_q, tau_median)
+        rh = {name: _rhat(ser) for name, ser in series.items()}
+        d = {"tau": tau, "tau_q": tau_q, "tau_median": tau_median, "n_draws": int(q.shape[1]),
+             "n_taus": q.shape[1] / tau, "rhat": max(rh.values()),
+             "rhat_q": rh["q"], "rhat_energy": rh.get("energy", math.nan), "rhat_projection": rh["projection"]}
+        orders = [v for name, v in rh.items() if name.startswith("order_")]
+        if orders:
+            d["rhat_order"] = max(orders)
+        d["rhat_worst"] = max(rh, key=rh.get)
+        d["long_enough"] = bool(q.shape[1] >= MIN_TAUS * tau)
+        d["mixed"] = bool(rh["q"] < RHAT_MAX)
+        return d, q
+
+
+def _series_name(name):
+    if name.startswith("order_"):
+        return f"the projection on order direction {name[6:]}"
+    return {"projection": "the projection on the field"}.get(name, name)
+
+
+def _failure_message(bad, budget, n_replicas, init_name, tempering, n_windows, thin):
+    """The ConvergenceError / ConvergenceWarning text naming the failing windows and the remedies."""
+    parts = []
+    for row in bad.itertuples(index=False):
+        what = []
+        if not row.long_enough:
+            what.append(f"only {row.n_taus:.3g} tau long (needs {MIN_TAUS:g})")
+        if not row.mixed:
+            what.append(f"replicas disagree (R-hat of q {row.rhat_q:.4g} >= {RHAT_MAX:g})")
+        if not row.overlapping:
+            what.append(f"overlaps its neighbours by {min(row.overlap_prev, row.overlap_next):.3g} < "
+                        f"{MIN_NEIGHBOUR_OVERLAP:g}")
+        parts.append(f"window {row.window} (q_k = {row.centre:.4g}: tau = {row.tau:.3g} draws, R-hat = "
+                     f"{row.rhat_q:.4g}, {row.n_sweeps} sweeps per replica; " + ", ".join(what) + ")")
+    head = (f"umbrella sampling did not converge: {len(bad)} of {n_windows} windows failed their criteria "
+            f"(at least {MIN_TAUS:g} tau of q, R-hat < {RHAT_MAX:g} across {n_replicas} replicas started "
+            f"{init_name!r}, neighbour overlap >= {MIN_NEIGHBOUR_OVERLAP:g}) with a budget of max_sweeps = "
+            f"{budget} production sweeps per replica and window (thin = {thin}): ")
+    advice = []
+    stuck = bad[(~bad["mixed"]) & (bad["rhat"] > _BARRIER_RHAT)]  # the largest R-hat of all series
+    if len(stuck):
+        ladder = ("more rungs (n_temperatures) or a lower beta_min, since exchanges do not carry states "
+                  "across" if tempering not in (None, "none") else
+                  "parallel tempering of the windows (tempering='hamiltonian', with n_temperatures rungs)")
+        advice.append(
+            f"in windows {stuck['window'].tolist()} the replicas stay in different states at the same "
+            f"q: a barrier (e.g. between classes or patterns) that local moves do not cross at any affordable "
+            f"length; use {ladder}, or more windows and a larger kappa so that each window holds one state")
+    slow = bad[((~bad["long_enough"]) | (~bad["mixed"])) & ~bad["window"].isin(stuck["window"])]
+    if len(slow):
+        more = "or add rungs to the ladder" if tempering not in (None, "none") else "or temper them"
+        advice.append(f"windows {slow['window'].tolist()} decorrelate slowly: raise max_sweeps (or n_sweeps), {more}")
+    apart = bad[~bad["overlapping"]]
+    if len(apart):
+        advice.append(f"windows {apart['window'].tolist()} barely overlap their neighbours: add windows between "
+                      "them, or lower kappa there")
+    advice.append("allow_unconverged=True returns the curve flagged converged = False")
+    return head + "; ".join(parts) + ". Remedies: " + "; ".join(advice) + "."
+
+
 def umbrella_sampling(posterior, reference=None, q_grid=None, *, order_parameter="overlap", windows=None, kappa=None,
                       n_sweeps=2000, burn_in=None, n_replicas=4, thin=1, method="auto", tempering=None,
-                      temperatures=None, n_temperatures=None, beta_min=None, exchange_every=1, init="prior",
-                      log_prior_grad=None, prior_params=None, density=None, normalise="samples",
-                      allow_uncovered=False, seed=0,
-                      key=(), progress=None):
+                      temperatures=None, n_temperatures=None, beta_min=None, exchange_every=1, init="dispersed",
+                      max_sweeps=None, allow_unconverged=False, log_prior_grad=None, prior_params=None,
+                      density=None, normalise="samples", allow_uncovered=False, seed=0, key=(), progress=None):
     """Umbrella sampling of ``P(q | x_ref)`` combined by MBAR; returns an :class:`UmbrellaResult`.
 
     ``V(q) = -(1/N) log P(q | x_ref)`` on the bins of ``q_grid``, with the conventions of the
     module docstring (restraints, thinning, errors, normalisation over all pooled samples, density
-    for continuous models and mass for spins).
+    for continuous models and mass for spins, convergence criteria).
+
+    Every window must converge before its data go into MBAR (module docstring): (a) its q series
+    is at least ``MIN_TAUS`` = 50 integrated autocorrelation times long per replica (Sokal window,
+    ``c = 5``); (b) its replicas, started dispersed, agree: the rank-normalised split R-hat
+    (Vehtari et al. 2021) of their q series is below ``RHAT_MAX`` = 1.01; (c) after MBAR, its
+    overlap-matrix elements with its
+    neighbours are at least ``MIN_NEIGHBOUR_OVERLAP`` = 0.03. A window failing (a) or (b) is
+    extended (its chains continue, doubling its sweeps) up to ``max_sweeps``; what still fails
+    raises :class:`ConvergenceError` naming the windows, unless ``allow_unconverged=True``.
 
     Parameters
     ----------
@@ -550,14 +873,29 @@ def umbrella_sampling(posterior, reference=None, q_grid=None, *, order_parameter
         reference, ``S = |x_ref|^2 / N``, and a width ``1 / sqrt(N (kappa + 1 / (c S)))``), sampling
         the top needs ``kappa`` growing like ``N`` (derived); with too weak windows the run stops
         with an error naming the bins there: raise ``kappa``.
-    n_sweeps, burn_in, n_replicas, thin, method : as for ``mc.sample``, per window.
-    init : "prior", "observation", "reference" or array (R, N)
-        Initial state of every window's chains, as for ``mc.sample``; ``"reference"`` starts them
-        at ``x_ref`` (useful when a hidden barrier, e.g. between classes, would otherwise trap
-        chains started elsewhere in states that carry no weight in the window).
+    n_sweeps : int
+        Production sweeps per replica of every window's first run (default 2000), as for
+        ``mc.sample``; windows that fail (a) or (b) are extended beyond it.
+    burn_in, n_replicas, thin, method : as for ``mc.sample``, per window.
+        ``n_replicas`` (default 4) replicas per window, the chains that R-hat compares.
+    init : "dispersed", "prior", "observation", "reference" or array (R, N)
+        Initial state of every window's chains. ``"dispersed"`` (default):
+        :func:`dispersed_starts` (the reference, a prior draw far from it in q, the observation,
+        further prior draws), so that criterion (b) sees replicas that cannot cross between
+        states. ``"prior"`` / ``"observation"`` / an array as for ``mc.sample``; ``"reference"``
+        starts all chains at ``x_ref`` (for windows known to lie inside the reference's state;
+        then R-hat cannot see other states).
+    max_sweeps : int, optional
+        Budget: the most production sweeps per replica a window may use, extensions included
+        (default ``MAX_SWEEPS_FACTOR * n_sweeps`` = ``4 n_sweeps``; at least ``n_sweeps``).
+        Extensions double a window's sweeps (the last one is cut to the budget).
+    allow_unconverged : bool
+        False (default): windows that fail their criteria within the budget raise
+        :class:`ConvergenceError`. True: the curve is returned with ``info["converged"] = False``,
+        the per-window flags in ``windows`` and a :class:`ConvergenceWarning`.
     tempering, temperatures, n_temperatures, beta_min, exchange_every : optional
         Parallel tempering of every window (``mc.sample``); the restraint is part of the tempered
-        energy, the posterior rung keeps it in full.
+        energy, the posterior rung keeps it in full. Default: no ladder (``tempering=None``).
     log_prior_grad, prior_params : optional
         Prior of a continuous model without a built-in Numba prior (as for ``mc.sample``).
     density : bool, optional
@@ -572,9 +910,16 @@ def umbrella_sampling(posterior, reference=None, q_grid=None, *, order_parameter
         Bins that no window sampled are an error naming them (False) or NaN rows with
         ``covered = False`` (True).
     seed, key : int and tuple of ints
-        Window ``k`` is ``mc.sample(..., seed=seed, key=(*key, k))``: reproducible from them.
+        Window ``k`` is ``mc.sample(..., seed=seed, key=(*key, k))``, its ``j``-th extension
+        ``key=(*key, k, j)``: reproducible from them.
     progress : bool, optional
         Progress bar over windows on stderr (default: when stderr is a terminal).
+
+    Raises
+    ------
+    ConvergenceError
+        (a ``ValueError``) when windows fail their criteria within ``max_sweeps`` and
+        ``allow_unconverged`` is False; it names them and the remedies.
     """
     t_start = time.perf_counter()
     import pandas as pd
@@ -596,6 +941,23 @@ def umbrella_sampling(posterior, reference=None, q_grid=None, *, order_parameter
         burn_in = as_positive_int(burn_in, "burn_in", minimum=0)
     if n_sweeps // thin < 2:
         raise ValueError(f"n_sweeps: {n_sweeps} sweeps with thin = {thin} record fewer than 2 draws per replica")
+    if max_sweeps is None:
+        budget = MAX_SWEEPS_FACTOR * n_sweeps
+    else:
+        budget = as_positive_int(max_sweeps, "max_sweeps")
+        if budget < n_sweeps:
+            raise ValueError(f"max_sweeps: {budget} is below n_sweeps = {n_sweeps} (the budget includes the first run)")
+    if not isinstance(allow_unconverged, (bool, np.bool_)):
+        raise ValueError(f"allow_unconverged: expected True or False, got {allow_unconverged!r}")
+    if isinstance(init, str):
+        if init not in ("dispersed", "prior", "observation", "reference"):
+            raise ValueError(
+                f"init: expected 'dispersed', 'prior', 'observation', 'reference' or an array of shape "
+                f"({n_replicas}, {n}), got {init!r}"
+            )
+        init_name = init
+    else:
+        init_name = "array"
     if normalise not in ("samples", "grid"):
         raise ValueError(f"normalise: expected 'samples' or 'grid', got {normalise!r}")
     if density is None:
@@ -643,8 +1005,10 @@ def umbrella_sampling(posterior, reference=None, q_grid=None, *, order_parameter
     else:
         op.value(ref, ref)
 
-    if isinstance(init, str) and init == "reference":
+    if init_name == "reference":
         init = np.tile(ref, (n_replicas, 1))
+    elif init_name == "dispersed":
+        init = dispersed_starts(post, ref, n_replicas, op, seed=seed, key=key)
 
     # grid, kappa, windows
     lattice = _spin_lattice(op, ref) if spins else None
@@ -661,7 +1025,22 @@ def umbrella_sampling(posterior, reference=None, q_grid=None, *, order_parameter
     edges = _bin_edges(grid)
     _check_coverage(centres, kappas, edges, n)
 
-    # windows
+    # windows: a first run, then extensions until (a) and (b) hold or the budget is spent
+    burn = n_sweeps // 4 if burn_in is None else burn_in
+    extension_burn_in = min(burn, EXTENSION_BURN_IN)
+    y_norm = float(np.linalg.norm(post.y))
+    u = post.y / y_norm if y_norm > 0 else np.full(n, 1.0 / math.sqrt(n))
+    directions = _order_directions(post.model)
+    quiet = tuple({ShortChainWarning, getattr(mcd, "MixingWarning", ShortChainWarning)})
+
+    def run(rp, sweeps, burn_sweeps, start, run_key):
+        with warnings.catch_warnings():
+            for category in quiet:  # the windows' own criteria below replace the sampler's warnings
+                warnings.simplefilter("ignore", category)
+            return mc.sample(rp.posterior, n_replicas=n_replicas, n_sweeps=sweeps, burn_in=burn_sweeps, thin=thin,
+                             method=method, seed=seed, key=run_key, init=start, store="samples", progress=False,
+                             **sampler_kwargs, **rp.sampler_kwargs)
+
     q_thinned, rows = [], []
     show = _auto_progress(progress)
     bar = None
@@ -669,42 +1048,63 @@ def umbrella_sampling(posterior, reference=None, q_grid=None, *, order_parameter
         from tqdm.auto import tqdm
 
         bar = tqdm(total=centres.size, unit="window", desc="umbrella", leave=False)
-    short = []
+    total_sweeps, n_extensions, sampler_method = ref_sweeps, 0, None
     try:
         for k, (centre, kap_k) in enumerate(zip(centres, kappas)):
             rp = restrained_posterior(post, ref, centre, kap_k, op, log_prior_grad=log_prior_grad,
                                       prior_params=prior_params)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ShortChainWarning)
-                res = mc.sample(rp.posterior, n_replicas=n_replicas, n_sweeps=n_sweeps, burn_in=burn_in, thin=thin,
-                                method=method, seed=seed, key=(*key, k), init=init, store="samples", progress=False,
-                                **sampler_kwargs, **rp.sampler_kwargs)
-            q = op.value(res.samples, ref)  # (R, draws)
-            tau = max(1.0, tau_int(q, warn=False))
-            if q.shape[1] < MIN_TAUS * tau:
-                short.append((k, tau))
-            stride = int(math.ceil(tau))
+            win = _Window(post, rp, op, ref, u, directions)
+            win.add(run(rp, n_sweeps, burn_in, init, (*key, k)), n_sweeps, burn)
+            while True:
+                diag, q = win.diagnose()
+                if (diag["long_enough"] and diag["mixed"]) or win.n_sweeps >= budget:
+                    break
+                extra = min(win.n_sweeps, budget - win.n_sweeps)
+                extra -= extra % thin
+                if extra < thin:
+                    break
+                win.n_extensions += 1
+                win.add(run(rp, extra, extension_burn_in, win.last, (*key, k, win.n_extensions)), extra,
+                        extension_burn_in)
+            total_sweeps += win.total_sweeps
+            n_extensions += win.n_extensions
+            sampler_method = win.method
+            stride = int(math.ceil(diag["tau"]))
             q_k = q[:, ::stride].ravel()
             q_thinned.append(q_k)
             row = {"window": k, "centre": float(centre), "kappa": float(kap_k),
-                   "acceptance": float(res.acceptance[:, 0].mean()), "tau": tau, "stride": stride,
-                   "n_draws": int(q.shape[1]), "n_samples": int(q_k.size), "q_mean": float(q.mean()),
+                   "acceptance": float(np.average(win.acc, weights=win.weights)), "tau": diag["tau"],
+                   "tau_q": diag["tau_q"], "tau_median": diag["tau_median"], "stride": stride,
+                   "n_draws": diag["n_draws"], "n_samples": int(q_k.size), "q_mean": float(q.mean()),
                    "q_std": float(q.std())}
-            if res.ladder.n_rungs > 1:
-                row["exchange_rate"] = float(res.exchange_rate.mean())
+            if win.exch:
+                row["exchange_rate"] = float(np.average(win.exch, weights=win.weights))
+            row.update({"n_sweeps": int(win.n_sweeps), "n_extensions": int(win.n_extensions),
+                        **{name: diag[name] for name in ("n_taus", "rhat", "rhat_q", "rhat_energy",
+                                                         "rhat_projection")}})
+            if "rhat_order" in diag:
+                row["rhat_order"] = diag["rhat_order"]
+            row.update({"rhat_worst": diag["rhat_worst"], "long_enough": diag["long_enough"],
+                        "mixed": diag["mixed"]})
             rows.append(row)
             if bar is not None:
                 bar.update(1)
     finally:
         if bar is not None:
             bar.close()
-    if short:
-        warnings.warn(
-            f"umbrella windows {[k for k, _ in short]}: q series shorter than {MIN_TAUS:g} tau (max tau "
-            f"{max(t for _, t in short):.3g} draws); error bars are unreliable: raise n_sweeps",
-            ShortChainWarning,
-            stacklevel=2,
-        )
+    win_frame = pd.DataFrame(rows)
+    win_frame["overlap_prev"] = np.nan
+    win_frame["overlap_next"] = np.nan
+    win_frame["overlapping"] = True
+    win_frame["converged"] = win_frame["long_enough"] & win_frame["mixed"]
+
+    def fail(frame):
+        bad = frame[~frame["converged"]]
+        return _failure_message(bad, budget, n_replicas, init_name, tempering, len(frame), thin), bad
+
+    if not win_frame["converged"].all() and not allow_unconverged:
+        message, bad = fail(win_frame)
+        raise ConvergenceError(message, windows=bad.reset_index(drop=True), diagnostics=win_frame)
 
     # coverage (the end bins of a default grid with too few samples are dropped first), then MBAR
     q_all = np.concatenate(q_thinned)
@@ -725,6 +1125,26 @@ def umbrella_sampling(posterior, reference=None, q_grid=None, *, order_parameter
             "kappa there, raise n_sweeps, or pass allow_uncovered=True to get them as NaN"
         )
     out = mbar_bins(q_thinned, centres, kappas, n, edges)
+
+    # (c) overlap with the neighbouring windows (in centre order)
+    overlap = out["overlap_matrix"]
+    order = np.argsort(centres, kind="stable")
+    for i, k in enumerate(order):
+        if i > 0:
+            win_frame.loc[k, "overlap_prev"] = float(overlap[k, order[i - 1]])
+        if i < order.size - 1:
+            win_frame.loc[k, "overlap_next"] = float(overlap[k, order[i + 1]])
+    worst = win_frame[["overlap_prev", "overlap_next"]].min(axis=1, skipna=True).fillna(1.0)
+    win_frame["overlapping"] = worst >= MIN_NEIGHBOUR_OVERLAP
+    win_frame["converged"] = win_frame["long_enough"] & win_frame["mixed"] & win_frame["overlapping"]
+    win_frame["f"] = out["f"]
+    converged = bool(win_frame["converged"].all())
+    if not converged:
+        message, bad = fail(win_frame)
+        if not allow_unconverged:
+            raise ConvergenceError(message, windows=bad.reset_index(drop=True), diagnostics=win_frame)
+        warnings.warn(message, ConvergenceWarning, stacklevel=2)
+
     width = np.diff(edges)
     suffix = "" if normalise == "samples" else "_grid"
     log_p = out["log_p" + suffix] - (np.log(width) if density else 0.0)
@@ -736,9 +1156,6 @@ def umbrella_sampling(posterior, reference=None, q_grid=None, *, order_parameter
         "n_samples": out["counts"],
         "covered": out["counts"] > 0,
     })
-    win = pd.DataFrame(rows)
-    win["f"] = out["f"]
-    sweeps_per_window = n_sweeps + (n_sweeps // 4 if burn_in is None else burn_in)
     info = {
         "n_dim": n,
         "order_parameter": op.name,
@@ -746,19 +1163,28 @@ def umbrella_sampling(posterior, reference=None, q_grid=None, *, order_parameter
         "density": bool(density),
         "normalisation": normalise,
         "mbar_overlap": out["overlap"],
-        "method": res.method,
+        "method": sampler_method,
         "tempering": "none" if tempering is None else str(tempering),
+        "init": init_name,
         "n_windows": int(centres.size),
         "n_replicas": n_replicas,
         "n_sweeps": n_sweeps,
-        "burn_in": sweeps_per_window - n_sweeps,
-        "total_sweeps": int(centres.size * n_replicas * sweeps_per_window + ref_sweeps),
+        "burn_in": burn,
+        "max_sweeps": int(budget),
+        "total_sweeps": int(total_sweeps),
+        "n_extensions": int(n_extensions),
+        "converged": converged,
+        "unconverged_windows": [int(k) for k in win_frame.loc[~win_frame["converged"], "window"]],
+        "min_taus": float(MIN_TAUS),
+        "rhat_max": float(RHAT_MAX),
+        "min_overlap": float(MIN_NEIGHBOUR_OVERLAP),
         "trimmed": trimmed,
         "seed": seed,
         "key": list(key),
         "wall_time": time.perf_counter() - t_start,
     }
-    return UmbrellaResult(potential=potential, windows=win, reference=ref, info=info)
+    return UmbrellaResult(potential=potential, windows=win_frame, reference=ref, info=info,
+                          covariance=out["log_p" + suffix + "_cov"] / n**2)
 
 
 def umbrella_potential(posterior, reference=None, q_grid=None, *, order_parameter="overlap", **kwargs):

@@ -8,20 +8,25 @@
   Curie-Weiss); for continuous models the restrained Numba prior is ``log p0 - R`` with gradient
   ``grad log p0 - grad R`` (diagonal and full mixtures, a user prior).
 * Two-class Gaussian mixture, N = 50, VP, t = 2 (class weights 0.94 / 0.06, V with two minima):
-  the overlap potential by tempered umbrella windows within 4 standard errors of the oracle on
-  every bin (given the class, q = x . x_ref / N is Gaussian with mean m_c . x_ref / N and variance
-  x_ref^T C_c x_ref / N^2, computed here from the exact posterior), chi-square of the deviations
-  neither absurdly small nor large; the same run at t = 1.5 fails (negative control). Same for the
-  squared distance (given the class, N Q / c is noncentral chi-square), normalised over the grid.
-* Hopfield prior, N = 16: V on the 17 overlap values against enumeration of the 2^16 states; the
-  posterior of a prior at the wrong temperature fails.
+  the overlap potential by tempered umbrella windows, converged by the windows' criteria, within
+  4 standard errors of the oracle on every bin (given the class, q = x . x_ref / N is Gaussian
+  with mean m_c . x_ref / N and variance x_ref^T C_c x_ref / N^2, computed here from the exact
+  posterior), chi-square of the deviations with MBAR's covariance of the bins within the 0.1% -
+  99.9% quantiles of chi2(k)/k; the same run at t = 1.5 fails (negative control). Same
+  for the squared distance (given the class, N Q / c is noncentral chi-square), normalised over
+  the grid.
+* Hopfield prior, N = 16: V on the 17 overlap values against enumeration of the 2^16 states
+  (tempered windows), the same chi-square check; the posterior of a prior at the wrong temperature fails.
 * Coverage and bad input raise ValueErrors naming the argument before any sampling; seed and key
-  fix the output; the reference is drawn exactly or by a chain and the diagnostics say which.
+  fix the output, extensions of short windows included; the reference is drawn exactly or by a
+  chain and the diagnostics say which. (Convergence criteria: ``test_umbrella_convergence.py``.)
 """
+import warnings
+
 import numpy as np
 import pytest
 from numba import njit
-from scipy.stats import ncx2, norm
+from scipy.stats import chi2, ncx2, norm
 
 import mc
 from replica import umbrella as um
@@ -32,6 +37,21 @@ N_SE = 4.0
 
 def _z(estimate, exact, stderr):
     return (np.asarray(estimate) - np.asarray(exact)) / np.asarray(stderr)
+
+
+def _chi2_per_dof(deviation, covariance, cut=1e-4):
+    """``(d^T C^+ d / k, k)`` over the ``k`` eigen-directions of the bins' covariance ``C`` above
+    ``cut`` times its largest eigenvalue, and the 0.1% and 99.9% quantiles of ``chi2(k) / k``.
+
+    The bins' errors are correlated through the window free energies (a whole branch of V moves
+    with the weight of its class), so ``mean z_b^2`` is not ``chi2(B) / B``; the Mahalanobis form
+    is, on the directions the normalisation leaves free (with the grid holding nearly all the
+    mass, ``sum_b p_b ~ 1`` fixes one direction to within rounding: it is dropped)."""
+    w, v = np.linalg.eigh(covariance)
+    keep = w > cut * w.max()
+    k = int(keep.sum())
+    stat = float(np.sum((v[:, keep].T @ deviation) ** 2 / w[keep])) / k
+    return stat, k, tuple(chi2.ppf([0.001, 0.999], k) / k)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,17 +213,29 @@ def test_umbrella_reproduces_exact_mixture_overlap_potential_and_rejects_wrong_t
     grid = np.linspace(-1.5, 1.5, 31)
     edges = um._bin_edges(grid)
     exact = -np.log(_mixture_oracle(post, ref, edges, "overlap") / np.diff(edges)) / N_GM
-    kwargs = dict(windows=np.linspace(-1.8, 1.8, 30), n_sweeps=600, tempering="hamiltonian", seed=5)
-    df = um.umbrella_potential(post, ref, grid, **kwargs)
-    assert df.attrs["umbrella"]["reference_source"] == "given"
+    # The windows near q = 0 hold both classes, which only the ladder connects: with the default
+    # 8 rungs and 600 to 2400 sweeps they do not converge (ConvergenceError); 16 rungs and up to
+    # 20000 sweeps for those windows do (their tau is ~100 draws).
+    kwargs = dict(windows=np.linspace(-1.8, 1.8, 30), n_sweeps=600, tempering="hamiltonian", n_temperatures=16,
+                  seed=5)
+    res = um.umbrella_sampling(post, ref, grid, max_sweeps=20000, **kwargs)
+    df = res.potential
+    assert res.info["reference_source"] == "given" and res.converged
     assert df["covered"].all()
+    np.testing.assert_allclose(np.sqrt(np.diag(res.covariance)), df["stderr"], rtol=1e-8)
     # the exact V has two minima (one per class) with a barrier between them
     inner = np.flatnonzero((exact[1:-1] < exact[:-2]) & (exact[1:-1] < exact[2:]))
     assert inner.size == 2
     z = _z(df["V"], exact, df["stderr"])
     assert np.all(np.abs(z) < N_SE), f"max |z| = {np.abs(z).max():.2f} at q = {grid[np.argmax(np.abs(z))]}"
-    assert 0.2 < np.mean(z**2) < 4.0, f"chi2 / bins = {np.mean(z**2):.3f}"
-    wrong = um.umbrella_potential(_mixture_posterior(1.5), ref, grid, **kwargs)
+    # calibration: chi-square of the deviations with MBAR's covariance of the bins, within the
+    # 0.1% - 99.9% quantiles of chi2(k) / k (k = 30 of the 31 bins; see _chi2_per_dof)
+    stat, k, (lo, hi) = _chi2_per_dof(df["V"].to_numpy() - exact, res.covariance)
+    assert k >= 25 and lo < stat < hi, f"chi2 / dof = {stat:.3f} outside ({lo:.3f}, {hi:.3f}), {k} dof"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", um.ConvergenceWarning)  # a wrong posterior, briefly sampled
+        wrong = um.umbrella_potential(_mixture_posterior(1.5), ref, grid, max_sweeps=600, allow_unconverged=True,
+                                      **kwargs)
     assert np.abs(_z(wrong["V"], exact, wrong["stderr"])).max() > N_SE
 
 
@@ -246,14 +278,16 @@ def test_umbrella_reproduces_enumerated_spin_potential_and_rejects_wrong_tempera
     states, probs = post.enumerate()
     k = np.rint((states.astype(float) @ ref + 16) / 2).astype(int)  # q = -1 + 2 k / N
     exact = -np.log(np.bincount(k, weights=probs, minlength=17)) / 16
-    res = um.umbrella_sampling(post, ref, n_sweeps=1000, seed=1)
+    # the window at q = 0 holds states near +-pattern, which local moves connect slowly: tempered
+    res = um.umbrella_sampling(post, ref, n_sweeps=1000, tempering="hamiltonian", seed=1)
     df = res.potential
     np.testing.assert_allclose(df["q"], -1 + 2 * np.arange(17) / 16, atol=1e-12)  # default grid
-    assert not res.info["density"] and res.info["trimmed"] == []
+    assert not res.info["density"] and res.info["trimmed"] == [] and res.converged
     z = _z(df["V"], exact, df["stderr"])
     assert np.all(np.abs(z) < N_SE), f"max |z| = {np.abs(z).max():.2f}"
-    assert 0.2 < np.mean(z**2) < 4.0, f"chi2 / bins = {np.mean(z**2):.3f}"
-    wrong = um.umbrella_potential(_hopfield_posterior(1.0), ref, n_sweeps=1000, seed=1)
+    stat, k, (lo, hi) = _chi2_per_dof(df["V"].to_numpy() - exact, res.covariance)  # k = 16 of the 17 bins
+    assert k >= 14 and lo < stat < hi, f"chi2 / dof = {stat:.3f} outside ({lo:.3f}, {hi:.3f}), {k} dof"
+    wrong = um.umbrella_potential(_hopfield_posterior(1.0), ref, n_sweeps=1000, tempering="hamiltonian", seed=1)
     assert np.abs(_z(wrong["V"], exact, wrong["stderr"])).max() > N_SE
 
 
@@ -266,11 +300,11 @@ def small_spins():
     return post, post.sample_exact(1, np.random.default_rng(0))[0]
 
 
-@pytest.mark.filterwarnings("ignore::mc.diagnostics.ShortChainWarning")  # short runs on purpose
+@pytest.mark.filterwarnings("ignore::replica.umbrella.ConvergenceWarning")  # short runs on purpose
 def test_bins_no_window_sampled_are_named_or_returned_as_nan(small_spins):
     post, ref = small_spins
     grid = -1 + 2 * np.arange(17) / 16
-    kwargs = dict(windows=[0.75, 0.875, 1.0], kappa=30.0, n_sweeps=100, n_replicas=2, seed=1)
+    kwargs = dict(windows=[0.75, 0.875, 1.0], kappa=30.0, n_sweeps=100, n_replicas=2, seed=1, allow_unconverged=True)
     with pytest.raises(ValueError, match=r"q_grid: no window sampled the bins at q = \[-1\.0"):
         um.umbrella_potential(post, ref, grid, **kwargs)
     df = um.umbrella_potential(post, ref, grid, allow_uncovered=True, **kwargs)
@@ -299,6 +333,10 @@ def test_bad_input_is_named_before_any_sampling(small_spins, monkeypatch):
         (dict(order_parameter="magnetisation"), "order_parameter"),
         (dict(normalise="bins"), "normalise"),
         (dict(n_sweeps=0), "n_sweeps"),
+        (dict(n_sweeps=100, max_sweeps=50), "max_sweeps"),
+        (dict(max_sweeps=0), "max_sweeps"),
+        (dict(allow_unconverged="yes"), "allow_unconverged"),
+        (dict(init="everywhere"), "init"),
     ]
     for extra, name in cases:
         kwargs = {"reference": ref, "q_grid": grid, **extra}
@@ -315,22 +353,25 @@ def test_bad_input_is_named_before_any_sampling(small_spins, monkeypatch):
         um.umbrella_potential(mc.Posterior(model, mc.VP(), model.points[0], 1.0), model.points[1])
 
 
-@pytest.mark.filterwarnings("ignore::mc.diagnostics.ShortChainWarning")  # short runs on purpose
+@pytest.mark.filterwarnings("ignore::replica.umbrella.ConvergenceWarning")  # short runs on purpose
 def test_same_seed_gives_identical_output_and_keys_differ(small_spins):
     post, ref = small_spins
-    kwargs = dict(n_sweeps=60, n_replicas=2, seed=3)
+    # short windows, extended (continued chains) up to max_sweeps: extensions are seeded too
+    kwargs = dict(n_sweeps=60, max_sweeps=240, n_replicas=2, seed=3, allow_unconverged=True)
     a = um.umbrella_sampling(post, ref, **kwargs)
     b = um.umbrella_sampling(post, ref, **kwargs)
     c = um.umbrella_sampling(post, ref, key=(1,), **kwargs)
+    assert a.windows["n_extensions"].max() > 0
     np.testing.assert_array_equal(a.potential[["q", "V", "stderr"]], b.potential[["q", "V", "stderr"]])
-    np.testing.assert_array_equal(a.windows["q_mean"], b.windows["q_mean"])
+    np.testing.assert_array_equal(a.windows[["q_mean", "tau", "rhat_q", "n_sweeps"]],
+                                  b.windows[["q_mean", "tau", "rhat_q", "n_sweeps"]])
     assert not np.array_equal(a.windows["q_mean"], c.windows["q_mean"])
 
 
-@pytest.mark.filterwarnings("ignore::mc.diagnostics.ShortChainWarning")  # short runs on purpose
+@pytest.mark.filterwarnings("ignore::replica.umbrella.ConvergenceWarning")  # short runs on purpose
 def test_reference_is_drawn_exactly_or_by_a_chain_and_diagnostics_say_which(small_spins):
     post, _ = small_spins
-    df = um.umbrella_potential(post, n_sweeps=60, n_replicas=2, seed=3)
+    df = um.umbrella_potential(post, n_sweeps=60, n_replicas=2, seed=3, allow_unconverged=True)
     attrs = df.attrs
     assert attrs["umbrella"]["reference_source"] == "exact"
     ref = np.array(attrs["reference"])
@@ -338,12 +379,13 @@ def test_reference_is_drawn_exactly_or_by_a_chain_and_diagnostics_say_which(smal
     assert source == "exact"
     np.testing.assert_array_equal(ref, exact_ref)
     windows = attrs["windows"]
-    assert {"centre", "kappa", "acceptance", "tau", "n_samples", "f"} <= set(windows)
+    assert {"centre", "kappa", "acceptance", "tau", "n_samples", "f", "rhat_q", "n_sweeps", "converged"} <= set(windows)
+    assert attrs["umbrella"]["converged"] == all(windows["converged"])
     assert len(windows["centre"]) == attrs["umbrella"]["n_windows"] and windows["f"][0] == 0.0
     # N = 24 spins have no exact sampler: the reference comes from an independent chain
     prior = mc.IsingPrior.sherrington_kirkpatrick(24, beta=0.8, seed=5)
     big = _spin_posterior(prior, seed=6)
-    res = um.umbrella_sampling(big, n_sweeps=40, n_replicas=2, seed=3)
+    res = um.umbrella_sampling(big, n_sweeps=40, n_replicas=2, seed=3, allow_unconverged=True)
     assert res.info["reference_source"] == "chain"
     assert set(np.unique(res.reference)) <= {-1.0, 1.0}
     assert np.all(np.diff(res.potential["q"]) > 0) and np.isfinite(res.potential["V"]).all()

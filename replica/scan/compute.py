@@ -332,8 +332,11 @@ def _diagnostics(res, method):
 
 def _franz_parisi(spec, post, state, key):
     """The task's Franz-Parisi potential (quenched over references) and its fit:
-    ``fp_fragmented`` (1 or 0, by ``FranzParisi``'s stated criterion), and when a secondary
-    minimum is found ``fp_barrier``, ``fp_depth`` (``N V`` units) and ``fp_secondary_q``."""
+    ``fp_fragmented`` (1 or 0, by ``FranzParisi``'s stated criterion), ``fp_converged`` for
+    umbrella sampling (a run whose windows do not meet their criteria raises
+    ``replica.umbrella.ConvergenceError`` naming them, and the task fails with that message), and
+    when a secondary minimum is found ``fp_barrier``, ``fp_depth`` (``N V`` units) and
+    ``fp_secondary_q``."""
     from ..franz_parisi_potential import FranzParisi
 
     fp = spec.franz_parisi
@@ -351,6 +354,8 @@ def _franz_parisi(spec, post, state, key):
     curve = model.potential_[["q", "V", "stderr", "n_references"]]
     n_units = int(model.potential_["n_references"].max())
     rows = {"fp_fragmented": [Estimate(float(model.fragmented_), 0.0, n=n_units, method=f"franz_parisi_{fp.method}")]}
+    if fp.method == "umbrella":  # 1: every window met its criteria (an unconverged run raises instead)
+        rows["fp_converged"] = [Estimate(float(model.converged_), 0.0, n=n_units, method="franz_parisi_umbrella")]
     sec = model.secondary_minimum_
     if sec is not None:
         for name, est in (("fp_barrier", sec.barrier), ("fp_depth", sec.depth), ("fp_secondary_q", sec.q)):

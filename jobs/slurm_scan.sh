@@ -51,7 +51,36 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 export MKL_NUM_THREADS=${MKL_NUM_THREADS:-1}
 export NUMBA_NUM_THREADS=${NUMBA_NUM_THREADS:-1}
-export NUMBA_CACHE_DIR=${NUMBA_CACHE_DIR:-${TMPDIR:-/tmp}/${USER:-$(id -u)}/numba-cache}
+
+# Numba's cache must be writable by this user alone: Numba loads its index files with pickle, so
+# anyone who can write into the cache directory (or who created it first under its predictable
+# name) could run code as this user. The directory is created with mode 700; an existing one is
+# used only if it is a real directory owned by this user and not writable by group or others,
+# otherwise a fresh private directory is used (and removed at the end) and a warning says so.
+# `replica scan` repeats the check on every node before Numba starts.
+private_numba_cache() {
+    local dir=$1 owner_mode owner mode reason fresh
+    mkdir -p "$(dirname "$dir")" 2>/dev/null
+    mkdir -m 700 "$dir" 2>/dev/null
+    owner_mode=$(stat -c '%u %a' "$dir" 2>/dev/null || stat -f '%u %Lp' "$dir" 2>/dev/null)
+    read -r owner mode <<< "$owner_mode"
+    if [ ! -L "$dir" ] && [ -d "$dir" ] && [ "${owner:-}" = "$(id -u)" ] && [ -n "${mode:-}" ] \
+       && [ $(( 8#$mode & 8#022 )) -eq 0 ]; then
+        NUMBA_CACHE_DIR=$dir
+        return 0
+    fi
+    if [ -L "$dir" ]; then reason="a symbolic link"
+    elif [ ! -d "$dir" ]; then reason="missing or not a directory"
+    else reason="owner uid ${owner:-?}, mode ${mode:-?}; it must be owned by uid $(id -u) and not writable by others"
+    fi
+    fresh=$(mktemp -d "${TMPDIR:-/tmp}/numba-cache-$(id -u)-XXXXXX") || return 1
+    echo "warning: NUMBA_CACHE_DIR: refusing $dir ($reason): Numba loads its cache with pickle;" \
+         "using the private directory $fresh for this job" >&2
+    NUMBA_CACHE_DIR=$fresh
+    trap 'rm -rf "$NUMBA_CACHE_DIR"' EXIT
+}
+private_numba_cache "${NUMBA_CACHE_DIR:-${TMPDIR:-/tmp}/numba-cache-$(id -u)}" || exit 2
+export NUMBA_CACHE_DIR
 
 srun_args=()
 if [ -n "$SRUN_MPI" ]; then

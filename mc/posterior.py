@@ -25,6 +25,14 @@ from .processes import ForwardProcess
 __all__ = ["Posterior"]
 
 
+def _read_only(arr):
+    """A private, read-only copy of ``arr``: the posterior's cached quantities (the exact posterior,
+    the sampler's fields) are derived from it, so changing it in place would silently invalidate them."""
+    arr = np.array(arr, dtype=np.float64, copy=True)
+    arr.setflags(write=False)
+    return arr
+
+
 class Posterior:
     """Boltzmann measure ``P(x0 | x_t)`` of a data model under a forward process.
 
@@ -35,7 +43,9 @@ class Posterior:
     process : ForwardProcess
         ``mc.VE(...)``, ``mc.VP()``, ...
     x_t : array, shape (N,)
-        Quenched noisy state (finite).
+        Quenched noisy state (finite). The posterior keeps a read-only copy (``x_t`` and the
+        derived ``y`` and ``field`` cannot be assigned into: the exact posterior is built from
+        them once), so changing the argument afterwards does not change the posterior.
     t : float
         Forward-process time (> 0).
 
@@ -55,12 +65,13 @@ class Posterior:
         self.model = model
         self.process = process
         self.t = as_scalar(t, "t", positive=True)
-        self.x_t = as_float_array(x_t, "x_t", shape=(model.n_dim,))
+        #: Quenched noisy state (a read-only copy of the argument).
+        self.x_t = _read_only(as_float_array(x_t, "x_t", shape=(model.n_dim,)))
         self.a, self.D, self.s = process.coefficients(self.t)
-        #: Rescaled noisy state y = x_t / a_t.
-        self.y = self.x_t / self.a
-        #: External field h = a_t x_t / D_t (= y / s).
-        self.field = self.a * self.x_t / self.D
+        #: Rescaled noisy state y = x_t / a_t (read-only).
+        self.y = _read_only(self.x_t / self.a)
+        #: External field h = a_t x_t / D_t (= y / s) (read-only).
+        self.field = _read_only(self.a * self.x_t / self.D)
         self._exact = None
 
     @property

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import diagnostics
+from ._fileio import honour_umask
 from ._validation import as_positive_int, as_scalar
 from .disorder import seed_sequence
 from .kernels import continuous as kc
@@ -71,6 +72,8 @@ _STREAM_CHAIN, _STREAM_INIT = 2, 3
 #: Sweeps per adaptation round during burn-in.
 _ADAPT_EVERY = 20
 _CHECKPOINT_VERSION = 3
+#: Most records of the projections of every configuration of a ladder (``mode_changes``).
+_CHAIN_RECORDS = 8192
 
 
 # ---------------------------------------------------------------------------------------------
@@ -195,7 +198,8 @@ class SampleResult:
     mode_changes : ndarray (R, K) int or None
         With a ladder: how often each configuration (followed whatever rung it sits at) crossed
         the middle of the range of the projection that best separates the modes
-        (:func:`mc.diagnostics.mode_changes`). Configurations on both sides that never cross
+        (:func:`mc.diagnostics.mode_changes`; recorded at most 8192 times per run, every
+        ``ceil(draws / 8192)``-th draw). Configurations on both sides that never cross
         mean the ladder does not connect the modes, even when exchanges look perfect: every
         configuration keeps its mode and exchanges only reshuffle them (flagged).
     step_size : ndarray (R, K)
@@ -626,10 +630,16 @@ def _fingerprint(post, method, ladder, n_rep, n_sweeps, burn_in, thin, seed, key
 
 
 def _atomic_savez(path, arrays):
+    """Write ``arrays`` to the ``.npz`` file ``path`` atomically (temporary file, fsync, rename).
+
+    The file gets the mode ``0o666 & ~umask`` of a newly created file (:mod:`mc._fileio`), not
+    the 0600 of ``tempfile.mkstemp``.
+    """
     directory = os.path.dirname(os.path.abspath(path)) or "."
     fd, tmp = tempfile.mkstemp(prefix=".checkpoint-", suffix=".npz", dir=directory)
     try:
         with os.fdopen(fd, "wb") as fh:
+            honour_umask(fh.fileno())
             np.savez(fh, **arrays)
             fh.flush()
             os.fsync(fh.fileno())
@@ -638,6 +648,18 @@ def _atomic_savez(path, arrays):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _check_checkpoint_directory(path):
+    """Raise ``ValueError`` naming ``checkpoint`` unless the directory of ``path`` exists and is
+    writable, so that a bad path fails before any sampling rather than at the first save."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise ValueError(f"checkpoint: directory {directory!r} of {path!r} does not exist; create it first")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise ValueError(f"checkpoint: directory {directory!r} of {path!r} is not writable")
+    if os.path.isdir(path):
+        raise ValueError(f"checkpoint: {path!r} is a directory, expected a .npz file name")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -736,9 +758,9 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
     -----
     mc.diagnostics.MixingWarning
         When an R-hat across replicas (energy, projection on the field, overlaps, the model's
-        order directions, and with a ladder the configurations followed across rungs) exceeds
-        :data:`mc.diagnostics.RHAT_MAX` = 1.01, or a likelihood ladder ends at a multimodal
-        prior: the replicas have not mixed and estimates from them are not to be trusted, even
+        order directions) exceeds :data:`mc.diagnostics.RHAT_MAX` = 1.01, when a ladder's
+        configurations sit in different modes and none ever crosses (``mode_changes``), or when
+        a likelihood ladder ends at a multimodal prior: the replicas have not mixed and estimates from them are not to be trusted, even
         with small error bars. Recorded in ``SampleResult.flags``.
     mc.diagnostics.ShortChainWarning
         When the draws per replica are fewer than 50 tau of a recorded series.
@@ -748,9 +770,11 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
     >>> import numpy as np, mc
     >>> prior = mc.IsingPrior.curie_weiss(64, beta=0.5)
     >>> post = mc.Posterior(prior, mc.VP(), np.zeros(64), t=1.0)
-    >>> res = mc.sample(post, n_replicas=2, n_sweeps=200, seed=1)
+    >>> res = mc.sample(post, n_replicas=4, n_sweeps=2000, seed=1)
     >>> res.samples.shape
-    (2, 200, 64)
+    (4, 2000, 64)
+    >>> res.mixed, res.ladder.kind          # beta J = 0.5: one mode, no ladder needed
+    (True, 'none')
     """
     t_start = time.perf_counter()
     if not isinstance(posterior, Posterior):
@@ -789,6 +813,7 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
         checkpoint = os.fspath(checkpoint)
         if not checkpoint.endswith(".npz"):
             raise ValueError(f"checkpoint: expected a path ending in .npz, got {checkpoint!r}")
+        _check_checkpoint_directory(checkpoint)
     checkpoint_every = as_scalar(checkpoint_every, "checkpoint_every", positive=True)
 
     states = _init_states(posterior, n_rep, k, init, seed, key, space)
@@ -831,7 +856,10 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
     directions = None if directions is None else np.ascontiguousarray(directions, dtype=np.float64)
     probe = u[None, :] if directions is None else np.vstack([u, directions])
     order_proj = np.empty((n_rep, n_draws, probe.shape[0] - 1)) if directions is not None else None
-    chain_proj = np.empty((n_rep, k, n_draws, probe.shape[0])) if k > 1 else None
+    # (float32, every chain_stride-th draw, at most _CHAIN_RECORDS records: a crossing between
+    # modes is a slow event, and the buffer stays small for long ladders and long runs)
+    chain_stride = -(-n_draws // _CHAIN_RECORDS)
+    chain_proj = np.empty((n_rep, k, -(-n_draws // chain_stride), probe.shape[0]), dtype=np.float32) if k > 1 else None
     sweeps_done, draws_done, n_adapt = 0, 0, 0
     next_replica = (np.arange(n_rep) + 1) % n_rep
 
@@ -852,7 +880,7 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
 
     def save_checkpoint():
         arrays = {f"state_{name}": arr for name, arr in fam.arrays.items()}
-        arrays.update({f"buf_{name}": _recorded(name, arr, draws_done) for name, arr in buffers().items()})
+        arrays.update({f"buf_{name}": _recorded(name, arr, draws_done, chain_stride) for name, arr in buffers().items()})
         arrays["rng"] = rng
         arrays["meta"] = np.array(json.dumps({
             "version": _CHECKPOINT_VERSION, "fingerprint": fingerprint, "sweeps_done": sweeps_done,
@@ -876,7 +904,7 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
                 if name in ("sum_x", "sum_x2"):
                     arr[...] = saved
                 elif name == "chain_proj":
-                    arr[:, :, :draws_done] = saved
+                    arr[:, :, : saved.shape[2]] = saved
                 else:
                     arr[:, :draws_done] = saved
         if space == "continuous":
@@ -938,8 +966,8 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
                 projections[:, d] = x @ u / np.sqrt(n)
                 if order_proj is not None:
                     order_proj[:, d] = x @ directions.T
-                if chain_proj is not None:
-                    chain_proj[:, :, d] = fam.chains() @ probe.T
+                if chain_proj is not None and d % chain_stride == 0:
+                    chain_proj[:, :, d // chain_stride] = fam.chains() @ probe.T
                 sum_x += x
                 sum_x2 += x * x
                 draws_done += 1
@@ -995,16 +1023,16 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
         if bad:
             flags.append(
                 "replicas have not mixed: R-hat "
-                + ", ".join(f"{name} = {v:.3g}" for name, v in bad.items())
+                + ", ".join(f"{name} = {v:.4g}" for name, v in bad.items())
                 + f" > {diagnostics.RHAT_MAX} (" + _mixing_advice(ladder) + ")"
             )
     changes = None
-    if chain_proj is not None and n_draws >= 2:
+    if chain_proj is not None and chain_proj.shape[2] >= 2:
         # the probe whose configurations are split most cleanly between two sides (order
         # directions first, then the field direction); frozen = both sides, no crossing
         frozen = None
         for j in list(range(1, chain_proj.shape[3])) + [0]:
-            ch, both = diagnostics.mode_changes(chain_proj[:, :, :, j].reshape(n_rep * k, n_draws))
+            ch, both = diagnostics.mode_changes(chain_proj[:, :, :, j].reshape(n_rep * k, -1))
             if changes is None:
                 changes = ch.reshape(n_rep, k)
             if both and ch.sum() == 0:
@@ -1065,10 +1093,10 @@ def _mixing_advice(ladder):
     return "run longer, or add rungs to the ladder"
 
 
-def _recorded(name, arr, draws_done):
+def _recorded(name, arr, draws_done, chain_stride):
     """The part of a recording buffer filled so far (running sums whole)."""
     if name in ("sum_x", "sum_x2"):
         return arr
     if name == "chain_proj":
-        return arr[:, :, :draws_done]
+        return arr[:, :, : -(-draws_done // chain_stride)]
     return arr[:, :draws_done]

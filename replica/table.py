@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from mc import __version__
+from mc._fileio import honour_umask
 from mc._validation import as_positive_int, as_scalar
 from mc.models.base import DataModel
 from mc.processes import ForwardProcess
@@ -52,6 +53,7 @@ __all__ = [
     "task_path",
     "write_table",
     "write_atomic",
+    "temporary_files",
     "write_task",
     "task_done",
     "read_results",
@@ -350,16 +352,51 @@ def write_table(frame, path):
     return write_atomic(path, write)
 
 
+#: Names of the temporary files :func:`write_atomic` writes under: ``.<file name>.<random>.tmp``
+#: (``tempfile.mkstemp`` with this prefix and suffix). A process killed by SIGKILL leaves them behind.
+_TEMPORARY_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]+\.tmp$")
+
+
+def temporary_files(directory):
+    """Paths of the temporary files of :func:`write_atomic` in ``directory`` (not its subdirectories).
+
+    Only names of the package's own pattern (``.<file name>.<random>.tmp``) are listed. A writer
+    that is still running owns some of them: remove them only while no writer can be running
+    (the scan runner does so under its directory lock).
+
+    Parameters
+    ----------
+    directory : str or path
+        The directory to list; a missing directory has none.
+
+    Returns
+    -------
+    list of str
+    """
+    directory = os.fspath(directory)
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return []
+    return sorted(os.path.join(directory, n) for n in names
+                  if _TEMPORARY_NAME.match(n) and os.path.isfile(os.path.join(directory, n)))
+
+
 def write_atomic(path, write):
     """Create ``path`` atomically: ``write(handle)`` fills a temporary file (binary) in the same
     directory, which is flushed, fsynced and renamed over ``path``; the directory is fsynced. On
     any error (or interrupt) the temporary file is removed and an existing ``path`` is untouched.
+
+    The file gets the mode of a newly created file, ``0o666 & ~umask`` (``mc._fileio``), not the
+    0600 of ``tempfile.mkstemp``, so that results are readable by a group when the umask allows.
+    The temporary name is ``.<file name>.<random>.tmp`` (:func:`temporary_files`).
     """
     path = os.fspath(path)
     directory = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
+            honour_umask(handle.fileno())
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())

@@ -118,3 +118,20 @@ def test_enumerate_lists_states_with_their_probabilities():
     np.testing.assert_allclose(w, 1 / 3)
     with pytest.raises(NotImplementedError):
         mc.Posterior(two_class(), mc.VE(), np.ones(3), 1.0).enumerate()
+
+
+def test_noisy_state_and_derived_arrays_are_read_only_copies():
+    x_t = np.array([0.3, -1.2, 0.8])
+    post = mc.Posterior(two_class(), mc.VP(), x_t, 0.7)
+    mean = post.mean().copy()
+    for name in ("x_t", "y", "field"):
+        arr = getattr(post, name)
+        with pytest.raises(ValueError, match="read-only"):
+            arr[0] = 5.0
+        with pytest.raises(ValueError):
+            arr += 1.0
+    # the caller's array is copied: it stays writable and changing it leaves the posterior alone
+    assert x_t.flags.writeable
+    x_t[:] = 10.0
+    np.testing.assert_array_equal(post.x_t, [0.3, -1.2, 0.8])
+    np.testing.assert_array_equal(post.mean(), mean)

@@ -230,3 +230,36 @@ def test_bad_posterior_and_model_without_prior_function():
         mc.sample("not a posterior")
     with pytest.raises(ValueError, match="step_size"):
         mc.sample(_gmm_posterior(), n_replicas=1, n_sweeps=10, step_size=-1.0)
+
+
+def test_checkpoint_in_a_missing_directory_is_refused_before_any_sampling(tmp_path, monkeypatch):
+    def no_sampling(*args, **kwargs):
+        raise AssertionError("sampling started before the checkpoint path was checked")
+
+    monkeypatch.setattr(sampler, "_init_states", no_sampling)
+    missing = tmp_path / "missing_dir" / "run.npz"
+    with pytest.raises(ValueError, match=r"^checkpoint: directory .*missing_dir.* does not exist"):
+        mc.sample(_spin_posterior(), n_replicas=2, n_sweeps=100, checkpoint=missing)
+    (tmp_path / "dir.npz").mkdir()
+    with pytest.raises(ValueError, match=r"^checkpoint: .* is a directory"):
+        mc.sample(_spin_posterior(), n_replicas=2, n_sweeps=100, checkpoint=tmp_path / "dir.npz", resume=True)
+    assert not any(p.is_file() for p in tmp_path.rglob("*"))
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes into any directory")
+def test_checkpoint_in_a_read_only_directory_is_refused(tmp_path):
+    locked = tmp_path / "read_only"
+    locked.mkdir(mode=0o500)
+    with pytest.raises(ValueError, match=r"^checkpoint: directory .* is not writable"):
+        mc.sample(_spin_posterior(), n_replicas=2, n_sweeps=100, checkpoint=locked / "run.npz")
+
+
+@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o077, 0o600)])
+def test_checkpoint_file_mode_follows_the_umask(tmp_path, umask, mode):
+    path = tmp_path / "chain.npz"
+    old = os.umask(umask)
+    try:
+        mc.sample(_spin_posterior(), n_replicas=2, n_sweeps=50, seed=1, checkpoint=path)
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == mode

@@ -1,12 +1,15 @@
 """The command line: the README's first run and its exit codes."""
+import os
 import pathlib
 import re
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 
-from replica.cli import demo_table, main
+import mc
+from replica.cli import EXIT_BROKEN_PIPE, demo_table, main, mixture_speciation_time, time_at_s
 
 
 def run(*args):
@@ -28,6 +31,57 @@ def test_demo_table_shows_speciation_between_small_and_large_t():
     early, late = table.iloc[0], table.iloc[1]
     assert abs(early.p_plus - 0.5) > 0.49 and abs(abs(early.class_magnetisation) - 1) < 0.2
     assert abs(late.p_plus - 0.5) < 0.01 and np.isclose(late.susceptibility, 2.0, atol=1e-3)
+
+
+@pytest.mark.parametrize("process, t_s", [("VP", 0.5 * np.log(101.0)), ("VE", 100.0)])
+def test_demo_speciation_time_is_the_one_of_the_chosen_process(process, t_s, capsys):
+    """t_S is where s_t = D_t / a_t^2 reaches |mu|^2 = N (Lambda - 1): VP (1/2) log(N + 1), VE N."""
+    assert main(["demo", "--process", process, "--n-dim", "100", "--times", "1.0"]) == 0
+    printed = float(re.search(r"speciation time t_S = [^=]+= ([0-9.]+)", capsys.readouterr().out).group(1))
+    assert printed == pytest.approx(t_s, rel=1e-4)
+    assert mixture_speciation_time(mc.VP() if process == "VP" else mc.VE(), 100.0) == pytest.approx(t_s, rel=1e-12)
+
+
+def test_demo_speciation_time_marks_the_same_posterior_under_vp_and_ve():
+    """The posterior depends on t only through s_t, so at each process's own t_S the class weights
+    are the same (same planted x0 and noise); well before t_S (VE: t_S / 10) the class is picked,
+    well after (VE: 100 t_S) it is not."""
+    n = 100
+    t_vp, t_ve = mixture_speciation_time(mc.VP(), n), mixture_speciation_time(mc.VE(), n)
+    for disorder in range(4):
+        vp = demo_table(n_dim=n, times=(t_vp,), process="VP", disorder=disorder)
+        ve = demo_table(n_dim=n, times=(t_ve / 10, t_ve, 100 * t_ve), process="VE", disorder=disorder)
+        assert vp.s.iloc[0] == pytest.approx(n, rel=1e-10) and ve.s.iloc[1] == pytest.approx(n, rel=1e-10)
+        assert ve.p_plus.iloc[1] == pytest.approx(vp.p_plus.iloc[0], rel=1e-8, abs=1e-12)
+        assert abs(ve.p_plus.iloc[0] - 0.5) > 0.49 and abs(ve.p_plus.iloc[2] - 0.5) < 0.15
+    assert time_at_s(mc.VE(sigma=2.0), 100.0) == pytest.approx(25.0, rel=1e-12)
+    with pytest.raises(ValueError, match="^s:"):
+        time_at_s(mc.VP(), -1.0)
+
+
+@pytest.mark.parametrize("command", ["report", "dry-run"])
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path, command):
+    """``replica report DIR | head`` and ``replica scan SPEC --dry-run | head``: the reader has
+    closed the pipe before the command writes; no traceback, status 141 (128 + SIGPIPE)."""
+    spec = tmp_path / "s.toml"
+    spec.write_text(
+        '[scan]\nname = "p"\nseed = 1\n[model]\nname = "two_class_mixture"\nmu = 1.0\n[process]\nname = "VP"\n'
+        "[grid]\nn_dim = [4]\nt = [0.5, 2.0]\ndisorder = 2\n[sampler]\nmethod = \"exact\"\n"
+    )
+    if command == "report":
+        assert main(["scan", str(spec), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+        args = ["report", str(tmp_path / "out"), "--no-plots"]
+    else:
+        args = ["scan", str(spec), "--out", str(tmp_path / "out"), "--dry-run"]
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line
+    try:
+        out = subprocess.run([sys.executable, "-m", "replica", *args], stdout=write_end, stderr=subprocess.PIPE,
+                             text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert out.returncode == EXIT_BROKEN_PIPE, out.stderr
+    assert "Traceback" not in out.stderr and "BrokenPipeError" not in out.stderr, out.stderr
 
 
 def test_bad_input_exits_2_with_the_field_named(capsys):

@@ -1,5 +1,6 @@
 """The scan driver: results against direct computation, identical tables on 1 and 2 MPI ranks,
 kill / SIGTERM / corruption / failure followed by resume, spec changes, the README's main job."""
+import io
 import json
 import os
 import re
@@ -216,7 +217,8 @@ def test_one_two_and_four_ranks_give_identical_merged_tables(tmp_path):
     assert one.returncode == 0, one.stderr
     mpiexec = os.path.join(sysconfig.get_path("scripts"), "mpiexec")
     two = subprocess.run([mpiexec, "-n", "2", sys.executable, "-m", "replica.cli", "scan", str(spec_path), "--out",
-                          str(tmp_path / "two")], env=_env(), capture_output=True, text=True, timeout=240, cwd=ROOT)
+                          str(tmp_path / "two"), "--verbose"], env=_env(), capture_output=True, text=True, timeout=240,
+                         cwd=ROOT)
     assert two.returncode == 0, two.stderr
     ranks = {json.loads(p.read_text())["rank"] for p in (tmp_path / "two" / "tasks").glob("*.meta.json")}
     assert ranks == {0, 1}  # both ranks worked
@@ -343,6 +345,84 @@ def test_dry_run_prints_tasks_cost_and_configuration_without_writing(tmp_path, c
     out = capsys.readouterr().out
     assert "24 tasks" in out and "core-seconds" in out and '"two_class_mixture"' in out
     assert not (tmp_path / "out").exists()
+    assert os.listdir(tmp_path) == ["s.toml"]  # the scratch files that timed the writes are gone
+    # the output directory, what a run would find there, and the cost of the writes
+    assert f"output directory: {tmp_path / 'out'} (--out): does not exist yet" in out
+    per_task = float(re.search(r"writes per task: about ([0-9.e+]+) kB in 3 files", out).group(1))
+    write_ms = float(re.search(r"write time per task: ([0-9.e+]+) ms \(measured", out).group(1))
+    assert 1 < per_task < 1000 and write_ms > 0
+    assert re.search(r"estimated total [0-9.e+]+ core-seconds \+ [0-9.e+]+ s of writes", out)
+
+
+def test_dry_run_write_estimate_is_close_to_what_a_task_writes(tmp_path, capsys):
+    from replica.scan.runner import write_cost
+
+    spec = parse_spec(SMALL)
+    out = tmp_path / "out"
+    run_scan(spec, out, progress=False)
+    task = make_tasks(spec)[-1]
+    real = sum(os.path.getsize(p) for p in (out / "tasks").glob(f"{task.name}.*"))
+    before = sorted(os.listdir(out))
+    cost = write_cost(spec, out)
+    assert cost["error"] is None and cost["where"] == str(out) and cost["seconds"] > 0
+    assert 0.5 * real < cost["bytes"] < 2 * real, (cost, real)
+    assert sorted(os.listdir(out)) == before  # the scratch directory is gone
+    # a directory that holds the scan: the dry run says what a run would do there
+    spec_path = tmp_path / "s.toml"
+    spec_path.write_text(SMALL)
+    assert main(["scan", str(spec_path), "--out", str(out), "--dry-run"]) == 0
+    assert "holds this scan (24 task manifests): refused without --resume" in capsys.readouterr().out
+    assert main(["scan", str(spec_path), "--out", str(out), "--dry-run", "--resume"]) == 0
+    assert "--resume skips the complete ones" in capsys.readouterr().out
+    assert main(["scan", str(spec_path), "--out", "/proc/replica-scan-out", "--dry-run"]) == 0
+    assert "the scan would stop (exit 2)" in capsys.readouterr().out
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_is_a_few_summary_lines_by_default_and_a_line_per_task_when_verbose(tmp_path, capsys):
+    spec_path = tmp_path / "s.toml"
+    spec_path.write_text(SMALL)
+    names = [t.name for t in make_tasks(parse_spec(SMALL))]
+    # default, stderr not a terminal: at most one line per 10 % and the final line
+    assert main(["scan", str(spec_path), "--out", str(tmp_path / "default")]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    steps = [ln for ln in lines if re.match(r"replica scan small: +\d+% \(\d+/24 tasks\)", ln)]
+    assert 1 <= len(steps) <= 10 and len(lines) == len(steps) + 1, lines
+    assert "100% (24/24 tasks)" in steps[-1] and "ETA" in steps[0]
+    assert not any(name in ln for ln in lines for name in names)
+    # --verbose: one line per task
+    assert main(["scan", str(spec_path), "--out", str(tmp_path / "verbose"), "--verbose"]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert sorted(ln.split()[3] for ln in lines if ln.startswith("[rank 0/1]")) == sorted(names)
+    # --quiet: the final line only
+    assert main(["scan", str(spec_path), "--out", str(tmp_path / "quiet"), "--quiet"]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("replica scan small: 24 tasks, 24 run")
+    with pytest.raises(SystemExit):
+        main(["scan", str(spec_path), "--quiet", "--verbose"])
+
+
+def test_progress_on_a_terminal_is_one_bar_with_the_time_left(tmp_path):
+    spec = parse_spec(SMALL)
+    tasks = make_tasks(spec)
+    bad = tasks[3].name
+
+    def flaky(spec_, task):
+        if task.name == bad:
+            raise RuntimeError("boom")
+        return run_task(spec_, task)
+
+    term = _Terminal()
+    summary = run_scan(spec, tmp_path / "out", stream=term, compute=flaky)
+    assert summary.exit_code == EXIT_FAILURE
+    text = term.getvalue()
+    assert "small: 100%|" in text and "24/24 tasks, 1 failed]" in text and "<00:00" in text
+    lines = [ln for ln in text.replace("\r", "\n").splitlines() if ln.startswith("[rank")]
+    assert lines == [f"[rank 0/1] {bad} FAILED: RuntimeError: boom"]  # failures still get their line
 
 
 @pytest.mark.parametrize("sub", ["scan", "merge", "report", "demo"])
@@ -380,6 +460,31 @@ def test_readme_main_job_runs_end_to_end(tmp_path):
                       "assert (curve['sem'] >= 0).all() and curve['sem'].max() > 0\nprint('ok')\n")
     ran = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert ran.returncode == 0 and ran.stdout.strip() == "ok", ran.stderr
+
+
+@pytest.mark.mpi
+def test_readme_serial_then_mpi_commands_run_as_written(tmp_path):
+    """The README's "A first run": the serial command, then the MPI one, in that order, in a
+    fresh directory; both succeed and give the same merged tables."""
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    section = readme.split("## A first run", 1)[1].split("\n## ", 1)[0]
+    commands = [ln.strip() for ln in section.splitlines()
+                if re.match(r"^(mpiexec -n \d+ )?replica scan jobs/demo\.toml", ln.strip())]
+    assert len(commands) == 2 and commands[1].startswith("mpiexec"), commands
+    (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "demo.toml").write_text(open(os.path.join(ROOT, "jobs", "demo.toml")).read())
+    mpiexec = os.path.join(sysconfig.get_path("scripts"), "mpiexec")
+    outs = []
+    for command in commands:
+        args = command.split("#")[0].split()
+        args = [mpiexec if a == "mpiexec" else a for a in args]
+        i = args.index("replica")
+        args[i:i + 1] = [sys.executable, "-m", "replica.cli"]
+        ran = subprocess.run(args, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=600)
+        assert ran.returncode == 0, (command, ran.stderr)
+        assert "error" not in ran.stderr
+        outs.append(tmp_path / args[args.index("--out") + 1])
+    _assert_same_tables(_tables(outs[0]), _tables(outs[1]))
 
 
 def test_franz_parisi_potentials_reach_the_merged_table_and_equal_a_direct_fit(tmp_path):

@@ -549,3 +549,197 @@ def test_module_entry_point_runs_the_report(collapse_dir):
 def test_bad_arguments_raise_value_error_naming_them(call, name):
     with pytest.raises(ValueError, match=f"^{name}:"):
         call()
+
+
+# ----------------------------------------------------------------------------- figures
+def figure_texts(fig):
+    """Every legend text of a figure's axes."""
+    return [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
+
+
+def vertical_lines(ax):
+    """x positions of the vertical lines (axvline) of an axes."""
+    out = []
+    for line in ax.get_lines():
+        x = np.asarray(line.get_xdata(), dtype=float)
+        if x.size == 2 and x[0] == x[1] and tuple(line.get_ydata()) == (0, 1):
+            out.append(float(x[0]))
+    return out
+
+
+@pytest.fixture(scope="module")
+def speciation_figures(speciation_dir, tmp_path_factory):
+    results = load_scan(speciation_dir)["results"]
+    summary = disorder_summary(results)
+    transitions = rep.located_transitions(results, summary, n_boot=200)
+    figures = rep._plot_observables(summary, transitions, tmp_path_factory.mktemp("figs"), [])
+    return figures, transitions
+
+
+def test_every_scan_observable_has_a_label_and_a_formula():
+    from replica.scan.spec import OBSERVABLES
+
+    names = [n for n in OBSERVABLES if n != "overlap_histogram"] + ["q2", "q4", "binder_disorder"]
+    for name in names:
+        label, formula = rep.observable_label(name)
+        assert label and formula and label != name, name
+    assert rep.observable_label("my_new_observable") == ("my new observable", "")  # fallback
+
+
+@needs_matplotlib
+def test_observable_panels_take_labels_and_formulas_from_the_table(speciation_figures):
+    figures, _ = speciation_figures
+    for obs in ("susceptibility_class", "class_magnetisation_variance", "susceptibility"):
+        ax = figures[obs].axes[0]
+        label, formula = rep.OBSERVABLE_LABELS[obs]
+        assert ax.get_ylabel() == label != obs
+        assert formula in ax.get_title() and "disorder average" in ax.get_title()
+        assert ax.get_xlabel().startswith("diffusion time t (VP: ") and "a_t = e^{-t}" in ax.get_xlabel()
+        assert "_" not in obs or not any(obs in text for text in figure_texts(figures[obs]))  # no raw names
+
+
+@needs_matplotlib
+def test_transition_panels_have_a_legend_naming_criteria_and_sizes(speciation_figures):
+    figures, transitions = speciation_figures
+    ax = figures["class_magnetisation_variance"].axes[0]
+    texts = figure_texts(figures["class_magnetisation_variance"])
+    assert ax.get_legend() is not None
+    located = [t for t in texts if t.startswith("located: ")]
+    assert len(located) == 1 and "class variance crosses 1/2" in located[0] and "colour = N" in located[0]
+    assert {f"N = {n}" for n in N_SPECIATION} <= set(texts)
+    rows = transitions[(transitions["observable"] == "class_magnetisation_variance")]
+    for t in rows["t_estimate"]:  # one line per located time, in the legend by its criterion
+        assert any(abs(x - t) < 1e-12 for x in vertical_lines(ax))
+    if (transitions["observable"] == "susceptibility_class").any():  # a peak is an indicator
+        peak = figure_texts(figures["susceptibility_class"])
+        assert any(t.startswith("located: parabolic peak of class susceptibility") and "indicator" in t for t in peak)
+
+
+@needs_matplotlib
+def test_theory_lines_are_drawn_and_labelled_where_a_closed_form_exists(speciation_figures, collapse_dir, tmp_path):
+    from replica import theory
+
+    figures, _ = speciation_figures
+    ax = figures["class_magnetisation_variance"].axes[0]
+    lines = vertical_lines(ax)
+    for n in N_SPECIATION:  # |mu|^2 = N, variance 1: t_S = (1/2) log(N + 1)
+        assert any(abs(x - float(theory.speciation_time(n + 1.0))) < 1e-12 for x in lines)
+    assert any(t.startswith("theory: speciation $t_S") for t in figure_texts(figures["class_magnetisation_variance"]))
+    # the planted cloning probability of the mixture: a curve equal to the integral
+    rows = []
+    for n in N_SPECIATION:
+        model = mc.GaussianMixture.two_class(1.0, n_dim=n)
+        for d in range(2):
+            state = mc.draw_quenched(model, mc.VP(), T_SPECIATION, seed=3, disorder=d)
+            for t, x_t in zip(T_SPECIATION, state.x_t):
+                info = TaskInfo.from_state(model, mc.VP(), state, scan="phi", seed=3, t=t)
+                post = mc.Posterior(model, mc.VP(), x_t, t)
+                rows.append(result_frame(info, {"cloning_probability": replica.cloning_probability(post)}))
+    summary = disorder_summary(pd.concat(rows, ignore_index=True))
+    fig = rep._plot_observables(summary, rep.located_transitions(pd.concat(rows), summary, n_boot=50), tmp_path, [])[
+        "cloning_probability"]
+    curves = [ln for ln in fig.axes[0].get_lines() if ln.get_label().startswith("theory φ(t)")]
+    assert len(curves) >= 1 and any(t.startswith("theory φ(t): exact integral") for t in figure_texts(fig))
+    phi = [ln for ln in fig.axes[0].get_lines() if "theory φ(t)" in ln.get_label()]
+    assert len(phi) == len(N_SPECIATION)
+    for line, n in zip(phi, N_SPECIATION):
+        x = np.asarray(line.get_xdata(), dtype=float)
+        np.testing.assert_allclose(line.get_ydata(), theory.cloning_probability(x, float(n)), rtol=1e-12)
+    # collapse of e^{alpha N} points: t_C
+    t = np.linspace(0.1, 2.0, 12)
+    curve = summary_of_curve(t, 1.0 / (1.0 + np.exp((t - 0.6) / 0.1)), 0.01, "participation_ratio").assign(
+        alpha=0.2, variance=1.0)
+    fig = rep._plot_observables(curve, pd.DataFrame(), tmp_path, [])["participation_ratio"]
+    assert any(abs(x - float(theory.collapse_time(0.2))) < 1e-12 for x in vertical_lines(fig.axes[0]))
+    assert any(t.startswith("theory: collapse $t_C") for t in figure_texts(fig))
+    # negative control: a data set of Gaussian points has no closed form here, so no theory line
+    results = load_scan(collapse_dir)["results"]
+    fig = rep._plot_observables(disorder_summary(results), pd.DataFrame(), tmp_path, [])["participation_ratio"]
+    assert not any("theory" in t for t in figure_texts(fig)) and not vertical_lines(fig.axes[0])
+
+
+@needs_matplotlib
+def test_p_of_q_panels_say_which_overlap_is_drawn(speciation_dir, collapse_dir, tmp_path):
+    for directory, normalised in ((speciation_dir, True), (collapse_dir, False)):
+        hist = load_scan(directory)["histograms"]
+        assert set(hist["normalised"]) == {normalised}
+        figures = rep._plot_histograms(rep._histogram_densities(lambda: [hist]), tmp_path, [])
+        ((key, fig),) = figures.items()
+        title = fig._suptitle.get_text()
+        assert key[3] == normalised
+        if normalised:
+            assert "normalised overlap of two replicas" in title and "(|x^a|" in title
+        else:
+            assert "overlap of two replicas, not normalised" in title and "/ \\, N$" in title
+        assert all(ax.get_xlabel() in title for ax in fig.axes if ax.get_visible())
+
+
+def phase_rows(method, n_dims, times, theory_value, criterion, n_ref=None):
+    return pd.DataFrame({
+        "transition": "speciation", "n_dim": np.asarray(n_dims, float), "t_estimate": times, "stderr": 0.05,
+        "method": method, "systematic": np.nan, "n_dim_ref": np.nan if n_ref is None else np.asarray(n_ref, float),
+        "model": "m", "process": "VP", "observable": method.split()[0], "estimator": "exact", "n_disorder": 20,
+        "n_boot": 100, "stderr_method": "bootstrap over disorder samples", "theory": theory_value,
+        "theory_criterion": criterion})
+
+
+@needs_matplotlib
+def test_phase_diagram_legend_caveats_merges_and_plain_ticks(tmp_path):
+    dims = [8, 16, 32]
+    t_s = np.array([1.1, 1.4, 1.75])
+    transitions = pd.concat([
+        phase_rows("cloning_probability crosses 3/4", dims, [1.2, 1.5, 1.8], t_s + 0.05, "phi(t) = 3/4"),
+        phase_rows("class_magnetisation_variance crosses 1/2", dims, [1.2, 1.5, 1.8], t_s, "(1/2) log Lambda"),
+        phase_rows("parabolic peak of susceptibility_class", dims, [1.2, 1.52, 1.8], t_s, "(1/2) log Lambda"),
+        phase_rows("crossing of binder_disorder curves of N_ref and N", dims[1:], [0.6, 0.5], t_s[1:],
+                   "(1/2) log Lambda", n_ref=dims[:-1]),
+    ], ignore_index=True)
+    fig = rep._plot_phase_diagram(transitions, tmp_path, [])
+    ax = fig.axes[0]
+    texts = figure_texts(fig)
+    # equal times: one marker set, one legend entry naming both criteria
+    assert any("cloning probability φ crosses 3/4" in t and "class variance crosses 1/2" in t for t in texts)
+    # indicators say so; every theory line is labelled
+    assert any("Binder" in t and "indicator, not checked against theory" in t for t in texts)
+    assert any("parabolic peak" in t and "indicator" in t for t in texts)
+    assert {"theory (speciation): phi(t) = 3/4", "theory (speciation): (1/2) log Lambda"} <= set(texts)
+    # the peak (same values as the crossing at two N) is shifted, not hidden
+    xs = [np.asarray(c.lines[0].get_xdata(), float) for c in ax.containers]
+    assert len(xs) == 3 and all(not np.allclose(a, b) for i, a in enumerate(xs) for b in xs[i + 1:] if a.size == b.size)
+    # the legend is off the region labels, tick labels are plain decimals
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    box = ax.get_legend().get_window_extent(renderer)
+    assert ax.texts and not any(box.overlaps(t.get_window_extent(renderer)) for t in ax.texts)
+    for label in ax.get_yticklabels() + ax.get_xticklabels():
+        if label.get_text():
+            float(label.get_text())
+    assert [lbl.get_text() for lbl in ax.get_xticklabels() if lbl.get_text()] == ["8", "16", "32"]
+
+
+@pytest.mark.slow
+def test_the_demo_locates_speciation_where_the_theory_says():
+    """The main job (jobs/demo.toml, exact posterior) computed without its files: the cloning
+    probability of every task from the scan's own model, process and quenched states, then the
+    report's locator. At every N the crossing of 3/4 agrees with the planted integral within 4
+    standard errors (bootstrap over disorder samples)."""
+    from replica.scan import load_spec
+    from replica.scan.compute import build_model, build_process, quenched_state
+    from replica.scan.tasks import make_tasks
+
+    spec = load_spec(os.path.join(os.path.dirname(__file__), "..", "jobs", "demo.toml"))
+    process = build_process(spec)
+    frames = []
+    for task in make_tasks(spec):
+        model = build_model(spec, task.n_dim, task.disorder)
+        state = quenched_state(spec, model, process, task)
+        post = mc.Posterior(model, process, state.x_t, task.t)
+        info = TaskInfo.from_state(model, process, state, scan=spec.scan.name, seed=spec.scan.seed)
+        frames.append(result_frame(info, {"cloning_probability": replica.cloning_probability(post)}))
+    results = pd.concat(frames, ignore_index=True)
+    found = rep.located_transitions(results)
+    found = found[found["method"] == "cloning_probability crosses 3/4"]
+    assert sorted(found["n_dim"]) == sorted(spec.grid.n_dim)
+    for _, row in found.iterrows():
+        assert row["stderr_method"] == "bootstrap over disorder samples" and 0 < row["stderr"] < 0.2
+        assert abs(row["t_estimate"] - row["theory"]) < 4 * row["stderr"], row.to_dict()

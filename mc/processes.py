@@ -73,6 +73,66 @@ class ForwardProcess:
             raise ValueError(f"t: too large for {self!r} (s_t = D_t / a_t^2 overflows)")
         return self._out(s, t)
 
+    def representable(self, t):
+        """Whether ``a_t``, ``D_t`` and ``s_t`` are finite, normal (so nonzero) positive float64 numbers.
+
+        Parameters
+        ----------
+        t : float or array
+            Times (finite, > 0).
+
+        Returns
+        -------
+        ok : bool or bool array of the shape of ``t``
+            False where a coefficient overflows to inf, underflows to zero or to a subnormal (whose
+            reciprocal ``1 / D_t`` or ``1 / s_t`` overflows), or is NaN: e.g. ``VP`` beyond
+            ``t = 354.89`` (``s_t = e^{2t} - 1`` overflows) or below ``t = 1.1e-308`` (``D_t``
+            subnormal).
+        """
+        tt = check_time(t)
+        tiny = np.finfo(np.float64).tiny
+        with np.errstate(all="ignore"):
+            try:
+                values = [np.asarray(f(tt), dtype=np.float64) for f in (self._a, self._D, self._s)]
+            except (OverflowError, ZeroDivisionError):  # Python-float parameters (sigma**2)
+                values = [np.full(tt.shape, np.nan)]
+            ok = np.ones(tt.shape, dtype=bool)
+            for v in values:
+                ok &= np.isfinite(v) & (v >= tiny)
+        return bool(ok) if np.ndim(t) == 0 else ok
+
+    def time_range(self):
+        """The interval ``(t_min, t_max)`` of times that are :meth:`representable`, or ``None``.
+
+        Found by bisection on ``log t`` over the positive float64 numbers, which assumes (as for
+        every process here) that ``a_t`` decreases and ``D_t``, ``s_t`` increase with ``t``, so
+        that the representable times form one interval. Bounds are within a relative ``1e-12``
+        on the inside of the interval.
+        """
+        smallest, largest = np.nextafter(0.0, 1.0), np.finfo(np.float64).max
+
+        def time(log_t):
+            with np.errstate(over="ignore"):
+                return np.clip(np.exp(log_t), smallest, largest)
+
+        lo, hi = np.log(smallest), np.log(largest)
+        grid = time(np.linspace(lo, hi, 2049))
+        ok = self.representable(grid)
+        if not ok.any():
+            return None
+        inside = np.flatnonzero(ok)
+
+        def edge(good, bad):
+            while abs(bad - good) > 1e-12 * abs(good):
+                mid = 0.5 * (good + bad)
+                good, bad = (mid, bad) if self.representable(float(time(mid))) else (good, mid)
+            return float(time(good))
+
+        i, j = inside[0], inside[-1]
+        t_min = float(grid[0]) if i == 0 else edge(np.log(grid[i]), np.log(grid[i - 1]))
+        t_max = float(grid[-1]) if j == grid.size - 1 else edge(np.log(grid[j]), np.log(grid[j + 1]))
+        return t_min, t_max
+
     def coefficients(self, t):
         """Return ``(a_t, D_t, s_t)`` for a scalar time, validated."""
         tt = as_scalar(t, "t")

@@ -291,3 +291,55 @@ def test_declared_prior_draw_limit_matches_the_models_capabilities(name):
         model = build_model(spec, n)
         can = "sample" in model.capabilities or hasattr(model, "sample_indices")
         assert can == (limit is None or n <= limit), (name, n, sorted(model.capabilities))
+
+
+# ------------------------------------------------------------------ extreme values and the limits
+@pytest.mark.parametrize(
+    "sections, key",
+    [
+        ({"scan": 'name = "s"\nseed = true'}, "scan.seed"),
+        ({"scan": f'name = "s"\nseed = {2**64}'}, "scan.seed"),
+        ({"model": 'name = "two_class_mixture"\nmu = inf'}, "model.mu"),
+        ({"model": 'name = "dataset_gaussian"\nn_points = 10.0'}, "model.n_points"),
+        ({"model": 'name = "two_class_mixture"\nmax_gib = true'}, "model.max_gib"),
+        ({"process": 'name = "VE"\nsigma = inf'}, "process.sigma"),
+        ({"grid": 'n_dim = [true]\nt = [1.0]'}, "grid.n_dim[0]"),
+        ({"grid": f'n_dim = [8, {10**10}]\nt = [1.0]'}, "grid.n_dim"),
+        ({"grid": 'n_dim = 8\nt = []'}, "grid.t"),
+        ({"grid": 'n_dim = 8\nt = [1.0, -inf]'}, "grid.t[1]"),
+        ({"grid": 'n_dim = 8\nt = [1.0, 500.0]'}, "grid.t"),
+        ({"grid": 'n_dim = 8\nt = {start = 0.1, stop = inf, num = 3}'}, "grid.t.stop"),
+        ({"grid": 'n_dim = 8\nt = {start = 2.0, stop = 1.0, num = 3, spacing = "log"}'}, "grid.t.stop"),
+        ({"grid": 'n_dim = 8\nt = {start = 0.1, stop = 1.0, num = 3.0}'}, "grid.t.num"),
+        ({"grid": 'n_dim = 8\nt = {start = 0.1, stop = 1.0, num = 1000000000000}'}, "grid.t.num"),
+        ({"grid": 'n_dim = 8\nt = [1.0]\ndisorder = 10000000000'}, "grid.disorder"),
+        ({"sampler": 'method = "mala"\nstep_size = true'}, "sampler.step_size"),
+        ({"sampler": 'method = "mala"\nsweeps = 8\nthin = 8'}, "sampler.thin"),
+        ({"observables": 'bins = true'}, "observables.bins"),
+        ({"franz_parisi": 'q = {start = -1.0, stop = 1.0, num = 1000000000}'}, "franz_parisi.q.num"),
+    ],
+)
+def test_extreme_values_name_their_key(sections, key):
+    with pytest.raises(SpecError) as err:
+        parse_spec(spec_text(**sections))
+    assert str(err.value).startswith(key + ":"), str(err.value)
+
+
+def test_shipped_example_specs_are_within_the_limits():
+    """Every shipped spec counts its tasks without building them, fits its memory estimate in
+    model.max_gib at every N, and asks only for times its process represents."""
+    import glob
+    import os
+
+    from mc.processes import VE, VP, VPLinear
+    from replica.scan.spec import MAX_TASKS, task_memory
+    from replica.scan.tasks import count_tasks
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for path in sorted(glob.glob(os.path.join(root, "jobs", "*.toml"))):
+        spec = load_spec(path)
+        assert count_tasks(spec) == len(make_tasks(spec)) <= MAX_TASKS, path
+        for n in spec.grid.n_dim:
+            assert sum(b for _, _, b in task_memory(spec, n)) <= spec.model.max_gib * 2**30, (path, n)
+        process = {"VP": VP, "VE": VE, "VPLinear": VPLinear}[spec.process.name](**spec.process.params)
+        assert process.representable(list(spec.grid.t)).all(), path

@@ -6,7 +6,11 @@ directory (``design.md``: scan specification). Every section and key is checked;
 a wrong type, an empty range or an impossible combination (a Monte Carlo method the model has no
 kernel for, exact enumeration of 100 spins, an observable the model does not define) raises a
 ``SpecError`` (a ``ValueError``) whose message starts with the dotted key, e.g.
-``grid.t.num: must be >= 1, got 0``. Validation is cheap and deterministic, so every MPI rank
+``grid.t.num: must be >= 1, got 0``. So does what every task would hit (the limits below): an
+integer beyond int64, more than :data:`MAX_TASKS` tasks, a time at which the process's a_t, D_t or
+s_t leaves float64, a model scale outside :data:`LENGTH_RANGE`, a Monte Carlo run that records
+fewer than two draws, or a task whose estimated memory (:func:`task_memory`) exceeds
+``model.max_gib``. Validation is cheap and deterministic, so every MPI rank
 runs it before any sampling and all ranks agree.
 
 Example (``jobs/demo.toml``)::
@@ -48,6 +52,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mc.models.ising import MAX_ENUMERATION_DIM
+from mc.processes import VE, VP, VPLinear
 from mc.sampler import METHODS as _MC_METHODS
 
 __all__ = [
@@ -66,6 +71,13 @@ __all__ = [
     "OBSERVABLES",
     "LABELLED_OBSERVABLES",
     "FranzParisiSection",
+    "INT64_MAX",
+    "MAX_TASKS",
+    "MAX_GIB",
+    "LENGTH_RANGE",
+    "MIN_STEP_SIZE",
+    "MAX_Q_POINTS",
+    "task_memory",
 ]
 
 if sys.version_info >= (3, 11):
@@ -80,6 +92,38 @@ class SpecError(ValueError):
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
+# ------------------------------------------------------------------------------------ limits
+# What every task of a scan would hit is refused here, before any work: values that float64,
+# int64 or the memory of one task cannot hold.
+
+#: Largest integer a spec may hold: TOML integers are signed 64-bit (``tomllib`` reads larger
+#: ones, other TOML tools do not), the seed is written to the int64 ``seed`` column of every
+#: result table, and the ids go into seed keys and manifests.
+INT64_MAX = 2**63 - 1
+#: Most tasks one spec may make (``len(grid.n_dim) x len(grid.t) x grid.disorder``). Every task
+#: writes its own files (result tables and a manifest: millions of files in one directory), and
+#: every rank computes the cost of each task and the static assignment before its first task; at
+#: this count that already takes about 20 s and 400 MB per rank (measured with ``--dry-run``),
+#: and ten times more for ten times the tasks. A range's ``num`` is capped by the same number
+#: before its times are built, so that validation itself stays cheap.
+MAX_TASKS = 1_000_000
+#: Largest ``model.max_gib`` (1 PiB): more than any node holds; beyond it the memory estimate of
+#: a task would no longer stop what cannot be allocated.
+MAX_GIB = 2.0**20
+#: Magnitude window of a length per coordinate: the model scales ``mu``, ``v``, ``radius`` (and
+#: ``sqrt(variance)``), and for continuous Monte Carlo started at the observation, the scale
+#: ``sqrt(s_t)`` of ``y = x_t / a_t``. The estimators take fourth moments of overlaps, a length
+#: to the eighth power, which stays a normal float64 (1e-240 to 1e240) inside this window and
+#: overflows or underflows well outside it (measured: mu = 1e60 or v = 1e60 fail every task).
+LENGTH_RANGE = (1e-30, 1e30)
+#: Powers of a length that model parameters are (``variance`` is a squared length).
+_LENGTH_PARAMS = {"mu": 1, "v": 1, "radius": 1, "variance": 2}
+#: Smallest ``sampler.step_size``: the proposal variance ``step_size**2`` must be a normal float64
+#: (below about 1.5e-154 it underflows to zero, and MALA divides by it).
+MIN_STEP_SIZE = 1e-150
+#: Most points of a Franz-Parisi ``q`` grid: one row per point per task in the potentials table.
+MAX_Q_POINTS = 100_000
+
 
 # ------------------------------------------------------------------------------------ checks
 def _type_name(value):
@@ -87,11 +131,13 @@ def _type_name(value):
             dict: "a table"}.get(type(value), type(value).__name__)
 
 
-def _int(value, key, minimum=None):
+def _int(value, key, minimum=None, maximum=INT64_MAX, why="2^63 - 1: TOML integers are signed 64-bit"):
     if isinstance(value, bool) or not isinstance(value, int):
         raise SpecError(f"{key}: expected an integer, got {_type_name(value)} ({value!r})")
     if minimum is not None and value < minimum:
         raise SpecError(f"{key}: must be >= {minimum}, got {value}")
+    if value > maximum:
+        raise SpecError(f"{key}: must be <= {maximum} ({why}), got {value}")
     return int(value)
 
 
@@ -274,8 +320,11 @@ class ModelSection:
     """``[model]``: ``name`` (a key of :data:`MODELS`), ``id`` (integer model id in the seed
     key, default 0), ``realisation`` (``"per_disorder"``: every disorder sample draws its own
     training set / couplings / patterns, the usual quenched average; ``"fixed"``: one
-    realisation per N), ``max_gib`` (memory cap of a data set, default 2), then the model's
-    parameters."""
+    realisation per N), ``max_gib`` (memory cap of one task in GiB, default 2, at most
+    :data:`MAX_GIB`: a data set's points are built within it, and validation refuses a spec whose
+    estimated peak memory of a task, :func:`task_memory`, exceeds it), then the model's
+    parameters (lengths ``mu``, ``v``, ``radius`` within :data:`LENGTH_RANGE`, ``variance``
+    within its square or 0 where allowed)."""
 
     name: str
     params: dict
@@ -416,7 +465,11 @@ def _parse_scan(table):
     name = _str(_require(table, "name", key), "scan.name")
     if not _NAME.match(name):
         raise SpecError(f"scan.name: use letters, digits, '_', '-', '.' only, got {name!r}")
-    seed = _int(_require(table, "seed", key), "scan.seed", minimum=0)
+    seed = _require(table, "seed", key)
+    if isinstance(seed, int) and not isinstance(seed, bool) and seed > INT64_MAX:
+        raise SpecError(f"scan.seed: must be < 2^63 = {INT64_MAX + 1} (every result table stores it in an int64 "
+                        f"column, and TOML integers are signed 64-bit), got {seed}")
+    seed = _int(seed, "scan.seed", minimum=0)
     scan_id = _int(table.get("id", 0), "scan.id", minimum=0)
     output = table.get("output")
     if output is not None:
@@ -458,9 +511,20 @@ def _parse_model(table):
             raise SpecError(f"model.{pname}: required for model {name!r}")
         else:
             params[pname] = default
+    for pname, power in _LENGTH_PARAMS.items():
+        value = params.get(pname)
+        lo, hi = LENGTH_RANGE[0] ** power, LENGTH_RANGE[1] ** power
+        if value and not lo <= abs(value) <= hi:  # 0 means "none" (variance) or "default" (radius)
+            what = "a squared length" if power == 2 else "a length per coordinate"
+            raise SpecError(f"model.{pname}: must lie within [{lo:g}, {hi:g}] ({what}: the fourth moments of "
+                            f"overlaps of states of that scale leave float64 outside it, see "
+                            f"replica.scan.spec.LENGTH_RANGE), got {value:g}")
     model_id = _int(table.get("id", 0), "model.id", minimum=0)
     realisation = _str(table.get("realisation", "per_disorder"), "model.realisation", ("per_disorder", "fixed"))
     max_gib = _float(table.get("max_gib", 2.0), "model.max_gib", positive=True)
+    if max_gib > MAX_GIB:
+        raise SpecError(f"model.max_gib: must be <= {MAX_GIB:g} GiB (replica.scan.spec.MAX_GIB, more than any node "
+                        f"holds), got {max_gib:g}")
     return ModelSection(name=name, params=params, id=model_id, realisation=realisation, max_gib=max_gib)
 
 
@@ -495,14 +559,24 @@ def _parse_times(value, key):
         _check_keys(value, ("start", "stop", "num", "spacing"), key)
         start = _float(_require(value, "start", key), f"{key}.start", positive=True)
         stop = _float(_require(value, "stop", key), f"{key}.stop", positive=True)
-        num = _int(_require(value, "num", key), f"{key}.num", minimum=1)
+        num = _int(_require(value, "num", key), f"{key}.num", minimum=1, maximum=MAX_TASKS,
+                   why="replica.scan.spec.MAX_TASKS: each time is at least one task")
         spacing = _str(value.get("spacing", "linear"), f"{key}.spacing", ("linear", "log"))
         if stop < start or (num > 1 and stop == start):
             raise SpecError(f"{key}.stop: empty range, stop = {stop} must be > start = {start}")
         grid = np.geomspace(start, stop, num) if spacing == "log" else np.linspace(start, stop, num)
-        return tuple(float(t) for t in grid)
+        return _increasing(grid, key)
     times = _parse_list(value, key, lambda v, k: _float(v, k, positive=True))
     return tuple(sorted(times))
+
+
+def _increasing(grid, key):
+    """The points of a range as floats, refusing repeats (more points than float64 resolves)."""
+    grid = np.asarray(grid, dtype=np.float64)
+    if grid.size > 1 and not (np.diff(grid) > 0).all():
+        raise SpecError(f"{key}.num: {grid.size} points between {float(grid[0])!r} and {float(grid[-1])!r} repeat "
+                        f"values (closer than float64 resolves); use fewer points or a wider range")
+    return tuple(float(v) for v in grid)
 
 
 def _parse_grid(table):
@@ -512,6 +586,16 @@ def _parse_grid(table):
     t = _parse_times(_require(table, "t", "grid"), "grid.t")
     disorder = _int(table.get("disorder", 1), "grid.disorder", minimum=1)
     source = _str(table.get("source", "prior"), "grid.source", ("prior", "point", "population"))
+    factors = {"grid.n_dim": len(n_dim), "grid.t": len(t), "grid.disorder": disorder}
+    n_tasks = math.prod(factors.values())
+    if n_tasks > MAX_TASKS:
+        key = max(factors, key=factors.get)
+        raise SpecError(
+            f"{key}: the grid makes {' x '.join(map(str, factors.values()))} = {n_tasks} tasks "
+            f"({' x '.join(factors)}), more than the {MAX_TASKS} a spec may make (replica.scan.spec.MAX_TASKS: one "
+            f"set of files per task, and every rank holds the task list); split the scan into several specs "
+            f"(e.g. by grid.n_dim) or use fewer times or disorder samples"
+        )
     return GridSection(n_dim=tuple(sorted(n_dim)), t=t, disorder=disorder, source=source)
 
 
@@ -537,6 +621,9 @@ def _parse_sampler(table):
         kw["beta_min"] = b
     if "step_size" in table:
         kw["step_size"] = _float(table["step_size"], "sampler.step_size", positive=True)
+        if kw["step_size"] < MIN_STEP_SIZE:
+            raise SpecError(f"sampler.step_size: must be >= {MIN_STEP_SIZE:g} (its square, the variance of a proposal, "
+                            f"must be a normal float64: MALA divides by it), got {kw['step_size']:g}")
     if "tempering" in table:
         kw["tempering"] = _str(table["tempering"], "sampler.tempering", ("auto", "none", "hamiltonian", "likelihood"))
     if "init" in table:
@@ -587,9 +674,9 @@ def _parse_franz_parisi(table):
         kw["order_parameter"] = _str(table["order_parameter"], f"{key}.order_parameter", ("overlap", "distance"))
     if "reference" in table:
         kw["reference"] = _str(table["reference"], f"{key}.reference", ("posterior", "planted"))
-    for k in ("n_references", "sweeps", "replicas"):
-        if k in table:
-            kw[k] = _int(table[k], f"{key}.{k}", minimum=1)
+    for k, minimum in (("n_references", 1), ("sweeps", 2), ("replicas", 1)):
+        if k in table:  # umbrella sampling records a draw per sweep and needs two for an error bar
+            kw[k] = _int(table[k], f"{key}.{k}", minimum=minimum)
     if "bin_average" in table:
         kw["bin_average"] = _bool(table["bin_average"], f"{key}.bin_average")
     if "kappa" in table:
@@ -599,10 +686,11 @@ def _parse_franz_parisi(table):
         _check_keys(q, ("start", "stop", "num"), f"{key}.q")
         start = _float(_require(q, "start", f"{key}.q"), f"{key}.q.start")
         stop = _float(_require(q, "stop", f"{key}.q"), f"{key}.q.stop")
-        num = _int(_require(q, "num", f"{key}.q"), f"{key}.q.num", minimum=3)
+        num = _int(_require(q, "num", f"{key}.q"), f"{key}.q.num", minimum=3, maximum=MAX_Q_POINTS,
+                   why="replica.scan.spec.MAX_Q_POINTS: one row per point per task")
         if not stop > start:
             raise SpecError(f"{key}.q.stop: empty range, stop = {stop} must be > start = {start}")
-        kw["q"] = tuple(float(v) for v in np.linspace(start, stop, num))
+        kw["q"] = _increasing(np.linspace(start, stop, num), f"{key}.q")
     return FranzParisiSection(**kw)
 
 
@@ -698,6 +786,231 @@ def _check_combinations(spec):
     _check_prior_draws(spec)  # last: the errors above say how to fix the method first
 
 
+# ------------------------------------------------------------------------- memory of a task
+# Peak memory of one task, measured with tracemalloc on every model and route at N = 500 to 4000
+# (numpy reports its allocations there); each constant is the largest seen, rounded up.
+#: N x N float64 matrices that the exact ``q_self`` holds at once (the posterior's second moment and
+#: its products, ``replica.overlaps``), per state space.
+_EXACT_Q_SELF_MATRICES = {"continuous": 4.0, "sphere": 3.0, "spins": 4.0, "points": 2.0}
+#: float64 N-vectors of a task's fixed state (x0, x_t, y, means, moments, gradients).
+_FIXED_VECTORS = 32.0
+#: Chunked working buffers of the exact routes (e.g. ``mc.models.ising``'s 16 MiB temporaries).
+_FIXED_BYTES = 2.0**25
+#: float64 N-vectors per replica and rung of a Monte Carlo state (position, gradient, proposal).
+_VECTORS_PER_CHAIN = 4.0
+#: float64 N-vectors per stored draw: exact draws (the draws and the estimators' copies) and
+#: Monte Carlo samples (``mc.sample(store="samples")``).
+_VECTORS_PER_EXACT_DRAW = 4.0
+_VECTORS_PER_MC_DRAW = 2.0
+#: Bytes per bin and per draw of a sampled overlap histogram (a draws x bins table).
+_BYTES_PER_BIN_DRAW = 8.0
+#: float64 N-vectors per Franz-Parisi reference.
+_VECTORS_PER_REFERENCE = 16.0
+#: Curie-Weiss: float64 arrays over the Hubbard-Stratonovich grid of about 8 sqrt(beta J N) + 100
+#: points (``mc.models.ising._hs_grid``).
+_HS_GRID_ARRAYS = 4.0
+
+
+def task_memory(spec, n_dim):
+    """Estimated peak memory of one task at dimension ``n_dim``, by part.
+
+    An order-of-magnitude model, calibrated by measurement (see the constants above it): the
+    fixed state (``32 N`` floats and Monte Carlo chains ``4 N`` per replica and rung), the
+    ``N x N`` second moments of the exact ``q_self``, the model's own arrays (data-set points,
+    dense couplings and patterns, the Curie-Weiss Hubbard-Stratonovich grid), the stored draws
+    (exact: ``4 N`` per draw; Monte Carlo: ``2 N`` per recorded sweep), the draws x bins table
+    of a sampled overlap histogram and the Franz-Parisi references.
+
+    Parameters
+    ----------
+    spec : ScanSpec
+    n_dim : int
+
+    Returns
+    -------
+    parts : list of (key, description, bytes)
+        ``key`` is the spec key that sets the part's size (``grid.n_dim`` for what N alone sets).
+    """
+    from .compute import HISTOGRAM_DRAWS  # compute imports this module
+
+    name, space, s = spec.model.name, spec.space, spec.sampler
+    p, names, n = spec.model.params, spec.observables.names, float(n_dim)
+    monte_carlo = s.method != "exact"
+    exact_route = (not monte_carlo or s.exact_reference) and _model_exact(name, n_dim)
+    vectors = _FIXED_VECTORS
+    if monte_carlo:
+        rungs = s.n_temperatures or (1 if s.tempering == "none" else 8)
+        vectors += _VECTORS_PER_CHAIN * s.replicas * rungs
+    parts = [("grid.n_dim", f"the state ({vectors:.0f} vectors of N floats)", 8.0 * vectors * n + _FIXED_BYTES)]
+    if exact_route and "q_self" in names:
+        m = _EXACT_Q_SELF_MATRICES[space]
+        parts.append(("grid.n_dim", f"the exact q_self's {m:.0f} N x N matrices", 8.0 * m * n * n))
+    if name in ("sherrington_kirkpatrick", "hopfield"):
+        parts.append(("grid.n_dim", "the dense N x N couplings", 16.0 * n * n))
+    if name == "hopfield":
+        parts.append(("model.n_patterns", f"{p['n_patterns']} patterns", 16.0 * p["n_patterns"] * n))
+    if name == "curie_weiss":
+        bj = p["beta"] * p["J"]
+        points = 8.0 * math.sqrt(bj * n) + 100.0
+        key = "model.beta" if p["beta"] >= p["J"] else "model.J"
+        parts.append((key, f"the Hubbard-Stratonovich grid of {points:.3g} points (8 sqrt(beta J N))",
+                      8.0 * _HS_GRID_ARRAYS * points))
+    if space == "points":
+        if name == "dataset_gaussian":
+            key, points = "model.n_points", float(p["n_points"])
+        elif "alpha" in p:
+            key, points = "model.alpha", math.exp(min(p["alpha"] * n, 700.0))
+        else:
+            key, points = "grid.n_dim", 2.0
+        parts.append((key, f"{points:.3g} training points", 8.0 * points * n))
+    draws = 0
+    if not monte_carlo and s.draws:
+        draws = s.replicas * s.draws
+        parts.append(("sampler.draws", f"sampler.replicas x sampler.draws = {draws} exact draws",
+                      8.0 * _VECTORS_PER_EXACT_DRAW * draws * n))
+    elif not monte_carlo and "overlap_histogram" in names and space != "points":
+        draws = math.prod(HISTOGRAM_DRAWS)
+        parts.append(("observables.names", f"{draws} exact draws for the overlap histogram",
+                      8.0 * _VECTORS_PER_EXACT_DRAW * draws * n))
+    elif monte_carlo:
+        draws = s.replicas * (s.sweeps // s.thin)
+        parts.append(("sampler.sweeps", f"sampler.replicas x sampler.sweeps / sampler.thin = {draws} stored draws",
+                      8.0 * _VECTORS_PER_MC_DRAW * draws * n))
+    if "overlap_histogram" in names:
+        bins = spec.observables.bins
+        parts.append(("observables.bins", f"{bins} histogram bins x {max(draws, 1)} draws",
+                      _BYTES_PER_BIN_DRAW * bins * max(draws, 1)))
+    fp = spec.franz_parisi
+    if fp is not None:
+        parts.append(("franz_parisi.n_references", f"{fp.n_references} Franz-Parisi references",
+                      8.0 * _VECTORS_PER_REFERENCE * fp.n_references * n))
+        if fp.method == "umbrella" and fp.kappa is not None:
+            # replica.umbrella.default_windows: (q extent) sqrt(kappa N) + 1 windows, each keeping its q series
+            extent = fp.q[-1] - fp.q[0] if fp.q else 2.0
+            windows = extent * math.sqrt(fp.kappa * n) + 2.0
+            parts.append(("franz_parisi.kappa", f"the q series of {windows:.3g} umbrella windows ((q extent) "
+                          f"sqrt(kappa N))", 8.0 * windows * fp.sweeps * fp.replicas))
+    return parts
+
+
+def _check_memory(spec):
+    """Refuse N (or counts) whose task cannot be held in ``model.max_gib`` (:func:`task_memory`)."""
+    budget = spec.model.max_gib * 2.0**30
+
+    def total(n):
+        return sum(b for _, _, b in task_memory(spec, n))
+
+    too_big = [n for n in spec.grid.n_dim if total(n) > budget]
+    if not too_big:
+        return
+    n = too_big[0]
+    parts = sorted(task_memory(spec, n), key=lambda part: -part[2])
+    by_n = sum(b for k, _, b in parts if k == "grid.n_dim")
+    key = "grid.n_dim" if by_n > budget else parts[0][0]
+    shown = "; ".join(f"{what} {b / 2**30:.3g} GiB ({k})" for k, what, b in parts if b >= 0.01 * parts[0][2])
+    fits = ""
+    if total(1) <= budget:
+        lo, hi = 1, n  # largest N that fits, by bisection (the estimate grows with N)
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if total(mid) <= budget else (lo, mid)
+        fits = f"; at most N = {lo} fits"
+    raise SpecError(
+        f"{key}: a task at N = {n} needs about {total(n) / 2**30:.3g} GiB, more than model.max_gib = "
+        f"{spec.model.max_gib:g} GiB (estimated: {shown}), so every task at grid.n_dim = {too_big} would fail{fits}. "
+        f"Lower the keys named, or raise model.max_gib if one task may use that much memory"
+    )
+
+
+_PROCESSES = {"VP": VP, "VE": VE, "VPLinear": VPLinear}
+
+
+def _coefficients(process, t):
+    """``{"a_t": ..., "D_t": ..., "s_t": ...}`` at one time, inf where the process refuses."""
+    out = {}
+    for label, f in (("a_t", process.a), ("D_t", process.D), ("s_t", process.s)):
+        try:
+            with np.errstate(all="ignore"):
+                out[label] = float(f(t))
+        except (ValueError, OverflowError, ZeroDivisionError):
+            out[label] = math.inf
+    return out
+
+
+def _few(values, limit=4):
+    values = [float(v) for v in values]
+    shown = ", ".join(f"{v:g}" for v in values[:limit])
+    return f"[{shown}{', ...' if len(values) > limit else ''}]"
+
+
+def _check_times(spec):
+    """Every time of the grid must give the process finite, positive, normal a_t, D_t and s_t
+    (asked of the process itself). For a continuous model the observation ``y = x_t / a_t``
+    (coordinates of size ``sqrt(s_t)``) must also be representable: ``N s_t``, about ``|y|^2``,
+    finite, and ``sqrt(s_t)`` within :data:`LENGTH_RANGE` where Monte Carlo replicas start at it."""
+    process = _PROCESSES[spec.process.name](**spec.process.params)
+    t = np.asarray(spec.grid.t, dtype=np.float64)
+    ok = process.representable(t)
+    if not ok.all():
+        span = process.time_range()
+        bad = t[~ok]
+        values = ", ".join(f"{k} = {v:.3g}" for k, v in _coefficients(process, float(bad[0])).items())
+        if span is None:
+            key = f"process.{next(iter(spec.process.params))}" if spec.process.params else "process.name"
+            raise SpecError(f"{key}: {process!r} has no time t at which a_t, D_t and s_t = D_t / a_t^2 are finite, "
+                            f"positive float64 numbers (at t = {bad[0]:g}: {values}); every task would fail")
+        raise SpecError(
+            f"grid.t: {process!r} has no finite, positive a_t, D_t and s_t = D_t / a_t^2 in float64 at t = "
+            f"{_few(bad)} ({bad.size} of {t.size} times; at t = {bad[0]:g}: {values}), so every task there would "
+            f"fail; for this process t must lie within [{span[0]:.6g}, {span[1]:.6g}]"
+        )
+    if spec.space != "continuous":
+        return
+    # the observation y = x_t / a_t of a continuous model: coordinates of size sqrt(s_t), squared norm about N s_t
+    s_t = np.array([process.s(float(v)) for v in t])
+    s = spec.sampler
+    n_max = max(spec.grid.n_dim)
+    if s.method != "exact" and s.init in ("auto", "observation"):
+        limit = LENGTH_RANGE[1] ** 2
+        if (s_t > limit).any():
+            raise SpecError(
+                f"grid.t: {s.method} replicas start at the observation y = x_t / a_t (sampler.init = {s.init!r}), "
+                f"whose coordinates have size sqrt(s_t) > {LENGTH_RANGE[1]:g} at t = {_few(t[s_t > limit])} under "
+                f"{process!r}; the fourth moments of their overlaps overflow float64 and every such task would fail. "
+                f"Use t <= {_largest_time(process, t, s_t, limit):.6g} (s_t <= {limit:g}), or sampler.init = 'prior'"
+            )
+    limit = np.finfo(np.float64).max / n_max
+    if (s_t > limit).any():
+        raise SpecError(
+            f"grid.t: the observation y = x_t / a_t has squared norm about N s_t, which overflows float64 at t = "
+            f"{_few(t[s_t > limit])} for N = {n_max} under {process!r} (the Gaussian posterior needs |y - mu|^2), so "
+            f"every such task would fail; use t <= {_largest_time(process, t, s_t, limit):.6g} at grid.n_dim up to "
+            f"{n_max}"
+        )
+
+
+def _largest_time(process, t, s_t, limit):
+    """Largest time with ``s_t <= limit``, by bisection on ``log t`` (``s_t`` grows with ``t``)."""
+    lo = float(np.log(t[s_t <= limit].max())) if (s_t <= limit).any() else math.log(np.nextafter(0.0, 1.0))
+    hi = float(np.log(t[s_t > limit].min()))
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if process.s(math.exp(mid)) <= limit else (lo, mid)
+    return math.exp(lo)
+
+
+def _check_limits(spec):
+    """What every task would hit: times the process cannot represent, Monte Carlo runs that
+    record fewer than two draws, and tasks that do not fit in memory."""
+    _check_times(spec)
+    s = spec.sampler
+    if s.method != "exact" and s.sweeps // s.thin < 2:
+        key = "sampler.thin" if s.thin > 1 else "sampler.sweeps"
+        raise SpecError(f"{key}: a Monte Carlo run records sampler.sweeps // sampler.thin = {s.sweeps} // {s.thin} = "
+                        f"{s.sweeps // s.thin} draws per replica; its error bars need at least 2")
+    _check_memory(spec)
+
+
 def parse_spec(text):
     """Validate the text of a TOML spec into a :class:`ScanSpec` (raises :class:`SpecError`)."""
     try:
@@ -720,6 +1033,7 @@ def parse_spec(text):
         source_text=text,
     )
     _check_combinations(spec)
+    _check_limits(spec)
     return spec
 
 

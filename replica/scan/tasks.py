@@ -8,18 +8,25 @@ couplings, patterns) from ``(root seed, scan id, model id, N, disorder, MODEL_ST
 sampler's streams from the full key. Nothing depends on the rank that runs the task, so a scan
 gives the same numbers on any number of ranks.
 
+The task list is never built: :func:`make_tasks` returns a :class:`TaskList`, a sequence that
+makes each task from its index, :func:`count_tasks` the count and :func:`iter_tasks` the tasks
+in order. Validation caps the count at :data:`replica.scan.spec.MAX_TASKS`.
+
 Assignment is static: tasks sorted by estimated cost (largest first) are dealt to the rank with
 the least accumulated cost (longest-processing-time rule), ties to the lowest rank; every rank
 computes the same assignment without communicating.
 """
 from __future__ import annotations
 
+import heapq
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .spec import MODELS, ScanSpec
+from .spec import MAX_TASKS, MODELS, ScanSpec
 
-__all__ = ["Task", "make_tasks", "task_cost", "assign", "MODEL_STREAM", "EXACT_STREAM"]
+__all__ = ["Task", "TaskList", "make_tasks", "count_tasks", "iter_tasks", "task_cost", "assign", "MAX_TASKS",
+           "MODEL_STREAM", "EXACT_STREAM"]
 
 #: Stream tag (after the disorder index) of a model realisation's random numbers; the quenched
 #: state uses tags 0 (x0) and 1 (noise) at the same position (``mc.disorder``).
@@ -51,16 +58,80 @@ class Task:
         return (spec.scan.id, spec.model.id, self.n_dim, self.t_index, self.disorder)
 
 
-def make_tasks(spec):
-    """All tasks of a spec, ordered by N, then t, then disorder."""
+def _check_spec(spec):
     if not isinstance(spec, ScanSpec):
         raise ValueError(f"spec: expected a ScanSpec, got {type(spec).__name__}")
-    return [
-        Task(n_dim=n, t_index=i, disorder=d, t=t)
-        for n in spec.grid.n_dim
-        for i, t in enumerate(spec.grid.t)
-        for d in range(spec.grid.disorder)
-    ]
+    return spec
+
+
+def count_tasks(spec):
+    """Number of tasks of a spec, ``len(grid.n_dim) x len(grid.t) x grid.disorder``, without
+    making them."""
+    grid = _check_spec(spec).grid
+    return len(grid.n_dim) * len(grid.t) * grid.disorder
+
+
+def iter_tasks(spec):
+    """The tasks of a spec one by one, ordered by N, then t, then disorder."""
+    grid = _check_spec(spec).grid
+    for n in grid.n_dim:
+        for i, t in enumerate(grid.t):
+            for d in range(grid.disorder):
+                yield Task(n_dim=n, t_index=i, disorder=d, t=t)
+
+
+class TaskList(Sequence):
+    """The tasks of a spec as a read-only sequence that makes each task from its index.
+
+    Ordered by N, then t, then disorder, as :func:`iter_tasks`; ``len`` is :func:`count_tasks`.
+    Indexing (negative indices too) costs O(1) and holds nothing, so a spec's task count costs no
+    memory; a slice gives a list.
+    """
+
+    def __init__(self, spec):
+        self._grid = _check_spec(spec).grid
+        self._spec = spec
+        self._len = count_tasks(spec)
+
+    def __len__(self):
+        return self._len
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._len))]
+        if isinstance(index, bool) or not isinstance(index, int):
+            try:
+                index = index.__index__()
+            except AttributeError:
+                raise TypeError(f"task index: expected an integer or a slice, got {type(index).__name__}") from None
+        i = index + self._len if index < 0 else index
+        if not 0 <= i < self._len:
+            raise IndexError(f"task index {index} out of range for {self._len} tasks")
+        grid = self._grid
+        i_n, rest = divmod(i, len(grid.t) * grid.disorder)
+        i_t, d = divmod(rest, grid.disorder)
+        return Task(n_dim=grid.n_dim[i_n], t_index=i_t, disorder=d, t=grid.t[i_t])
+
+    def __iter__(self):
+        return iter_tasks(self._spec)
+
+    def __eq__(self, other):
+        if isinstance(other, TaskList):
+            return self._grid == other._grid
+        if isinstance(other, (list, tuple)):
+            return len(other) == self._len and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    __hash__ = None
+
+    def __repr__(self):
+        return f"TaskList({self._len} tasks of scan {self._spec.scan.name!r})"
+
+
+def make_tasks(spec):
+    """All tasks of a spec, ordered by N, then t, then disorder, as a :class:`TaskList` (indexed
+    lazily: nothing is built until a task is asked for)."""
+    return TaskList(spec)
 
 
 #: Rough seconds per unit of work on one core, for the ``--dry-run`` estimate only.
@@ -71,7 +142,7 @@ def task_cost(spec, task):
     """Estimated cost of a task in seconds on one core (order of magnitude; used to sort tasks
     and for ``--dry-run``). Per model: data sets ``n N``, Gaussians ``N`` (eigenbasis), exact
     spins ``2^N N``, Curie-Weiss ``N sqrt(N)`` (Hubbard-Stratonovich grid), Monte Carlo
-    ``sweeps x replicas x rungs x N`` (times N for dense couplings), plus exact draws."""
+    ``(burn_in + sweeps) x replicas x rungs x N`` (times N for dense couplings), plus exact draws."""
     n = task.n_dim
     name, space = spec.model.name, MODELS[spec.model.name].space
     p = spec.model.params
@@ -97,7 +168,9 @@ def task_cost(spec, task):
         rungs = s.n_temperatures or (1 if s.tempering == "none" else 8)
         per_site = 1 + n / 64 if name in ("sherrington_kirkpatrick", "hopfield") else 1
         per_site = per_site * 2 if space != "spins" else per_site
-        units += s.sweeps * s.replicas * rungs * n * max(1, per_site) * 1.5
+        # burn-in too (mc.sample's default: sweeps // 4, where 1.2 x 1.25 sweeps is the former 1.5 x sweeps)
+        burn_in = s.sweeps // 4 if s.burn_in is None else s.burn_in
+        units += (burn_in + s.sweeps) * s.replicas * rungs * n * max(1, per_site) * 1.2
         if s.exact_reference and math.isfinite(exact):
             units += exact
     if not math.isfinite(units):
@@ -114,10 +187,10 @@ def assign(costs, n_ranks):
     if n_ranks < 1:
         raise ValueError(f"n_ranks: must be >= 1, got {n_ranks}")
     order = sorted(range(len(costs)), key=lambda i: (-costs[i], i))
-    loads = [0.0] * n_ranks
+    heap = [(0.0, r) for r in range(n_ranks)]  # (load, rank): the least loaded, then the lowest rank
     out = [[] for _ in range(n_ranks)]
     for i in order:
-        r = min(range(n_ranks), key=lambda k: (loads[k], k))
+        load, r = heap[0]
         out[r].append(i)
-        loads[r] += costs[i]
+        heapq.heapreplace(heap, (load + costs[i], r))
     return out

@@ -25,7 +25,7 @@ import numpy as np
 from scipy.stats import chi2
 
 from mc._validation import as_generator, as_positive_int, as_scalar
-from mc.diagnostics import SOKAL_C, ShortChainWarning, as_chains, rhat, tau_int
+from mc.diagnostics import SOKAL_C, ShortChainWarning, as_chains, rhat, tau_int, tau_int_rows
 
 __all__ = [
     "Estimate",
@@ -192,14 +192,11 @@ def replica_means(series_of, n_replicas, *, min_replicas=1, warn=True, c=SOKAL_C
     cols = full if vector else full[:, None]
     t_steps = cols.shape[0]
     value = cols.mean(axis=0)
-    se_tau = np.empty(cols.shape[1])
-    taus = np.empty(cols.shape[1])
-    for j in range(cols.shape[1]):
-        col = cols[:, j]
-        tau = tau_int(col, c=c, warn=False) if t_steps >= 2 else 1.0
-        var = float(col.var(ddof=1)) if t_steps > 1 else 0.0
-        se_tau[j] = math.sqrt(max(tau, 0.0) * var / t_steps)
-        taus[j] = tau
+    if t_steps >= 2:
+        taus = tau_int_rows(cols.T, c=c)
+        se_tau = np.sqrt(taus * cols.var(axis=0, ddof=1) / t_steps)
+    else:
+        taus, se_tau = np.ones(cols.shape[1]), np.zeros(cols.shape[1])
     if warn and t_steps < 50.0 * float(np.max(taus)):
         warnings.warn(
             f"series of {t_steps} steps is shorter than 50 tau (tau = {float(np.max(taus)):.3g}): "

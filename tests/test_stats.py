@@ -206,3 +206,14 @@ def test_short_series_of_correlated_mean_warn():
 def test_bad_arguments_raise_value_error_naming_them(call, name):
     with pytest.raises(ValueError, match=f"^{name}:"):
         call()
+
+
+def test_tau_int_rows_equals_tau_int_of_each_row():
+    from mc.diagnostics import tau_int_rows
+
+    rng = np.random.default_rng(3)
+    x = lfilter([1.0], [1.0, -0.9], rng.standard_normal((12, 400)), axis=1)
+    x[3] = 1.0  # constant: tau = 1
+    x[4] = np.r_[np.zeros(200), np.ones(200)]  # one jump: the window never closes
+    expected = np.array([tau_int(row, warn=False) for row in x])
+    np.testing.assert_allclose(tau_int_rows(x), expected, rtol=1e-12)

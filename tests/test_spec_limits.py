@@ -16,19 +16,7 @@ from replica.scan import SpecError, make_tasks, parse_spec
 from replica.scan.spec import INT64_MAX, LENGTH_RANGE, MAX_GIB, MAX_Q_POINTS, MAX_TASKS, MIN_STEP_SIZE, task_memory
 from replica.scan.tasks import Task, TaskList, assign, count_tasks, iter_tasks
 
-BASE = {
-    "scan": 'name = "s"\nseed = 1',
-    "model": 'name = "two_class_mixture"\nmu = 1.0',
-    "process": 'name = "VP"',
-    "grid": 'n_dim = [8, 16]\nt = {start = 0.5, stop = 2.0, num = 4}\ndisorder = 3',
-    "sampler": 'method = "exact"\nreplicas = 4\ndraws = 10',
-}
-
-
-def spec_text(**sections):
-    parts = dict(BASE)
-    parts.update(sections)
-    return "\n".join(f"[{k}]\n{v}\n" for k, v in parts.items() if v is not None)
+from test_scan_spec import spec_text  # the same small valid spec as the validation tests
 
 
 def refused(key, **sections):

@@ -19,7 +19,8 @@ both have the marginals p_t of the forward process.
 Exact scores (``mc.kernels.langevin``) exist for the models whose noisy marginal is a mixture of
 diagonal Gaussians: :class:`~mc.TwoDeltas`, :class:`~mc.Dataset` (softmax over the points, the
 Tweedie score ``(a_t m - x) / D_t`` of ``mc.Posterior``) and :class:`~mc.GaussianMixture` with
-isotropic or diagonal covariances (a single Gaussian is a one-component mixture).
+isotropic or diagonal covariances (a single Gaussian is a one-component mixture); in general, any
+model whose hook ``mixture_parameters()`` returns that mixture.
 
 Along every stochastic path the kernels record, at chosen grid points, ``log p_t(x_t)``, the
 cumulative medium entropy ``int (2 / g2) b o dx`` (Stratonovich; ``b`` the drift in the direction
@@ -50,8 +51,6 @@ from ._validation import as_float_array, as_positive_int, as_scalar
 from .disorder import seed_sequence
 from .kernels import langevin as kl
 from .models.base import DataModel
-from .models.dataset import Dataset
-from .models.gaussian_mixture import GaussianMixture
 from .processes import VE, VP, ForwardProcess, VPLinear
 
 __all__ = [
@@ -77,33 +76,12 @@ def mixture_parameters(model):
     """``(means (K, N), variances (K, N), log_weights (K,))`` of p0 as a diagonal Gaussian mixture.
 
     Deltas (:class:`~mc.TwoDeltas`, :class:`~mc.Dataset`) have zero variances. Gaussian mixtures
-    must be isotropic or diagonal (their eigenvectors, if stored, permutation matrices).
+    must be isotropic or diagonal (their eigenvectors, if stored, permutation matrices). The model
+    provides them through its hook :meth:`~mc.DataModel.mixture_parameters`, which raises a
+    ``ValueError`` for models without this form.
     """
-    if isinstance(model, Dataset):
-        pts = np.ascontiguousarray(model.points, dtype=np.float64)
-        with np.errstate(divide="ignore"):
-            log_w = np.log(model.prior_weights)
-        return pts, np.zeros_like(pts), log_w
-    if isinstance(model, GaussianMixture):
-        lam = np.asarray(model.eigenvalues, dtype=np.float64)
-        if model.eigenvectors is not None:
-            var = np.empty_like(lam)
-            for k, u in enumerate(model.eigenvectors):
-                if not np.allclose(np.abs(u) @ np.ones(u.shape[1]), 1.0) or not np.allclose(np.abs(u).max(axis=1), 1.0):
-                    raise ValueError(
-                        "model: the trajectory kernels need isotropic or diagonal covariances; "
-                        f"component {k} has a full covariance"
-                    )
-                var[k] = (np.abs(u) * lam[k]).sum(axis=1)  # diag(U diag(lam) U^T) for a permutation U
-            lam = var
-        with np.errstate(divide="ignore"):
-            log_w = np.log(model.weights)
-        return np.ascontiguousarray(model.means, dtype=np.float64), np.ascontiguousarray(lam), log_w
     if isinstance(model, DataModel):
-        raise ValueError(
-            f"model: no exact Numba score for {type(model).__name__}; use TwoDeltas, Dataset or a "
-            "diagonal GaussianMixture"
-        )
+        return model.mixture_parameters()
     raise ValueError(f"model: expected a data model, got {type(model).__name__}")
 
 

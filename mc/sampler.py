@@ -50,7 +50,6 @@ from .disorder import seed_sequence
 from .kernels import continuous as kc
 from .kernels import lattice as kl
 from .kernels import points as kp
-from .kernels import priors as kpr
 from .kernels import sphere as ksp
 from .kernels import spins as ks
 from .kernels.rng import normal_spares, seed_states
@@ -329,21 +328,19 @@ class _SpinFamily(_Family):
         self.h = np.ascontiguousarray(post.field, dtype=np.float64)
         spins = np.ascontiguousarray(np.where(init_states >= 0, 1, -1).astype(np.int8))
         self.arrays["spins"] = spins
-        from .models.ising import CurieWeissPrior
-        from .models.lattice import LatticeIsingPrior
-
-        if isinstance(prior, CurieWeissPrior):
+        # the prior names its kernel family and the arrays it needs (mc.models.ising.SpinKernel)
+        spec = prior.spin_kernel()
+        if spec.kind == "curie_weiss":
             self.kind = "curie_weiss"
-            self.jn = prior.beta * prior.J / self.n
+            self.jn = spec.coupling
             self.arrays["mag"] = spins.sum(axis=2, dtype=np.int64)
-        elif isinstance(prior, LatticeIsingPrior):
+        elif spec.kind == "sparse":
             # bonds of one magnitude (ferromagnet, +-J): tabulated acceptances (mc.kernels.lattice);
             # otherwise (Gaussian bonds, or tables out of range) the generic neighbour-list kernel
             self.kind = "sparse"
-            mat = prior.sparse_couplings
-            self.indptr = np.ascontiguousarray(mat.indptr, dtype=np.int64)
-            self.indices = np.ascontiguousarray(mat.indices, dtype=np.int64)
-            self.weights = np.ascontiguousarray(mat.data * prior.beta, dtype=np.float64)
+            self.indptr = spec.indptr
+            self.indices = spec.indices
+            self.weights = spec.data
             nb = kl.neighbour_table(self.indptr, self.indices, self.weights)
             tables = None
             if nb is not None:
@@ -352,11 +349,16 @@ class _SpinFamily(_Family):
                 self.kind = "lattice"
                 self.nbrs, self.sgns, self.g = nb
                 self.table, self.thresholds, self.ftab = tables
-        else:
+        elif spec.kind == "dense":
             self.kind = "dense"
-            self.w = np.ascontiguousarray(prior.couplings * prior.beta, dtype=np.float64)
+            self.w = spec.couplings
             self.arrays["lf"] = np.zeros(spins.shape)
             ks.local_fields_dense(spins, self.w, self.arrays["lf"])
+        else:
+            raise ValueError(
+                f"model: {type(prior).__name__}.spin_kernel() returned the unknown kind {spec.kind!r} "
+                "(expected 'dense', 'curie_weiss' or 'sparse')"
+            )
 
     def run(self, n_sweeps, exchange_every, sweep0, rng):
         a = self.arrays
@@ -410,26 +412,9 @@ def continuous_prior(model, log_prior_grad=None, prior_params=None):
 
 
 def _builtin_prior(model):
-    """Numba log-prior function and its parameter tuple for the models that have one."""
-    from .models.gaussian_mixture import GaussianMixture
-
-    if isinstance(model, GaussianMixture):
-        if "grad_log_prob" not in model.capabilities:
-            raise ValueError("method: MALA / HMC / RWM need a mixture with non-singular covariances (a density)")
-        lam = model.eigenvalues
-        log_coef = np.log(model.weights) - 0.5 * np.sum(np.log(2.0 * np.pi * lam), axis=1)
-        scratch = np.empty(model.n_components)
-        if model.eigenvectors is None:
-            return kpr.gaussian_mixture_diagonal, (np.ascontiguousarray(model.means), 1.0 / lam, log_coef, scratch)
-        return kpr.gaussian_mixture_full, (
-            np.ascontiguousarray(model.means),
-            np.ascontiguousarray(model.eigenvectors),
-            1.0 / lam,
-            log_coef,
-            scratch,
-            np.empty(model.means.shape),
-        )
-    return None
+    """Numba log-prior function and its parameter tuple for the models that have one (the
+    model's hook ``numba_log_prior()``), else ``None``."""
+    return model.numba_log_prior()
 
 
 class _ContinuousFamily(_Family):

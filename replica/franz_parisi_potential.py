@@ -60,9 +60,6 @@ from scipy.special import logsumexp, ndtr
 
 from mc._validation import as_float_array, as_positive_int, as_scalar
 from mc.disorder import draw_quenched, seed_sequence
-from mc.models.dataset import DiscretePosterior
-from mc.models.gaussian_mixture import GaussianMixturePosterior
-from mc.models.ising import EnumeratedSpinPosterior
 from mc.posterior import Posterior
 
 from .franz_parisi_kernels import log_ncx2_pdf, log_normal_pdf
@@ -141,7 +138,8 @@ def _edges(grid):
 
 # -- exact routes ----------------------------------------------------------------------------------
 def _route(posterior):
-    """The exact route of a posterior: ``"spins"``, ``"points"`` or ``"mixture"``."""
+    """The exact route of a posterior: ``"spins"``, ``"points"`` or ``"mixture"``, as its exact
+    posterior declares it (``ExactPosterior.franz_parisi_route``)."""
     try:
         ex = posterior.exact
     except NotImplementedError:
@@ -149,12 +147,9 @@ def _route(posterior):
             f"method: no exact Franz-Parisi route for {type(posterior.model).__name__} "
             f"(N = {posterior.n_dim}, no exact posterior); use method='umbrella'"
         ) from None
-    if isinstance(ex, EnumeratedSpinPosterior):
-        return "spins"
-    if isinstance(ex, DiscretePosterior):
-        return "points"
-    if isinstance(ex, GaussianMixturePosterior):
-        return "mixture"
+    route = getattr(ex, "franz_parisi_route", None)
+    if route in ("spins", "points", "mixture"):
+        return route
     raise ValueError(
         f"method: no exact Franz-Parisi route for {type(ex).__name__} (exact routes: data sets, Gaussian "
         "mixtures, enumerated spin priors); use method='umbrella'"

@@ -19,8 +19,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from mc._validation import as_float_array, as_positive_int, as_scalar
-from mc.models.dataset import DiscretePosterior
-from mc.models.gaussian_mixture import GaussianMixturePosterior
 
 from .samples import CHUNK_ELEMENTS, as_samples, draw_chunks, exact_of, pair_indices, pairs_within, source_kind
 from .states import state_labels
@@ -489,22 +487,20 @@ def q_ea(source, *, points=None, classes=None, labels=None, blocks=None):
 
     Exact: states are the training points of a data set (``q_mu = |y^mu|^2 / N``) or the
     components of a Gaussian mixture (``q_c = |m_c|^2 / N``, ``m_c`` the posterior mean within
-    the component). From samples: states named by ``points`` (nearest point), ``classes`` (hard
-    mixture class) or ``labels``; the ratio of the per-draw means of ``q_ab 1[same]`` and
-    ``1[same]``, with a jackknife over ``blocks`` contiguous blocks of draws (default: blocks of
-    about ``5 tau`` draws, between 2 and 64 blocks).
+    the component), as the exact posterior's ``pure_states()`` gives them. From samples: states
+    named by ``points`` (nearest point), ``classes`` (hard mixture class) or ``labels``; the ratio
+    of the per-draw means of ``q_ab 1[same]`` and ``1[same]``, with a jackknife over ``blocks``
+    contiguous blocks of draws (default: blocks of about ``5 tau`` draws, between 2 and 64 blocks).
     """
     kind = source_kind(source)
     if kind == "exact":
         ex = exact_of(source)
-        if isinstance(ex, GaussianMixturePosterior):
-            w = ex.weights
-            self_q = np.einsum("ki,ki->k", ex.component_means, ex.component_means) / ex.n_dim
-        elif isinstance(ex, DiscretePosterior):
-            w = ex.weights
-            self_q = ex.dataset.sq_norms / ex.n_dim
-        else:
-            raise ValueError(f"source: {type(ex).__name__} has no decomposition into states; use samples with labels")
+        try:
+            w, self_q = ex.pure_states()  # (weights, self-overlaps q_alpha) of its states
+        except NotImplementedError:
+            raise ValueError(
+                f"source: {type(ex).__name__} has no decomposition into states; use samples with labels"
+            ) from None
         w2 = w * w
         return Estimate(float(w2 @ self_q / w2.sum()), 0.0, method="exact")
     if kind != "samples":

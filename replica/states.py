@@ -19,7 +19,6 @@ import numpy as np
 from scipy.special import logsumexp
 
 from mc._validation import as_float_array
-from mc.models.gaussian_mixture import GaussianMixture
 
 from .samples import CHUNK_ELEMENTS
 
@@ -57,11 +56,16 @@ def nearest_point(x, points):
 
 
 def _check_mixture(model):
-    if not isinstance(model, GaussianMixture):
+    """``(weights, means, eigenvalues, eigenvectors)`` of the prior mixture, from the model's hook
+    ``gaussian_components()`` (``None`` for a model that is not a mixture of Gaussians)."""
+    hook = getattr(model, "gaussian_components", None)
+    components = hook() if callable(hook) else None
+    if components is None:
         raise ValueError(f"classes: expected a GaussianMixture (the prior), got {type(model).__name__}")
-    if (model.eigenvalues <= 0).any():
+    weights, means, eigenvalues, eigenvectors = components
+    if (eigenvalues <= 0).any():
         raise ValueError("classes: a component has a singular covariance; P(c | x0) is not defined by densities")
-    return model
+    return weights, means, eigenvalues, eigenvectors
 
 
 def class_responsibilities(x, model):
@@ -70,21 +74,22 @@ def class_responsibilities(x, model):
     ``P(c | x0) = pi_c N(x0; mu_c, C_c) / sum_k pi_k N(x0; mu_k, C_k)``, evaluated in each
     component's eigenbasis and normalised by log-sum-exp (finite for any distance).
     """
-    model = _check_mixture(model)
+    weights, means, eigenvalues, eigenvectors = _check_mixture(model)
+    n_dim = means.shape[1]
     x = as_float_array(x, "x")
-    if x.ndim == 0 or x.shape[-1] != model.n_dim:
-        raise ValueError(f"x: expected shape (..., {model.n_dim}), got {x.shape}")
-    flat = x.reshape(-1, model.n_dim)
-    K = model.n_components
+    if x.ndim == 0 or x.shape[-1] != n_dim:
+        raise ValueError(f"x: expected shape (..., {n_dim}), got {x.shape}")
+    flat = x.reshape(-1, n_dim)
+    K = means.shape[0]
     logits = np.empty((flat.shape[0], K))
-    rows = max(1, CHUNK_ELEMENTS // model.n_dim)
+    rows = max(1, CHUNK_ELEMENTS // n_dim)
     for k in range(K):
-        lam = model.eigenvalues[k]
-        const = np.log(model.weights[k]) - 0.5 * np.sum(np.log(lam))
+        lam = eigenvalues[k]
+        const = np.log(weights[k]) - 0.5 * np.sum(np.log(lam))
         for start in range(0, flat.shape[0], rows):
-            d = flat[start : start + rows] - model.means[k]
-            if model.eigenvectors is not None:
-                d = d @ model.eigenvectors[k]
+            d = flat[start : start + rows] - means[k]
+            if eigenvectors is not None:
+                d = d @ eigenvectors[k]
             logits[start : start + rows, k] = const - 0.5 * np.einsum("ij,ij->i", d * (1.0 / lam), d)
     with np.errstate(under="ignore"):
         resp = np.exp(logits - logsumexp(logits, axis=1, keepdims=True))

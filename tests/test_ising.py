@@ -541,3 +541,64 @@ def test_bad_sample_arguments_raise_value_error():
     with pytest.raises(ValueError, match="^n:"):
         post.sample(1.5, 0)
     assert post.sample(0, 0).shape == (0, 3)
+
+
+# Curie-Weiss enumeration ----------------------------------------------------------------------------
+def test_curie_weiss_posterior_enumeration_agrees_with_closed_form_and_dense_enumeration():
+    n, J, beta, s_eff = 10, 1.4, 0.8, 0.7
+    rng = np.random.default_rng(21)
+    field = 0.3 * rng.standard_normal(n)
+    y = rng.standard_normal(n)
+    prior = IsingPrior.curie_weiss(n, J=J, beta=beta, field=field)
+    assert "enumerate" in prior.capabilities
+    post = prior.exact_posterior(y, s_eff)
+    assert isinstance(post, CurieWeissPosterior)
+    states, probs = post.enumerate()
+    assert states.dtype == np.int8 and states.shape == (2**n, n) and probs.shape == (2**n,)
+    assert probs.sum() == pytest.approx(1.0, abs=1e-13)
+    np.testing.assert_array_equal(state_codes(states), np.arange(2**n))  # EnumeratedSpinPosterior order
+    # direct sum over itertools states: -H = (beta J / 2N) M^2 + (b + h) . s, h = y / s_eff
+    ref = all_states(n)
+    log_w = 0.5 * beta * J / n * ref.sum(axis=1) ** 2 + ref @ (field + y / s_eff)
+    direct = np.empty(2**n)
+    direct[state_codes(ref)] = np.exp(log_w - logsumexp(log_w))
+    np.testing.assert_allclose(probs, direct, rtol=1e-12, atol=0)
+    # closed-form (Hubbard-Stratonovich) route: mean and variance of the magnetisation M
+    s = states.astype(np.float64)
+    np.testing.assert_allclose(probs @ s, post.mean(), rtol=0, atol=1e-12)
+    M = s.sum(axis=1)
+    var_m = float(probs @ (M - probs @ M) ** 2)
+    assert var_m == pytest.approx(float(np.ones(n) @ post.cov() @ np.ones(n)), rel=1e-11)
+    # dense couplings W = (J / N)(1 - I) (curie_weiss's convention) or J / N everywhere: the
+    # constant diagonal only shifts the energy, so both enumerate the same law
+    p_m = np.bincount((M.astype(int) + n) // 2, weights=probs, minlength=n + 1)
+    for diagonal in (0.0, J / n):
+        w = np.full((n, n), J / n)
+        np.fill_diagonal(w, diagonal)
+        dense = EnumeratedSpinPosterior(IsingPrior(w, beta=beta, field=field), y, s_eff)
+        d_states, d_probs = dense.enumerate()
+        np.testing.assert_array_equal(d_states, states)
+        np.testing.assert_allclose(probs, d_probs, rtol=1e-11, atol=0)
+        d_m = np.bincount((d_states.sum(axis=1).astype(int) + n) // 2, weights=d_probs, minlength=n + 1)
+        np.testing.assert_allclose(p_m, d_m, rtol=1e-11, atol=1e-15)
+    # negative control: a different temperature moves the magnetisation distribution
+    wrong = EnumeratedSpinPosterior(IsingPrior(prior.couplings, beta=1.2 * beta, field=field), y, s_eff)
+    w_states, w_probs = wrong.enumerate()
+    w_m = np.bincount((w_states.sum(axis=1).astype(int) + n) // 2, weights=w_probs, minlength=n + 1)
+    assert np.abs(w_m - p_m).max() > 1e-3
+
+
+def test_curie_weiss_enumeration_through_posterior_and_beyond_the_limit():
+    from mc.posterior import Posterior
+
+    states, probs = Posterior(IsingPrior.curie_weiss(14), VE(), np.zeros(14), 1.0).exact.enumerate()
+    assert states.shape == (2**14, 14) and probs.sum() == pytest.approx(1.0, abs=1e-12)
+    # zero field, zero noise field: P(sigma) depends on M only and is symmetric under sigma -> -sigma
+    np.testing.assert_allclose(probs, probs[::-1], rtol=1e-12)
+    n = MAX_ENUMERATION_DIM + 1
+    big = IsingPrior.curie_weiss(n, J=1.0, beta=0.5)
+    assert "enumerate" not in big.capabilities
+    post = big.exact_posterior(np.zeros(n), 1.0)
+    with pytest.raises(NotImplementedError, match="MAX_ENUMERATION_DIM"):
+        post.enumerate()
+    assert np.all(np.abs(post.mean()) < 1e-12)  # the closed-form route still works

@@ -2,7 +2,8 @@
 
 Signature shared by all: ``f(x, params, grad_out) -> log p0(x)``, writing ``grad log p0(x)`` into
 ``grad_out``; ``params`` is a tuple of arrays (its layout is documented per function and built by
-``mc.sampler``). A user prior is any ``@njit`` function with this signature.
+the model's hook ``numba_log_prior()``, e.g. ``mc.GaussianMixture.numba_log_prior``). A user prior
+is any ``@njit`` function with this signature.
 """
 from __future__ import annotations
 

@@ -29,6 +29,25 @@ Hooks for the Monte Carlo engine
                        magnetisation, patterns): the sampler records them and checks that the
                        replicas agree on them (R-hat), since the energy alone does not see a
                        replica stuck in a mirror-image mode.
+
+Hooks for the generic code
+--------------------------
+The generic modules (``mc.dynamics``, ``mc.sampler``, ``replica``) never ask which concrete class
+a model is; they call these hooks, whose defaults say "not available":
+
+``mixture_parameters()``   p0 as a mixture of diagonal Gaussians (exact Numba scores of
+                           ``mc.dynamics``); default: ``ValueError``.
+``numba_log_prior()``      built-in Numba ``log p0`` and gradient (MALA / HMC / RWM); default ``None``.
+``gaussian_components()``  p0 as a mixture of Gaussians in their eigenbases (class
+                           responsibilities of ``replica.states``); default ``None``.
+``spin_kernel()``          (spin priors) the Numba single-spin kernel family and its arrays.
+
+and on exact posteriors (``ExactPosterior``):
+
+``franz_parisi_route``     which exact Franz-Parisi route applies (``"spins"``, ``"points"``,
+                           ``"mixture"``), or ``None``;
+``pure_states()``          weights and self-overlaps of the decomposition into states
+                           (Edwards-Anderson overlap); default: ``NotImplementedError``.
 """
 from __future__ import annotations
 
@@ -81,6 +100,36 @@ class DataModel(abc.ABC):
 
     def order_directions(self):
         """Orthonormal rows ``(k, N)`` whose projections tell the prior's modes apart, or ``None``."""
+        return None
+
+    # hooks for the generic code (see the module docstring) ----------------------
+    def mixture_parameters(self):
+        """``(means (K, N), variances (K, N), log_weights (K,))`` of p0 written as a mixture of
+        diagonal Gaussians, ``p0 = sum_k exp(log_weights_k) N(means_k, diag(variances_k))``
+        (deltas have zero variances), for the exact Numba scores of ``mc.dynamics``.
+
+        The default raises ``ValueError`` naming the class: the model has no such form."""
+        raise ValueError(
+            f"model: no exact Numba score for {type(self).__name__}; use TwoDeltas, Dataset or a "
+            "diagonal GaussianMixture"
+        )
+
+    def numba_log_prior(self):
+        """``(f, params)``: a Numba ``@njit f(x, params, grad_out) -> log p0(x)`` (normalised),
+        writing ``grad log p0(x)`` into ``grad_out``, and its parameter tuple (the signature of
+        ``mc.kernels.priors``), for the continuous methods MALA / HMC / RWM of ``mc.sampler``.
+
+        ``None`` (the default) when the model has no built-in Numba prior."""
+        return None
+
+    def gaussian_components(self):
+        """``(weights (K,), means (K, N), eigenvalues (K, N), eigenvectors)`` of p0 written as a
+        mixture of Gaussians ``p0 = sum_k weights_k N(means_k, U_k diag(eigenvalues_k) U_k^T)``,
+        with ``U_k = eigenvectors[k]`` (shape (K, N, N)) or ``eigenvectors = None`` when every
+        covariance is diagonal (``U_k = I``). Used for the class responsibilities ``P(c | x0)``
+        of ``replica.states``.
+
+        ``None`` (the default) when p0 is not a mixture of Gaussians."""
         return None
 
     # helpers for subclasses -------------------------------------------------
@@ -142,3 +191,22 @@ class ExactPosterior(abc.ABC):
         """All microstates and their posterior probabilities ``(states, probs)``, where the
         posterior is a sum over a finite list (overridden by those posteriors)."""
         raise NotImplementedError(f"{type(self).__name__} has no finite list of microstates to enumerate")
+
+    # hooks for the generic analyses (see the module docstring) ----------------
+
+    #: Exact route of ``replica.franz_parisi_potential`` for this posterior: ``"spins"``
+    #: (enumerated spin states: mass of each value of q), ``"points"`` (a finite set of points
+    #: with weights: a binned density) or ``"mixture"`` (Gaussian components: closed-form
+    #: densities); ``None`` when there is no exact route.
+    franz_parisi_route = None
+
+    def pure_states(self):
+        """``(weights (S,), self_overlaps (S,))`` of the decomposition of the posterior into
+        states ``alpha``: ``weights_alpha`` their posterior weights (summing to one) and
+        ``self_overlaps_alpha = q_alpha`` the overlap ``x . x' / N`` of two independent
+        configurations of state ``alpha`` (e.g. ``|m_c|^2 / N`` for a Gaussian component with
+        mean ``m_c``, ``|y^mu|^2 / N`` for a point ``y^mu``), as the Edwards-Anderson overlap
+        ``sum_alpha w_alpha^2 q_alpha / sum_alpha w_alpha^2`` needs.
+
+        Raises ``NotImplementedError`` by default: no decomposition into states is known."""
+        raise NotImplementedError(f"{type(self).__name__} has no decomposition into states")

@@ -16,6 +16,7 @@ one point) (Biroli, Bonnaire, de Bortoli & Mezard 2024).
 """
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -285,6 +286,15 @@ class Dataset(DataModel):
     def exact_posterior(self, y, s):
         return DiscretePosterior(self, y, s)
 
+    def mixture_parameters(self):
+        """``(points (n, N), zeros (n, N), log w_mu (n,))``: the data set as a mixture of deltas
+        (Gaussians of zero variance) at the points with the prior weights (see
+        :meth:`DataModel.mixture_parameters`)."""
+        pts = np.ascontiguousarray(self.points, dtype=np.float64)
+        with np.errstate(divide="ignore"):
+            log_w = np.log(self.prior_weights)
+        return pts, np.zeros_like(pts), log_w
+
 
 class DiscretePosterior(ExactPosterior):
     """Posterior over the points of a :class:`Dataset`: ``w_mu(y) = softmax_mu(log w_mu - |y - y^mu|^2 / (2 s))``.
@@ -293,6 +303,9 @@ class DiscretePosterior(ExactPosterior):
     product, no (n, N) temporary) and normalised by log-sum-exp, so the weights stay finite and
     normalised for t -> 0 and millions of points.
     """
+
+    #: Exact Franz-Parisi route: the posterior mass of the points in each bin of q.
+    franz_parisi_route = "points"
 
     def __init__(self, dataset, y, s):
         super().__init__(y, s)
@@ -327,6 +340,11 @@ class DiscretePosterior(ExactPosterior):
 
     def log_partition(self):
         return self._log_z
+
+    def pure_states(self):
+        """``(weights, |y^mu|^2 / N)``: the states are the training points, with their posterior
+        weights and self-overlaps ``q_mu = |y^mu|^2 / N`` (see :meth:`ExactPosterior.pure_states`)."""
+        return self.weights, self.dataset.sq_norms / self.n_dim
 
     def _off_top_sum(self):
         # sum over mu != map_index of w_mu y^mu, computed once and shared by mean and cov_trace
@@ -442,3 +460,106 @@ class TwoDeltasPosterior(DiscretePosterior):
     def cov_trace(self):
         v = self.dataset.v
         return float(self._one_minus_m2 * (v @ v))
+
+
+# ------------------------------------------------------------------ scan specs (mc.models.registry)
+from . import registry as _reg  # noqa: E402  (after the classes it builds)
+
+
+def _points_fit(n_points, n_dim, max_gib):
+    return 8.0 * n_points * n_dim <= max_gib * 2**30
+
+
+@_reg.register
+class _TwoDeltasEntry(_reg.ModelEntry):
+    name = "two_deltas"
+    space = "points"
+    doc = "two deltas at +-v (1, ..., 1) (|v|^2 = N v^2), weight w on +v"
+    provides = frozenset({"points"})
+    columns = ("v_norm", "weight")
+
+    class Parameters(_reg.Parameters):
+        v: _reg.Length = 1.0
+        weight: _reg.Probability = 0.5
+
+    def build(self, p, n_dim, *, seed, max_bytes):
+        return TwoDeltas(np.full(n_dim, p.v), weight=p.weight)
+
+    def n_points(self, p, n_dim):
+        return 2.0
+
+
+@_reg.register
+class _DatasetGaussianEntry(_reg.ModelEntry):
+    name = "dataset_gaussian"
+    space = "points"
+    doc = "n_points i.i.d. N(0, variance I) training points (empirical prior)"
+    random = True
+    provides = frozenset({"points"})
+    columns = ("n_points", "variance")
+
+    class Parameters(_reg.Parameters):
+        n_points: _reg.PositiveInt
+        variance: _reg.Variance = 1.0
+
+    def build(self, p, n_dim, *, seed, max_bytes):
+        return Dataset.gaussian(p.n_points, n_dim, variance=p.variance, seed=seed, max_bytes=max_bytes)
+
+    def n_points(self, p, n_dim):
+        return float(p.n_points)
+
+    def check(self, p, n_dims, max_gib):
+        for n in n_dims:
+            if not _points_fit(p.n_points, n, max_gib):
+                raise _reg.ModelSpecError(f"model.n_points: too many points for model.max_gib = {max_gib} GiB at N = {n}")
+
+
+class _AlphaEntry(_reg.ModelEntry):
+    """Data sets of n = round(exp(alpha N)) points (the REM scaling of the collapse)."""
+
+    def n_points(self, p, n_dim):
+        return math.exp(min(p.alpha * n_dim, 700.0))
+
+    def check(self, p, n_dims, max_gib):
+        for n in n_dims:
+            if p.alpha * n + math.log(8.0 * n) > math.log(max_gib * 2**30):
+                raise _reg.ModelSpecError(
+                    f"model.alpha: exp({p.alpha} * {n}) points of dimension {n} need more than model.max_gib = "
+                    f"{max_gib} GiB (grid.n_dim = {n})"
+                )
+
+
+@_reg.register
+class _DatasetAlphaEntry(_AlphaEntry):
+    name = "dataset_alpha"
+    space = "points"
+    doc = "n = round(exp(alpha N)) i.i.d. Gaussian training points (REM scaling)"
+    random = True
+    provides = frozenset({"points"})
+    columns = ("n_points", "alpha", "variance")
+
+    class Parameters(_reg.Parameters):
+        alpha: _reg.PositiveFloat
+        variance: _reg.Variance = 1.0
+
+    def build(self, p, n_dim, *, seed, max_bytes):
+        return Dataset.from_alpha(p.alpha, n_dim, variance=p.variance, seed=seed, max_bytes=max_bytes)
+
+
+@_reg.register
+class _DatasetTwoClassEntry(_AlphaEntry):
+    name = "dataset_two_class"
+    space = "points"
+    doc = ("n = round(exp(alpha N)) training points from (1/2) N(mu 1, variance I) + (1/2) N(-mu 1, variance I), "
+           "|mu|^2 = N mu^2, labelled by class (speciation and collapse in one system)")
+    random = True
+    provides = frozenset({"points", "labels"})
+    columns = ("n_points", "alpha", "mu", "mu_norm2", "variance")
+
+    class Parameters(_reg.Parameters):
+        alpha: _reg.PositiveFloat
+        mu: _reg.Length = 1.0
+        variance: _reg.Variance = 1.0
+
+    def build(self, p, n_dim, *, seed, max_bytes):
+        return Dataset.two_class_alpha(p.alpha, n_dim, mu=p.mu, variance=p.variance, seed=seed, max_bytes=max_bytes)

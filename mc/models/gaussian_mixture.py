@@ -152,6 +152,60 @@ class GaussianMixture(DataModel):
         keep = sv > 1e-10 * sv[0]
         return np.ascontiguousarray(u[:, keep].T)
 
+    # hooks for the generic code (mc.models.base) --------------------------------
+    def mixture_parameters(self):
+        """``(means (K, N), variances (K, N), log pi (K,))`` with ``variances_k = diag(C_k)``.
+
+        Only isotropic or diagonal covariances qualify: stored eigenvectors must be
+        permutation matrices (up to signs), for which ``diag(U diag(lambda) U^T)`` is a permutation
+        of ``lambda``; a full covariance raises ``ValueError``."""
+        lam = np.asarray(self.eigenvalues, dtype=np.float64)
+        if self.eigenvectors is not None:
+            var = np.empty_like(lam)
+            for k, u in enumerate(self.eigenvectors):
+                if not np.allclose(np.abs(u) @ np.ones(u.shape[1]), 1.0) or not np.allclose(np.abs(u).max(axis=1), 1.0):
+                    raise ValueError(
+                        "model: the trajectory kernels need isotropic or diagonal covariances; "
+                        f"component {k} has a full covariance"
+                    )
+                var[k] = (np.abs(u) * lam[k]).sum(axis=1)  # diag(U diag(lam) U^T) for a permutation U
+            lam = var
+        with np.errstate(divide="ignore"):
+            log_w = np.log(self.weights)
+        return np.ascontiguousarray(self.means, dtype=np.float64), np.ascontiguousarray(lam), log_w
+
+    def numba_log_prior(self):
+        """``(f, params)`` of ``mc.kernels.priors``: ``gaussian_mixture_diagonal`` with
+        ``(means, 1 / lambda, log_coef, scratch)`` when no eigenvectors are stored, else
+        ``gaussian_mixture_full`` with ``(means, eigenvectors, 1 / lambda, log_coef, scratch,
+        scratch (K, N))``, where ``log_coef_k = log pi_k - (1/2) sum_i log(2 pi lambda_ki)``
+        (the normalised log density ``log sum_k pi_k N(x; mu_k, C_k)``).
+
+        Raises ``ValueError`` for a singular covariance (no density)."""
+        from ..kernels import priors as kpr
+
+        if "grad_log_prob" not in self.capabilities:
+            raise ValueError("method: MALA / HMC / RWM need a mixture with non-singular covariances (a density)")
+        lam = self.eigenvalues
+        log_coef = np.log(self.weights) - 0.5 * np.sum(np.log(2.0 * np.pi * lam), axis=1)
+        scratch = np.empty(self.n_components)
+        if self.eigenvectors is None:
+            return kpr.gaussian_mixture_diagonal, (np.ascontiguousarray(self.means), 1.0 / lam, log_coef, scratch)
+        return kpr.gaussian_mixture_full, (
+            np.ascontiguousarray(self.means),
+            np.ascontiguousarray(self.eigenvectors),
+            1.0 / lam,
+            log_coef,
+            scratch,
+            np.empty(self.means.shape),
+        )
+
+    def gaussian_components(self):
+        """``(weights pi, means, eigenvalues lambda, eigenvectors U or None)``: the mixture
+        ``sum_k pi_k N(mu_k, U_k diag(lambda_k) U_k^T)`` as stored (see
+        :meth:`DataModel.gaussian_components`)."""
+        return self.weights, self.means, self.eigenvalues, self.eigenvectors
+
     def _to_eigenbasis(self, k, v):
         """``U_k^T v`` for ``v`` of shape (..., N)."""
         if self.eigenvectors is None:
@@ -219,6 +273,9 @@ class GaussianMixture(DataModel):
 class GaussianMixturePosterior(ExactPosterior):
     """Exact posterior of a :class:`GaussianMixture` (formulas in the module docstring)."""
 
+    #: Exact Franz-Parisi route: closed-form densities of q within each Gaussian component.
+    franz_parisi_route = "mixture"
+
     def __init__(self, model, y, s):
         super().__init__(y, s)
         self.model = model
@@ -246,6 +303,12 @@ class GaussianMixturePosterior(ExactPosterior):
     def weights(self):
         """Posterior component (class) weights P(k | y)."""
         return self._weights
+
+    def pure_states(self):
+        """``(P(k | y), |m_k|^2 / N)``: the states are the posterior components, with their
+        weights and self-overlaps ``q_k = |m_k|^2 / N`` (``m_k`` the posterior mean within
+        component ``k``; see :meth:`ExactPosterior.pure_states`)."""
+        return self.weights, np.einsum("ki,ki->k", self.component_means, self.component_means) / self.n_dim
 
     def log_partition(self):
         return self._log_z
@@ -293,3 +356,24 @@ class GaussianMixturePosterior(ExactPosterior):
                 std = np.sqrt(self.component_eigenvalues[k])
                 out[sel] = self.component_means[k] + self.model._from_eigenbasis(k, z[sel] * std)
         return out
+
+
+# ------------------------------------------------------------------ scan specs (mc.models.registry)
+from . import registry as _reg  # noqa: E402  (after the classes it builds)
+
+
+@_reg.register
+class _TwoClassMixtureEntry(_reg.ModelEntry):
+    name = "two_class_mixture"
+    space = "continuous"
+    doc = "w N(mu 1, variance I) + (1 - w) N(-mu 1, variance I), |mu|^2 = N mu^2"
+    provides = frozenset({"class_axis"})
+    columns = ("n_components", "mu_norm2", "variance", "weight")
+
+    class Parameters(_reg.Parameters):
+        mu: _reg.Length = 1.0
+        variance: _reg.VarianceOrZero = 1.0
+        weight: _reg.Probability = 0.5
+
+    def build(self, p, n_dim, *, seed, max_bytes):
+        return GaussianMixture.two_class(p.mu, variance=p.variance, weight=p.weight, n_dim=n_dim)

@@ -354,3 +354,25 @@ def _wood_cosines(dim, kappa, n, gen):
         sin_t[filled : filled + m] = 2.0 * np.sqrt(b * z[ok] * (1.0 - z[ok])) / denom[ok]
         filled += m
     return t, sin_t
+
+
+# ------------------------------------------------------------------ scan specs (mc.models.registry)
+from . import registry as _reg  # noqa: E402  (after the classes it builds)
+
+
+@_reg.register
+class _HypersphereEntry(_reg.ModelEntry):
+    name = "hypersphere"
+    space = "sphere"
+    doc = "uniform on the sphere of radius sqrt(N) (or the given radius)"
+    columns = ("radius", "subspace_dim")
+
+    class Parameters(_reg.Parameters):
+        radius: _reg.LengthOrZero = 0.0  # 0: sqrt(N)
+
+    def build(self, p, n_dim, *, seed, max_bytes):
+        return Hypersphere(n_dim, radius=p.radius or None)
+
+    def check(self, p, n_dims, max_gib):
+        if min(n_dims) < 2:
+            raise _reg.ModelSpecError("grid.n_dim: the hypersphere needs N >= 2")

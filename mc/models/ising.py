@@ -25,7 +25,8 @@ Exact routes
 * Any spin model with ``N <= MAX_ENUMERATION_DIM`` (= 20): enumeration of the ``2^N`` states
   (:class:`EnumeratedSpinPosterior`), in chunks of bounded memory.
 * Curie-Weiss with ``J >= 0`` at any ``N``: a one-dimensional Hubbard-Stratonovich integral
-  evaluated by the trapezoid rule (:class:`CurieWeissPosterior`).
+  evaluated by the trapezoid rule (:class:`CurieWeissPosterior`), which also enumerates its
+  ``2^N`` states (``enumerate``) for ``N <= MAX_ENUMERATION_DIM``.
 
 Conventions: spins drawn by ``sample`` are returned as float64 arrays of ``+-1`` (int8 products
 overflow for ``N > 127``); enumerated ``states`` are int8, state ``k`` having
@@ -34,6 +35,7 @@ overflow for ``N > 127``); enumerated ``states`` are int8, state ``k`` having
 from __future__ import annotations
 
 import numbers
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import expit
@@ -47,6 +49,7 @@ __all__ = [
     "CurieWeissPrior",
     "EnumeratedSpinPosterior",
     "CurieWeissPosterior",
+    "SpinKernel",
 ]
 
 #: Largest N for which the 2^N states are enumerated.
@@ -147,6 +150,33 @@ def _top_eigenvalue(w):
     from scipy.sparse.linalg import eigsh
 
     return float(eigsh(w, k=1, which="LA", return_eigenvectors=False, tol=1e-6)[0])
+
+
+@dataclass(frozen=True, eq=False)
+class SpinKernel:
+    """Which Numba single-spin kernel family samples a spin prior, and the arrays it needs
+    (returned by :meth:`IsingPrior.spin_kernel`; ``beta`` is folded into the couplings).
+
+    Attributes
+    ----------
+    kind : {"dense", "curie_weiss", "sparse"}
+        ``"dense"``: ``mc.kernels.spins.run_dense`` with ``couplings``; ``"curie_weiss"``:
+        ``run_curie_weiss`` (mean field, O(1) per attempt) with ``coupling``; ``"sparse"``:
+        ``run_sparse`` (neighbour lists; the sampler may switch to the tabulated lattice kernel).
+    couplings : float64 array (N, N), C-contiguous
+        ``beta W`` (kind ``"dense"``).
+    coupling : float
+        ``beta J / N``, the mean-field coupling of ``(beta J / (2 N)) M^2`` (kind ``"curie_weiss"``).
+    indptr, indices : int64 arrays; data : float64 array
+        ``beta W`` in CSR form, symmetric, no diagonal (kind ``"sparse"``).
+    """
+
+    kind: str
+    couplings: np.ndarray | None = None
+    coupling: float | None = None
+    indptr: np.ndarray | None = None
+    indices: np.ndarray | None = None
+    data: np.ndarray | None = None
 
 
 class IsingPrior(DataModel):
@@ -296,7 +326,7 @@ class IsingPrior(DataModel):
         out = cls(w, beta=beta, field=field)
         out.name = "hopfield"
         out.patterns = _readonly(xi)
-        out._extra_params = {"n_patterns": n_pat, "alpha": n_pat / n}
+        out._extra_params = {"n_patterns": n_pat, "loading": n_pat / n}
         if patterns is None and isinstance(seed, numbers.Integral):
             out._extra_params["disorder_seed"] = int(seed)
         return out
@@ -385,6 +415,12 @@ class IsingPrior(DataModel):
         w = self._coupling_operator()
         data = w.data if hasattr(w, "tocsr") else w
         return bool(np.all(data >= 0))
+
+    def spin_kernel(self):
+        """:class:`SpinKernel` of kind ``"dense"`` with ``couplings = beta W`` (float64, C order):
+        the Numba kernel family of the Monte Carlo engine for this prior. Subclasses with more
+        structure return the mean-field or sparse kinds."""
+        return SpinKernel("dense", couplings=np.ascontiguousarray(self.couplings * self.beta, dtype=np.float64))
 
     def _pair_energy(self, spins):
         """``(beta / 2) sigma^T W sigma`` for float spins of shape (rows, N)."""
@@ -515,6 +551,11 @@ class CurieWeissPrior(IsingPrior):
 
     def _ferromagnetic(self):
         return self.J >= 0
+
+    def spin_kernel(self):
+        """:class:`SpinKernel` of kind ``"curie_weiss"`` with ``coupling = beta J / N``: the
+        mean-field kernel, which tracks ``M = sum_i sigma_i`` (no N x N matrix)."""
+        return SpinKernel("curie_weiss", coupling=self.beta * self.J / self._n)
 
     @property
     def capabilities(self):
@@ -715,6 +756,9 @@ class EnumeratedSpinPosterior(_SpinPosterior):
         Random field ``y / s_eff``.
     """
 
+    #: Exact Franz-Parisi route: the posterior mass of the enumerated states in each bin of q.
+    franz_parisi_route = "spins"
+
     def __init__(self, prior, y, s_eff):
         if not isinstance(prior, IsingPrior):
             raise ValueError(f"prior: expected an IsingPrior, got {type(prior).__name__}")
@@ -836,6 +880,9 @@ class CurieWeissPosterior(_SpinPosterior):
     Memory is O(N) plus temporaries of 2^21 elements, except ``cov`` (N x N). Grid points whose
     weight is below ``exp(-100)`` of the largest are dropped after ``log Z`` is formed.
 
+    For ``N <= MAX_ENUMERATION_DIM``, :meth:`enumerate` also lists the ``2^N`` states with their
+    exact probabilities (no quadrature), which the exact Franz-Parisi route uses.
+
     Attributes
     ----------
     u_grid, u_weights : arrays
@@ -872,6 +919,41 @@ class CurieWeissPosterior(_SpinPosterior):
         self.u_grid = _readonly(u[keep])
         self.u_weights = _readonly(p)
         self._moments = None
+        self._enum_probs = None
+
+    @property
+    def franz_parisi_route(self):
+        """``"spins"`` for ``N <= MAX_ENUMERATION_DIM`` (the states can be enumerated, see
+        :meth:`enumerate`), else ``None`` (no exact Franz-Parisi route)."""
+        return "spins" if self.prior.enumerable else None
+
+    def enumerate(self):
+        """The ``2^N`` states (int8, same order as :class:`EnumeratedSpinPosterior`) and their
+        posterior probabilities, for ``N <= MAX_ENUMERATION_DIM``.
+
+        ``P(sigma) = exp(-H(sigma)) / sum_sigma' exp(-H(sigma'))`` with the posterior Hamiltonian
+        ``H(sigma) = -(beta J / (2 N)) (sum_i sigma_i)^2 - b . sigma - h . sigma``, ``h = y / s_eff``,
+        normalised by log-sum-exp (exact, no quadrature). Beyond ``MAX_ENUMERATION_DIM`` it raises
+        ``NotImplementedError``: mean, covariance, ``log Z`` and samples remain available from the
+        Hubbard-Stratonovich route.
+        """
+        prior = self.prior
+        if not prior.enumerable:
+            raise NotImplementedError(
+                f"CurieWeissPosterior.enumerate: N = {self.n_dim} exceeds MAX_ENUMERATION_DIM = "
+                f"{MAX_ENUMERATION_DIM}, so the 2^N states cannot be listed; the Hubbard-Stratonovich "
+                f"route still gives mean, cov, log_partition and exact samples"
+            )
+        enum = prior._enumeration()
+        states = enum["states"]
+        if self._enum_probs is None:
+            log_w = np.empty(states.shape[0])
+            for sl in _chunks(states.shape[0], self.n_dim):
+                log_w[sl] = enum["log_weights"][sl] + states[sl] @ self.h  # -H(sigma)
+            log_w -= _logsumexp(log_w)
+            with np.errstate(under="ignore"):
+                self._enum_probs = _readonly(np.exp(log_w))
+        return states, self._enum_probs
 
     def _first_moments(self):
         """``m_i = E_u tanh(a_i)`` and ``E_u sech^2(a_i)``, ``a_i = beta J u + c_i`` (cached)."""
@@ -921,3 +1003,104 @@ class CurieWeissPosterior(_SpinPosterior):
         """
         n, gen = sample_args(n, rng)
         return _hs_mixture_sample(self._bj * self.u_grid, self.u_weights, self._c, n, gen)
+
+
+# ------------------------------------------------------------------ scan specs (mc.models.registry)
+import math  # noqa: E402
+
+from . import registry as _reg  # noqa: E402  (after the classes it builds)
+
+#: Float64 arrays over the Curie-Weiss Hubbard-Stratonovich grid of about 8 sqrt(beta J N) + 100
+#: points (:func:`_hs_grid`), for the memory estimate of a task.
+_HS_GRID_ARRAYS = 4.0
+_SPIN_COLUMNS = ("beta", "field", "field_mean", "J")
+
+
+class _SpinEntry(_reg.ModelEntry):
+    """Spin priors: exact by enumeration of the 2^N states up to MAX_ENUMERATION_DIM."""
+
+    space = "spins"
+    prior_draw_max_n = MAX_ENUMERATION_DIM
+    prior_draw_limit = (f"exact draws enumerate the 2^N spin states, up to mc.models.ising.MAX_ENUMERATION_DIM "
+                        f"= {MAX_ENUMERATION_DIM}")
+
+    def exact_max_n(self, p):
+        return MAX_ENUMERATION_DIM
+
+    def exact_cost(self, p, n_dim):
+        return 2.0**n_dim * n_dim if n_dim <= MAX_ENUMERATION_DIM else math.inf
+
+
+class _DenseSpinEntry(_SpinEntry):
+    """Dense N x N couplings: a site update costs about 1 + N / 64 local ones."""
+
+    random = True
+
+    def memory(self, p, n_dim):
+        return [("grid.n_dim", "the dense N x N couplings", 16.0 * n_dim * n_dim)]
+
+    def site_cost(self, p, n_dim):
+        return 1.0 + n_dim / 64.0
+
+
+@_reg.register
+class _CurieWeissEntry(_SpinEntry):
+    name = "curie_weiss"
+    doc = "Curie-Weiss spins, log p0 = (beta J / 2N)(sum s)^2 + field sum s"
+    columns = _SPIN_COLUMNS
+    prior_draw_max_n = None  # the Hubbard-Stratonovich route draws exactly at any N
+
+    class Parameters(_reg.Parameters):
+        J: _reg.NonNegativeFloat = 1.0
+        beta: _reg.NonNegativeFloat = 1.0
+        field: _reg.Float = 0.0
+
+    def build(self, p, n_dim, *, seed, max_bytes):
+        return IsingPrior.curie_weiss(n_dim, J=p.J, beta=p.beta, field=p.field)
+
+    def exact_max_n(self, p):
+        return None
+
+    def exact_cost(self, p, n_dim):
+        return n_dim**1.5 * 100.0
+
+    def memory(self, p, n_dim):
+        points = 8.0 * math.sqrt(p.beta * p.J * n_dim) + 100.0
+        key = "model.beta" if p.beta >= p.J else "model.J"
+        return [(key, f"the Hubbard-Stratonovich grid of {points:.3g} points (8 sqrt(beta J N))",
+                 8.0 * _HS_GRID_ARRAYS * points)]
+
+
+@_reg.register
+class _SherringtonKirkpatrickEntry(_DenseSpinEntry):
+    name = "sherrington_kirkpatrick"
+    doc = "SK spin glass, W_ij = J0 / N + J g_ij / sqrt(N)"
+    columns = (*_SPIN_COLUMNS, "J0", "disorder_seed")
+
+    class Parameters(_reg.Parameters):
+        beta: _reg.NonNegativeFloat = 1.0
+        J: _reg.NonNegativeFloat = 1.0
+        J0: _reg.Float = 0.0
+        field: _reg.Float = 0.0
+
+    def build(self, p, n_dim, *, seed, max_bytes):
+        return IsingPrior.sherrington_kirkpatrick(n_dim, beta=p.beta, J=p.J, J0=p.J0, field=p.field, seed=seed)
+
+
+@_reg.register
+class _HopfieldEntry(_DenseSpinEntry):
+    name = "hopfield"
+    doc = "Hopfield network with n_patterns random +-1 patterns (loading P / N)"
+    columns = ("beta", "field", "field_mean", "n_patterns", "loading", "disorder_seed")
+
+    class Parameters(_reg.Parameters):
+        n_patterns: _reg.PositiveInt
+        beta: _reg.NonNegativeFloat = 1.0
+        field: _reg.Float = 0.0
+
+    def build(self, p, n_dim, *, seed, max_bytes):
+        return IsingPrior.hopfield(n=n_dim, n_patterns=p.n_patterns, beta=p.beta, field=p.field, seed=seed)
+
+    def memory(self, p, n_dim):
+        return [*super().memory(p, n_dim),
+                ("model.n_patterns", f"{p.n_patterns} patterns", 16.0 * p.n_patterns * n_dim)]

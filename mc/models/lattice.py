@@ -22,7 +22,7 @@ import numpy as np
 from scipy import sparse
 
 from .._validation import as_generator, as_positive_int, as_scalar
-from .ising import MAX_ENUMERATION_DIM, IsingPrior, _readonly
+from .ising import MAX_ENUMERATION_DIM, IsingPrior, SpinKernel, _readonly
 
 __all__ = ["LatticeIsingPrior", "lattice_bonds"]
 
@@ -91,7 +91,19 @@ class LatticeIsingPrior(IsingPrior):
         self.bond_couplings = _readonly(j.copy())
         self._dense = None
         self._init_common(n, beta, field)
-        self._extra_params = {"side": self.side, "dim": self.dim, "periodic": self.periodic}
+        self._extra_params = {"side": self.side, "lattice_dim": self.dim, "periodic": self.periodic}
+
+    def spin_kernel(self):
+        """:class:`~mc.models.ising.SpinKernel` of kind ``"sparse"``: ``beta W`` as CSR arrays
+        ``indptr``, ``indices`` (int64) and ``data = beta J_ij`` (float64), for the neighbour-list
+        kernels (O(degree) per attempt)."""
+        mat = self.sparse_couplings
+        return SpinKernel(
+            "sparse",
+            indptr=np.ascontiguousarray(mat.indptr, dtype=np.int64),
+            indices=np.ascontiguousarray(mat.indices, dtype=np.int64),
+            data=np.ascontiguousarray(mat.data * self.beta, dtype=np.float64),
+        )
 
     @classmethod
     def ferromagnet(cls, side, dim=2, J=1.0, beta=1.0, field=0.0, periodic=True):
@@ -147,3 +159,77 @@ class LatticeIsingPrior(IsingPrior):
 
 
 
+
+
+# ------------------------------------------------------------------ scan specs (mc.models.registry)
+from typing import Literal  # noqa: E402
+
+from . import registry as _reg  # noqa: E402  (after the classes it builds)
+from .ising import _SpinEntry  # noqa: E402
+
+
+def lattice_side(n_dim, lattice_dim):
+    """The side L with ``L^lattice_dim = n_dim``, or ``None`` when N is not such a power."""
+    side = round(n_dim ** (1.0 / lattice_dim))
+    for guess in (side - 1, side, side + 1):
+        if guess >= 1 and guess**lattice_dim == n_dim:
+            return guess
+    return None
+
+
+class _LatticeEntry(_SpinEntry):
+    """Hypercubic lattices: the grid's N must be a power L^lattice_dim."""
+
+    columns = ("beta", "field", "field_mean", "J", "side", "lattice_dim", "periodic", "n_bonds")
+
+    def check(self, p, n_dims, max_gib):
+        minimum = 3 if p.periodic else 2
+        for n in n_dims:
+            side = lattice_side(n, p.lattice_dim)
+            if side is None or side < minimum:
+                raise _reg.ModelSpecError(
+                    f"grid.n_dim: model {self.name!r} needs N = L^lattice_dim with side L >= {minimum}"
+                    f"{' (periodic)' if p.periodic else ''} and lattice_dim = {p.lattice_dim}, got N = {n}; e.g. "
+                    f"{[k**p.lattice_dim for k in range(minimum, minimum + 4)]}"
+                )
+
+    def memory(self, p, n_dim):  # CSR couplings: 2 d N entries (value and index)
+        return [("grid.n_dim", "the sparse couplings", 32.0 * p.lattice_dim * n_dim)]
+
+
+@_reg.register
+class _LatticeFerromagnetEntry(_LatticeEntry):
+    name = "lattice"
+    doc = "nearest-neighbour Ising ferromagnet J_ij = J on a side^lattice_dim hypercubic lattice (N = side^lattice_dim)"
+
+    class Parameters(_reg.Parameters):
+        lattice_dim: Literal[1, 2, 3, 4] = 2
+        J: _reg.Float = 1.0
+        beta: _reg.NonNegativeFloat = 1.0
+        field: _reg.Float = 0.0
+        periodic: bool = True
+
+    def build(self, p, n_dim, *, seed, max_bytes):
+        return LatticeIsingPrior.ferromagnet(lattice_side(n_dim, p.lattice_dim), p.lattice_dim, J=p.J, beta=p.beta,
+                                             field=p.field, periodic=p.periodic)
+
+
+@_reg.register
+class _EdwardsAndersonEntry(_LatticeEntry):
+    name = "edwards_anderson"
+    doc = "Edwards-Anderson spin glass on a side^lattice_dim lattice, J_ij = J g_ij with Gaussian or +-1 g"
+    random = True
+    columns = (*_LatticeEntry.columns, "bonds", "disorder_seed")
+
+    class Parameters(_reg.Parameters):
+        lattice_dim: Literal[1, 2, 3, 4] = 2
+        J: _reg.NonNegativeFloat = 1.0
+        beta: _reg.NonNegativeFloat = 1.0
+        field: _reg.Float = 0.0
+        periodic: bool = True
+        bonds: Literal["gaussian", "bimodal"] = "gaussian"
+
+    def build(self, p, n_dim, *, seed, max_bytes):
+        return LatticeIsingPrior.edwards_anderson(lattice_side(n_dim, p.lattice_dim), p.lattice_dim, J=p.J,
+                                                  beta=p.beta, field=p.field, periodic=p.periodic, bonds=p.bonds,
+                                                  seed=seed)

@@ -144,7 +144,7 @@ names = ["cloning_probability", "class_magnetisation_variance", "participation_r
 
 
 def test_labelled_data_set_task_values_equal_a_loop_over_points(monkeypatch):
-    import replica.scan.compute as compute
+    import replica.scan.observables as scan_observables
     from replica.overlaps import overlap_moments
     from replica.scan.compute import build_model, build_process, quenched_state
 
@@ -178,7 +178,7 @@ def test_labelled_data_set_task_values_equal_a_loop_over_points(monkeypatch):
         mixed += 0.6 < exact["cloning_probability"] < 0.95
     assert mixed >= 1  # at least one task with a posterior still split between the classes
     # above Q4_MAX_POINTS points q4 is left out for every task alike, q and q2 stay exact
-    monkeypatch.setattr(compute, "Q4_MAX_POINTS", 50)
+    monkeypatch.setattr(scan_observables, "Q4_MAX_POINTS", 50)
     task = make_tasks(spec)[0]
     rows = run_task(spec, task)["results"]
     exact = rows[rows.method == "exact"].set_index("observable")["value"]

@@ -283,10 +283,12 @@ def test_declared_prior_draw_limit_matches_the_models_capabilities(name):
 
     entry = MODELS[name]
     required = {"n_points": "10", "alpha": "0.1", "n_patterns": "2"}
-    params = "".join(f"\n{p} = {required[p]}" for p, (_, default) in entry.params.items() if default is None)
-    spec = parse_spec(spec_text(model=f'name = "{name}"{params}', grid='n_dim = [8]\nt = [1.0]'))
+    params = "".join(f"\n{p} = {required[p]}" for p, f in entry.Parameters.model_fields.items() if f.is_required())
+    if "lattice_dim" in entry.Parameters.model_fields:  # a chain: every N >= 3 is a lattice
+        params += "\nlattice_dim = 1"
+    spec = parse_spec(spec_text(model=f'name = "{name}"{params}', grid='n_dim = [9]\nt = [1.0]'))
     limit = entry.prior_draw_max_n
-    sizes = (8, 24) if limit is None else (limit, limit + 1)
+    sizes = (9, 25) if limit is None else (limit, limit + 1)  # squares: lattices and images need them
     for n in sizes:
         model = build_model(spec, n)
         can = "sample" in model.capabilities or hasattr(model, "sample_indices")

@@ -26,20 +26,11 @@ import numpy as np
 import mc
 from mc.disorder import seed_sequence
 
-from ..observables import (
-    class_magnetisation,
-    class_magnetisation_variance,
-    cloning_probability,
-    nearest_point_overlap,
-    participation_ratio,
-    score_divergence,
-    susceptibility,
-    weight_entropy,
-)
-from ..overlaps import MASS_TOL, MAX_SUPPORT, _support, overlap_distribution, overlap_moments
+from ..overlaps import overlap_distribution
 from ..samples import exact_samples
 from ..stats import Estimate
 from ..table import TaskInfo, histogram_frame, potential_frame, result_frame
+from . import observables as _observables
 from .spec import MODELS
 from .tasks import EXACT_STREAM, FP_STREAM, HISTOGRAM_STREAM, MODEL_STREAM
 
@@ -53,33 +44,11 @@ def _model_seed(spec, n_dim, disorder):
 
 
 def build_model(spec, n_dim, disorder=0):
-    """The data model of the spec at dimension ``n_dim`` for one disorder sample."""
-    name, p = spec.model.name, spec.model.params
-    max_bytes = spec.model.max_gib * 2**30
-    if name == "two_deltas":
-        return mc.TwoDeltas(np.full(n_dim, p["v"]), weight=p["weight"])
-    if name == "dataset_gaussian":
-        return mc.Dataset.gaussian(p["n_points"], n_dim, variance=p["variance"], seed=_model_seed(spec, n_dim, disorder),
-                                   max_bytes=max_bytes)
-    if name == "dataset_alpha":
-        return mc.Dataset.from_alpha(p["alpha"], n_dim, variance=p["variance"], seed=_model_seed(spec, n_dim, disorder),
-                                     max_bytes=max_bytes)
-    if name == "dataset_two_class":
-        return mc.Dataset.two_class_alpha(p["alpha"], n_dim, mu=p["mu"], variance=p["variance"],
-                                          seed=_model_seed(spec, n_dim, disorder), max_bytes=max_bytes)
-    if name == "two_class_mixture":
-        return mc.GaussianMixture.two_class(p["mu"], variance=p["variance"], weight=p["weight"], n_dim=n_dim)
-    if name == "hypersphere":
-        return mc.Hypersphere(n_dim, radius=p["radius"] or None)
-    if name == "curie_weiss":
-        return mc.IsingPrior.curie_weiss(n_dim, J=p["J"], beta=p["beta"], field=p["field"])
-    if name == "sherrington_kirkpatrick":
-        return mc.IsingPrior.sherrington_kirkpatrick(n_dim, beta=p["beta"], J=p["J"], J0=p["J0"], field=p["field"],
-                                                     seed=_model_seed(spec, n_dim, disorder))
-    if name == "hopfield":
-        return mc.IsingPrior.hopfield(n=n_dim, n_patterns=p["n_patterns"], beta=p["beta"], field=p["field"],
-                                      seed=_model_seed(spec, n_dim, disorder))
-    raise ValueError(f"model.name: unknown model {name!r}")  # unreachable after validation
+    """The data model of the spec at dimension ``n_dim`` for one disorder sample (built by its
+    registry entry, ``MODELS[name].build``, from the seed of ``(N, disorder)``)."""
+    entry = MODELS[spec.model.name]
+    return entry.build(spec.model.parameters, n_dim, seed=_model_seed(spec, n_dim, disorder),
+                       max_bytes=spec.model.max_gib * 2**30)
 
 
 def build_process(spec):
@@ -96,110 +65,12 @@ def quenched_state(spec, model, process, task):
 
 
 # ----------------------------------------------------------------------------- observables
-#: Largest data set (number of points) whose exact ``q4`` is summed pair by pair (cost up to
-#: ``n^2 N`` per task); larger data sets report ``q`` and ``q2`` only (cost ``n N^2``). The limit
-#: is on the data set, not on the posterior's support, so that at one (N, t) either every
-#: disorder sample reports ``q4`` or none does (a support-based choice would average ``q4`` over
-#: the more condensed samples only).
-Q4_MAX_POINTS = MAX_SUPPORT
-
-
-def _data_set_overlap_moments(post):
-    """Exact moments of the replica overlap ``q_ab = x^a . x^b / N`` of a data-set posterior.
-
-    With weights ``w_mu`` on points ``y^mu`` and independent replicas (derived from
-    ``P(q) = sum_{mu, nu} w_mu w_nu delta(q - y^mu . y^nu / N)``):
-    ``<q> = |m|^2 / N`` with ``m = sum_mu w_mu y^mu``; ``<q^2> = tr(M^2) / N^2`` with the second
-    moment ``M = sum_mu w_mu y^mu y^mu^T``; ``<q^4> = w^T G^{o4} w`` with ``G = Y Y^T / N`` (the
-    elementwise fourth power of the Gram matrix) over the points holding all but
-    ``replica.overlaps.MASS_TOL`` of the weight, only for data sets of at most
-    :data:`Q4_MAX_POINTS` points. No pair overlaps are sorted or merged (the exact P(q) route
-    costs ``S^2 log S``), so a posterior spread over thousands of points costs ``O(S N^2)`` for
-    ``<q>, <q^2>``.
-
-    Returns ``{1: Estimate, 2: Estimate[, 4: Estimate]}``.
-    """
-    ex = post.exact
-    points, probs = ex.enumerate()
-    probs = np.asarray(probs, dtype=np.float64)
-    idx = _support(probs, MASS_TOL, np.inf)
-    w = probs[idx] / probs[idx].sum()
-    pts = np.asarray(points[idx], dtype=np.float64)
-    n_dim = pts.shape[1]
-    m = w @ pts
-    second = (pts * w[:, None]).T @ pts
-    out = {1: float(m @ m) / n_dim, 2: float(np.sum(second * second)) / n_dim**2}
-    if probs.size <= Q4_MAX_POINTS:
-        # blocks of rows against the columns from the block on (G is symmetric): the diagonal
-        # block once, the rest twice; blocks of about 8 MB
-        q4 = 0.0
-        rows = max(1, (1 << 20) // idx.size)
-        for start in range(0, idx.size, rows):
-            stop = min(start + rows, idx.size)
-            gram = pts[start:stop] @ pts[start:].T / n_dim
-            gram *= gram
-            gram *= gram
-            w_block = w[start:stop]
-            q4 += float(w_block @ gram[:, : stop - start] @ w_block)
-            q4 += 2.0 * float(w_block @ gram[:, stop - start :] @ w[stop:])
-        out[4] = q4
-    return {k: Estimate(v, 0.0, method="exact") for k, v in out.items()}
-
-
-def _estimates(names, source, *, model, post, state, space, warn):
-    """Observable name -> Estimate(s) from one source (exact posterior or samples)."""
+def _estimates(names, source, inputs):
+    """Observable name -> Estimate(s) from one source (exact posterior or samples), each by its
+    registered ``Observable`` (``replica.scan.observables``)."""
     out = {}
-    is_samples = isinstance(source, np.ndarray)
-    kw = {"a_t": post.a, "D_t": post.D} if is_samples else {}
     for name in names:
-        if name == "q_self":
-            orders = (1, 2, 4)
-            if space == "points" and not is_samples:
-                moments = _data_set_overlap_moments(source)
-            else:
-                try:
-                    moments = overlap_moments(source, orders, warn=warn)
-                except ValueError:
-                    if is_samples:
-                        raise
-                    moments = overlap_moments(source, (1, 2), warn=warn)
-            out["q_self"] = moments[1]
-            out["q2"] = moments[2]
-            if 4 in moments:
-                out["q4"] = moments[4]
-        elif name == "overlap_truth":
-            out[name] = overlap_moments(source, (1,), reference=state.x0, warn=warn)[1]
-        elif name == "susceptibility":
-            out[name] = susceptibility(source, kind="trace", wrt="h", warn=warn)
-        elif name == "score_divergence":
-            out[name] = score_divergence(source, warn=warn, **kw)
-        elif name == "participation_ratio":
-            out[name] = participation_ratio(source, points=model.points, warn=warn)
-        elif name == "weight_entropy":
-            if is_samples:  # the entropy needs the log weights of the visited points
-                out[name] = weight_entropy(source, points=model.points, log_weights=post.exact.log_weights, warn=warn)
-            else:
-                out[name] = weight_entropy(source, warn=warn)
-        elif name == "nearest_point_overlap":
-            out[name] = nearest_point_overlap(source, model.points, warn=warn)
-        elif name == "class_magnetisation":
-            out[name] = class_magnetisation(source, model.means[0], warn=warn)
-        elif name == "susceptibility_class":
-            out[name] = susceptibility(source, kind="direction", direction=model.means[0], wrt="x_t", warn=warn, **kw)
-        elif name == "class_magnetisation_variance":
-            if space == "points":  # label spin of a labelled data set, 1 - E[c]^2
-                out[name] = class_magnetisation_variance(source, labels=model.labels, warn=warn,
-                                                         **({"points": model.points} if is_samples else {}))
-            else:
-                out[name] = class_magnetisation_variance(source, model.means[0], warn=warn)
-        elif name == "cloning_probability":
-            if space == "points":  # sum_c (sum_{mu in c} w_mu)^2 over the labelled classes
-                out[name] = cloning_probability(source, labels=model.labels, warn=warn,
-                                                **({"points": model.points} if is_samples else {}))
-            elif not is_samples:  # sum_c P(c | x_t)^2 over the mixture's classes
-                out[name] = cloning_probability(source)
-            else:
-                out[name] = cloning_probability(source, classes=model, warn=warn)
+        out.update(_observables.get(name).compute(source, inputs))
     return out
 
 
@@ -232,14 +103,15 @@ def run_task(spec, task):
     state = quenched_state(spec, model, process, task)
     post = mc.Posterior(model, process, state.x_t, task.t)
     info = TaskInfo.from_state(model, process, state, scan=spec.scan.name, seed=spec.scan.seed)
-    names = [n for n in spec.observables.names if n != "overlap_histogram"]
+    inputs = _observables.Inputs(model=model, posterior=post, state=state, space=space)
+    names = [n for n in spec.observables.names if _observables.get(n).table == "results"]
     want_hist = "overlap_histogram" in spec.observables.names
     key = task.key(spec)
 
     estimates, hists = {}, {}
     exact_ok = s.method == "exact" or (s.exact_reference and post.is_exact)
     if exact_ok:
-        for name, est in _estimates(names, post, model=model, post=post, state=state, space=space, warn=False).items():
+        for name, est in _estimates(names, post, inputs).items():
             estimates.setdefault(name, []).append(est)
         if want_hist:
             try:
@@ -266,8 +138,7 @@ def run_task(spec, task):
         samples = res.samples
         estimates.update(_diagnostics(res, s.method))
     if samples is not None:
-        for name, est in _estimates(names, samples, model=model, post=post, state=state, space=space,
-                                    warn=False).items():
+        for name, est in _estimates(names, samples, inputs).items():
             if s.method != "exact":
                 est = Estimate(est.value, est.stderr, n=est.n, tau=est.tau, method=s.method)
                 exact = [e for e in estimates.get(name, ()) if e.method == "exact"]

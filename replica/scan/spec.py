@@ -47,17 +47,18 @@ import json
 import math
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from mc.models.ising import MAX_ENUMERATION_DIM
+from mc.models import registry as _registry
+from mc.models.registry import LENGTH_RANGE
 from mc.processes import VE, VP, VPLinear
 from mc.sampler import METHODS as _MC_METHODS
 
 __all__ = [
     "SpecError",
-    "ModelEntry",
     "MODELS",
     "ScanSection",
     "ModelSection",
@@ -69,7 +70,6 @@ __all__ = [
     "load_spec",
     "parse_spec",
     "OBSERVABLES",
-    "LABELLED_OBSERVABLES",
     "FranzParisiSection",
     "INT64_MAX",
     "MAX_TASKS",
@@ -110,14 +110,9 @@ MAX_TASKS = 1_000_000
 #: Largest ``model.max_gib`` (1 PiB): more than any node holds; beyond it the memory estimate of
 #: a task would no longer stop what cannot be allocated.
 MAX_GIB = 2.0**20
-#: Magnitude window of a length per coordinate: the model scales ``mu``, ``v``, ``radius`` (and
-#: ``sqrt(variance)``), and for continuous Monte Carlo started at the observation, the scale
-#: ``sqrt(s_t)`` of ``y = x_t / a_t``. The estimators take fourth moments of overlaps, a length
-#: to the eighth power, which stays a normal float64 (1e-240 to 1e240) inside this window and
-#: overflows or underflows well outside it (measured: mu = 1e60 or v = 1e60 fail every task).
-LENGTH_RANGE = (1e-30, 1e30)
-#: Powers of a length that model parameters are (``variance`` is a squared length).
-_LENGTH_PARAMS = {"mu": 1, "v": 1, "radius": 1, "variance": 2}
+#: Magnitude window of a length per coordinate (``mc.models.registry.LENGTH_RANGE``): the model
+#: scales, and for continuous Monte Carlo started at the observation, the scale ``sqrt(s_t)`` of
+#: ``y = x_t / a_t``.
 #: Smallest ``sampler.step_size``: the proposal variance ``step_size**2`` must be a normal float64
 #: (below about 1.5e-154 it underflows to zero, and MALA divides by it).
 MIN_STEP_SIZE = 1e-150
@@ -188,118 +183,58 @@ def _require(table, name, key):
 
 
 # ------------------------------------------------------------------------------------ models
-@dataclass(frozen=True)
-class ModelEntry:
-    """How a model name in a spec maps onto an ``mc`` constructor.
+class _Models(Mapping):
+    """The registered models, name -> ``mc.models.registry.ModelEntry`` (built-in ones and
+    plug-ins of the entry-point group ``diffusion_replicas.models``), read from the registry on
+    every access so that a plug-in installed after import is seen."""
 
-    ``params`` maps each parameter to ``(kind, default)`` with kind ``"float+"`` (> 0),
-    ``"float0"`` (>= 0), ``"float"``, ``"int+"`` (>= 1), ``"prob"`` (in (0, 1)), ``"bool"`` or
-    ``"str"``; a default of ``None`` means required. ``space`` is the state space
-    (``"points"``, ``"continuous"``, ``"sphere"``, ``"spins"``), ``random`` whether building the
-    model draws random numbers (points, couplings, patterns) from its own seed, ``labels`` whether
-    the points of a data set carry class labels (which the class observables of
-    :data:`LABELLED_OBSERVABLES` need). ``prior_draw_max_n`` is the largest N at which the model
-    draws x0 exactly from its prior (``"sample"`` in its ``capabilities``), which planted
-    disorder (``grid.source = "prior"``) needs, with the reason in ``prior_draw_limit``; ``None``:
-    any N (data sets draw one of their points).
-    """
+    def __getitem__(self, name):
+        return _registry.models()[name]
 
-    build: str
-    params: dict
-    space: str
-    random: bool
-    doc: str
-    labels: bool = False
-    prior_draw_max_n: int | None = None
-    prior_draw_limit: str = ""
+    def __iter__(self):
+        return iter(_registry.models())
+
+    def __len__(self):
+        return len(_registry.models())
+
+    def __repr__(self):
+        return f"MODELS({sorted(self)})"
 
 
-#: Spin priors without a closed form draw x0 exactly by enumerating the 2^N states.
-_ENUMERATED_DRAWS = {
-    "prior_draw_max_n": MAX_ENUMERATION_DIM,
-    "prior_draw_limit": f"exact draws enumerate the 2^N spin states, up to mc.models.ising.MAX_ENUMERATION_DIM "
-                        f"= {MAX_ENUMERATION_DIM}",
-}
+#: Models a spec can name (``n_dim`` always comes from the grid); each entry owns its parameter
+#: schema, builder, exactness, costs and checks (``mc.models.registry``).
+MODELS = _Models()
 
 
-#: Models a spec can name, with their parameters (``n_dim`` always comes from the grid).
-MODELS = {
-    "two_deltas": ModelEntry(
-        "two_deltas", {"v": ("float+", 1.0), "weight": ("prob", 0.5)}, "points", False,
-        "two deltas at +-v (1, ..., 1) (|v|^2 = N v^2), weight w on +v",
-    ),
-    "dataset_gaussian": ModelEntry(
-        "dataset_gaussian", {"n_points": ("int+", None), "variance": ("float+", 1.0)}, "points", True,
-        "n_points i.i.d. N(0, variance I) training points (empirical prior)",
-    ),
-    "dataset_alpha": ModelEntry(
-        "dataset_alpha", {"alpha": ("float+", None), "variance": ("float+", 1.0)}, "points", True,
-        "n = round(exp(alpha N)) i.i.d. Gaussian training points (REM scaling)",
-    ),
-    "dataset_two_class": ModelEntry(
-        "dataset_two_class", {"alpha": ("float+", None), "mu": ("float+", 1.0), "variance": ("float+", 1.0)},
-        "points", True,
-        "n = round(exp(alpha N)) training points from (1/2) N(mu 1, variance I) + (1/2) N(-mu 1, variance I), "
-        "|mu|^2 = N mu^2, labelled by class (speciation and collapse in one system)",
-        labels=True,
-    ),
-    "two_class_mixture": ModelEntry(
-        "two_class_mixture", {"mu": ("float+", 1.0), "variance": ("float0", 1.0), "weight": ("prob", 0.5)},
-        "continuous", False, "w N(mu 1, variance I) + (1 - w) N(-mu 1, variance I), |mu|^2 = N mu^2",
-    ),
-    "hypersphere": ModelEntry(
-        "hypersphere", {"radius": ("float+", 0.0)}, "sphere", False,
-        "uniform on the sphere of radius sqrt(N) (or the given radius)",
-    ),
-    "curie_weiss": ModelEntry(
-        "curie_weiss", {"J": ("float0", 1.0), "beta": ("float0", 1.0), "field": ("float", 0.0)}, "spins", False,
-        "Curie-Weiss spins, log p0 = (beta J / 2N)(sum s)^2 + field sum s",
-    ),
-    "sherrington_kirkpatrick": ModelEntry(
-        "sherrington_kirkpatrick",
-        {"beta": ("float0", 1.0), "J": ("float0", 1.0), "J0": ("float", 0.0), "field": ("float", 0.0)},
-        "spins", True, "SK spin glass, W_ij = J0 / N + J g_ij / sqrt(N)", **_ENUMERATED_DRAWS,
-    ),
-    "hopfield": ModelEntry(
-        "hopfield", {"n_patterns": ("int+", None), "beta": ("float0", 1.0), "field": ("float", 0.0)}, "spins", True,
-        "Hopfield network with n_patterns random +-1 patterns", **_ENUMERATED_DRAWS,
-    ),
-}
-
-def _model_exact(name, n_dim):
-    """Whether the model's posterior is exact at this N (and, if not, why)."""
-    if name in ("sherrington_kirkpatrick", "hopfield") and n_dim > MAX_ENUMERATION_DIM:
-        return False
-    return True
+def _model_exact(spec, n_dim):
+    """Whether the model's posterior is exact at this N."""
+    return spec.model.entry.is_exact(spec.model.parameters, n_dim)
 
 
 # -------------------------------------------------------------------------------- observables
+class _Observables(Mapping):
+    """The registered observables, name -> ``(state spaces, description)`` (each one's full
+    description is its ``replica.scan.observables.Observable``)."""
+
+    def __getitem__(self, name):
+        obs = _observable_registry().observables()[name]
+        return obs.spaces, obs.doc
+
+    def __iter__(self):
+        return iter(_observable_registry().observables())
+
+    def __len__(self):
+        return len(_observable_registry().observables())
+
+
+def _observable_registry():
+    from . import observables  # it imports the estimators, which import nothing from here
+
+    return observables
+
+
 #: Observables a task can compute: name -> (state spaces where defined, description).
-OBSERVABLES = {
-    "q_self": (("points", "continuous", "sphere", "spins"), "mean replica overlap E[q_ab] = |m|^2 / N (plus q2, q4)"),
-    "overlap_truth": (("points", "continuous", "sphere", "spins"), "overlap with the clean x0, E[x0 . x] / N"),
-    "susceptibility": (("points", "continuous", "sphere", "spins"), "tr Cov[x0 | x_t] / N (response to h)"),
-    "score_divergence": (("points", "continuous", "sphere", "spins"), "div of the score, -N/D + (a/D)^2 tr Cov"),
-    "participation_ratio": (("points",), "Y = sum_mu w_mu^2 over training points"),
-    "weight_entropy": (("points",), "entropy of the posterior weights of the points"),
-    "nearest_point_overlap": (("points",), "overlap of x with the nearest training point"),
-    "class_magnetisation": (("continuous",), "m . mu / |mu|^2 of the two-class mixture"),
-    "class_magnetisation_variance": (("continuous", "points"), "posterior variance of the class: of m . mu / |mu|^2 "
-                                     "(mixture), of the label spin c = +-1, 1 - E[c]^2 (labelled data set)"),
-    "cloning_probability": (("continuous", "points"), "phi = sum_c P(c | x_t)^2: two replicas in the same class "
-                            "(speciation, crosses 3/4); needs class labels on a data set"),
-    "susceptibility_class": (("continuous",), "(a_t / D_t) mu^T Cov mu / |mu|^2: response of m . mu / |mu| to x_t along the class axis (peaks near speciation)"),
-    "overlap_histogram": (("points", "continuous", "sphere", "spins"), "P(q) table (exact atoms or binned samples)"),
-}
-#: Observables that a data-set ("points") model defines only when its points carry class labels.
-LABELLED_OBSERVABLES = ("cloning_probability", "class_magnetisation_variance")
-_DEFAULT_OBSERVABLES = {
-    "points": ("q_self", "overlap_truth", "participation_ratio", "weight_entropy", "overlap_histogram"),
-    "continuous": ("q_self", "overlap_truth", "susceptibility", "class_magnetisation", "class_magnetisation_variance",
-                   "susceptibility_class"),
-    "sphere": ("q_self", "overlap_truth", "susceptibility"),
-    "spins": ("q_self", "overlap_truth", "susceptibility", "overlap_histogram"),
-}
+OBSERVABLES = _Observables()
 
 
 # ------------------------------------------------------------------------------- sections
@@ -317,20 +252,30 @@ class ScanSection:
 
 @dataclass(frozen=True)
 class ModelSection:
-    """``[model]``: ``name`` (a key of :data:`MODELS`), ``id`` (integer model id in the seed
+    """``[model]``: ``name`` (a registered model, :data:`MODELS`), ``id`` (integer model id in the seed
     key, default 0), ``realisation`` (``"per_disorder"``: every disorder sample draws its own
     training set / couplings / patterns, the usual quenched average; ``"fixed"``: one
     realisation per N), ``max_gib`` (memory cap of one task in GiB, default 2, at most
     :data:`MAX_GIB`: a data set's points are built within it, and validation refuses a spec whose
     estimated peak memory of a task, :func:`task_memory`, exceeds it), then the model's
-    parameters (lengths ``mu``, ``v``, ``radius`` within :data:`LENGTH_RANGE`, ``variance``
-    within its square or 0 where allowed)."""
+    parameters, validated by the model's own schema (``MODELS[name].Parameters``; lengths
+    ``mu``, ``v``, ``radius`` within :data:`LENGTH_RANGE`, ``variance`` within its square)."""
 
     name: str
     params: dict
     id: int = 0
     realisation: str = "per_disorder"
     max_gib: float = 2.0
+
+    @property
+    def entry(self):
+        """The registered model (``mc.models.registry.ModelEntry``)."""
+        return MODELS[self.name]
+
+    @property
+    def parameters(self):
+        """The validated parameters as the model's frozen schema object."""
+        return self.entry.Parameters(**self.params)
 
 
 @dataclass(frozen=True)
@@ -479,53 +424,22 @@ def _parse_scan(table):
     return ScanSection(name=name, seed=seed, id=scan_id, output=output)
 
 
-def _model_param(kind, value, key):
-    if kind == "float+":
-        return _float(value, key, positive=True)
-    if kind == "float0":
-        return _float(value, key, nonnegative=True)
-    if kind == "float":
-        return _float(value, key)
-    if kind == "int+":
-        return _int(value, key, minimum=1)
-    if kind == "prob":
-        value = _float(value, key)
-        if not 0 < value < 1:
-            raise SpecError(f"{key}: must lie in (0, 1), got {value}")
-        return value
-    if kind == "bool":
-        return _bool(value, key)
-    return _str(value, key)
-
-
 def _parse_model(table):
     table = _table(table, "model")
     name = _str(_require(table, "name", "model"), "model.name", choices=tuple(MODELS))
     entry = MODELS[name]
-    _check_keys(table, ("name", "id", "realisation", "max_gib", *entry.params), "model")
-    params = {}
-    for pname, (kind, default) in entry.params.items():
-        if pname in table:
-            params[pname] = _model_param(kind, table[pname], f"model.{pname}")
-        elif default is None:
-            raise SpecError(f"model.{pname}: required for model {name!r}")
-        else:
-            params[pname] = default
-    for pname, power in _LENGTH_PARAMS.items():
-        value = params.get(pname)
-        lo, hi = LENGTH_RANGE[0] ** power, LENGTH_RANGE[1] ** power
-        if value and not lo <= abs(value) <= hi:  # 0 means "none" (variance) or "default" (radius)
-            what = "a squared length" if power == 2 else "a length per coordinate"
-            raise SpecError(f"model.{pname}: must lie within [{lo:g}, {hi:g}] ({what}: the fourth moments of "
-                            f"overlaps of states of that scale leave float64 outside it, see "
-                            f"replica.scan.spec.LENGTH_RANGE), got {value:g}")
+    own = ("name", "id", "realisation", "max_gib")
+    try:
+        params = _registry.parse_parameters(entry, {k: v for k, v in table.items() if k not in own})
+    except _registry.ModelSpecError as exc:
+        raise SpecError(str(exc)) from None
     model_id = _int(table.get("id", 0), "model.id", minimum=0)
     realisation = _str(table.get("realisation", "per_disorder"), "model.realisation", ("per_disorder", "fixed"))
     max_gib = _float(table.get("max_gib", 2.0), "model.max_gib", positive=True)
     if max_gib > MAX_GIB:
         raise SpecError(f"model.max_gib: must be <= {MAX_GIB:g} GiB (replica.scan.spec.MAX_GIB, more than any node "
                         f"holds), got {max_gib:g}")
-    return ModelSection(name=name, params=params, id=model_id, realisation=realisation, max_gib=max_gib)
+    return ModelSection(name=name, params=params.model_dump(), id=model_id, realisation=realisation, max_gib=max_gib)
 
 
 _PROCESS_PARAMS = {"VP": {}, "VE": {"sigma": 1.0}, "VPLinear": {"beta_min": 0.1, "beta_max": 20.0}}
@@ -634,27 +548,29 @@ def _parse_sampler(table):
 
 
 def _parse_observables(table, model_name):
+    registry = _observable_registry()
     table = _table(table, "observables")
     _check_keys(table, ("names", "bins"), "observables")
     entry = MODELS[model_name]
     space = entry.space
     if "names" in table:
-        names = _parse_list(table["names"], "observables.names", lambda v, k: _str(v, k, tuple(OBSERVABLES)))
+        names = _parse_list(table["names"], "observables.names",
+                            lambda v, k: _str(v, k, tuple(registry.observables())))
     else:
-        names = _DEFAULT_OBSERVABLES[space]
-        if space == "points" and entry.labels:
-            names = names + LABELLED_OBSERVABLES
+        names = registry.defaults(entry)
     for name in names:
-        if space not in OBSERVABLES[name][0]:
+        obs = registry.get(name)
+        if space not in obs.spaces:
             raise SpecError(
                 f"observables.names: {name!r} is not defined for this model ({space} state space); "
-                f"it is defined for {list(OBSERVABLES[name][0])}"
+                f"it is defined for {list(obs.spaces)}"
             )
-        if space == "points" and name in LABELLED_OBSERVABLES and not entry.labels:
-            labelled = [m for m, e in MODELS.items() if e.labels]
+        missing = registry.missing_inputs(obs, entry)
+        if missing:
+            having = [m for m, e in MODELS.items() if e.space == space and not registry.missing_inputs(obs, e)]
             raise SpecError(
-                f"observables.names: {name!r} needs class labels on the training points, which model "
-                f"{model_name!r} does not have (labelled data sets: {labelled})"
+                f"observables.names: {name!r} needs {' and '.join(registry.NEEDS[t] for t in missing)}, which model "
+                f"{model_name!r} does not have (models that have them: {having})"
             )
     bins = _int(table.get("bins", 41), "observables.bins", minimum=2)
     return ObservablesSection(names=tuple(names), bins=bins)
@@ -735,12 +651,14 @@ def _check_combinations(spec):
             f"choose one of {list(allowed)}"
         )
     if method == "exact":
-        too_big = [n for n in spec.grid.n_dim if not _model_exact(name, n)]
+        too_big = [n for n in spec.grid.n_dim if not _model_exact(spec, n)]
         if too_big:
+            limit = spec.model.entry.exact_max_n(spec.model.parameters)
             raise SpecError(
-                f"sampler.method: 'exact' needs enumeration of 2^N states for model {name!r}, impossible for "
-                f"grid.n_dim = {too_big} (at most N = {MAX_ENUMERATION_DIM}); use a Monte Carlo method "
-                f"({', '.join(_MC_METHODS[space])})"
+                f"sampler.method: 'exact' is impossible for model {name!r} at grid.n_dim = {too_big}: its posterior "
+                f"is exact up to N = {limit}"
+                + (" (enumeration of the 2^N states)" if space == "spins" else "")
+                + f"; use a Monte Carlo method ({', '.join(_MC_METHODS[space])})"
             )
     else:
         if spec.sampler.replicas < 2 and {"q_self", "susceptibility", "score_divergence",
@@ -757,7 +675,7 @@ def _check_combinations(spec):
     fp = spec.franz_parisi
     if fp is not None:
         if fp.method == "exact":
-            too_big = [n for n in spec.grid.n_dim if not _model_exact(name, n)]
+            too_big = [n for n in spec.grid.n_dim if not _model_exact(spec, n)]
             if too_big:
                 raise SpecError(f"franz_parisi.method: 'exact' is impossible for model {name!r} at grid.n_dim = "
                                 f"{too_big}; use 'umbrella'")
@@ -768,21 +686,10 @@ def _check_combinations(spec):
                             "(data sets have the exact route)")
         if fp.reference == "planted" and spec.grid.source not in ("prior", "point"):
             raise SpecError("franz_parisi.reference: 'planted' needs planted disorder (grid.source = 'prior' or 'point')")
-    if name == "hypersphere" and min(spec.grid.n_dim) < 2:
-        raise SpecError("grid.n_dim: the hypersphere needs N >= 2")
-    if name in ("dataset_alpha", "dataset_two_class"):
-        alpha = spec.model.params["alpha"]
-        for n in spec.grid.n_dim:
-            log_bytes = alpha * n + math.log(8.0 * n)
-            if log_bytes > math.log(spec.model.max_gib * 2**30):
-                raise SpecError(
-                    f"model.alpha: exp({alpha} * {n}) points of dimension {n} need more than model.max_gib = "
-                    f"{spec.model.max_gib} GiB (grid.n_dim = {n})"
-                )
-    if name == "dataset_gaussian":
-        for n in spec.grid.n_dim:
-            if 8.0 * spec.model.params["n_points"] * n > spec.model.max_gib * 2**30:
-                raise SpecError(f"model.n_points: too many points for model.max_gib = {spec.model.max_gib} GiB at N = {n}")
+    try:
+        spec.model.entry.check(spec.model.parameters, spec.grid.n_dim, spec.model.max_gib)
+    except _registry.ModelSpecError as exc:
+        raise SpecError(str(exc)) from None
     _check_prior_draws(spec)  # last: the errors above say how to fix the method first
 
 
@@ -806,18 +713,15 @@ _VECTORS_PER_MC_DRAW = 2.0
 _BYTES_PER_BIN_DRAW = 8.0
 #: float64 N-vectors per Franz-Parisi reference.
 _VECTORS_PER_REFERENCE = 16.0
-#: Curie-Weiss: float64 arrays over the Hubbard-Stratonovich grid of about 8 sqrt(beta J N) + 100
-#: points (``mc.models.ising._hs_grid``).
-_HS_GRID_ARRAYS = 4.0
-
 
 def task_memory(spec, n_dim):
     """Estimated peak memory of one task at dimension ``n_dim``, by part.
 
     An order-of-magnitude model, calibrated by measurement (see the constants above it): the
     fixed state (``32 N`` floats and Monte Carlo chains ``4 N`` per replica and rung), the
-    ``N x N`` second moments of the exact ``q_self``, the model's own arrays (data-set points,
-    dense couplings and patterns, the Curie-Weiss Hubbard-Stratonovich grid), the stored draws
+    ``N x N`` second moments of the exact ``q_self``, the model's own arrays (its registry entry's
+    ``memory``: data-set points, dense couplings and patterns, the Curie-Weiss
+    Hubbard-Stratonovich grid), the stored draws
     (exact: ``4 N`` per draw; Monte Carlo: ``2 N`` per recorded sweep), the draws x bins table
     of a sampled overlap histogram and the Franz-Parisi references.
 
@@ -833,10 +737,10 @@ def task_memory(spec, n_dim):
     """
     from .compute import HISTOGRAM_DRAWS  # compute imports this module
 
-    name, space, s = spec.model.name, spec.space, spec.sampler
-    p, names, n = spec.model.params, spec.observables.names, float(n_dim)
+    space, s = spec.space, spec.sampler
+    names, n = spec.observables.names, float(n_dim)
     monte_carlo = s.method != "exact"
-    exact_route = (not monte_carlo or s.exact_reference) and _model_exact(name, n_dim)
+    exact_route = (not monte_carlo or s.exact_reference) and _model_exact(spec, n_dim)
     vectors = _FIXED_VECTORS
     if monte_carlo:
         rungs = s.n_temperatures or (1 if s.tempering == "none" else 8)
@@ -845,24 +749,7 @@ def task_memory(spec, n_dim):
     if exact_route and "q_self" in names:
         m = _EXACT_Q_SELF_MATRICES[space]
         parts.append(("grid.n_dim", f"the exact q_self's {m:.0f} N x N matrices", 8.0 * m * n * n))
-    if name in ("sherrington_kirkpatrick", "hopfield"):
-        parts.append(("grid.n_dim", "the dense N x N couplings", 16.0 * n * n))
-    if name == "hopfield":
-        parts.append(("model.n_patterns", f"{p['n_patterns']} patterns", 16.0 * p["n_patterns"] * n))
-    if name == "curie_weiss":
-        bj = p["beta"] * p["J"]
-        points = 8.0 * math.sqrt(bj * n) + 100.0
-        key = "model.beta" if p["beta"] >= p["J"] else "model.J"
-        parts.append((key, f"the Hubbard-Stratonovich grid of {points:.3g} points (8 sqrt(beta J N))",
-                      8.0 * _HS_GRID_ARRAYS * points))
-    if space == "points":
-        if name == "dataset_gaussian":
-            key, points = "model.n_points", float(p["n_points"])
-        elif "alpha" in p:
-            key, points = "model.alpha", math.exp(min(p["alpha"] * n, 700.0))
-        else:
-            key, points = "grid.n_dim", 2.0
-        parts.append((key, f"{points:.3g} training points", 8.0 * points * n))
+    parts.extend(spec.model.entry.memory(spec.model.parameters, n_dim))  # the model's own arrays
     draws = 0
     if not monte_carlo and s.draws:
         draws = s.replicas * s.draws

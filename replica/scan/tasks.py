@@ -140,34 +140,26 @@ _SECONDS_PER_UNIT = 2e-8
 
 def task_cost(spec, task):
     """Estimated cost of a task in seconds on one core (order of magnitude; used to sort tasks
-    and for ``--dry-run``). Per model: data sets ``n N``, Gaussians ``N`` (eigenbasis), exact
-    spins ``2^N N``, Curie-Weiss ``N sqrt(N)`` (Hubbard-Stratonovich grid), Monte Carlo
-    ``(burn_in + sweeps) x replicas x rungs x N`` (times N for dense couplings), plus exact draws."""
+    and for ``--dry-run``). The exact route costs what the model's registry entry says
+    (``exact_cost``: data sets ``n N``, Gaussians ``10 N^2``, exact spins ``2^N N``, Curie-Weiss
+    ``100 N sqrt(N)``) plus, for a data set's overlap histogram, the pair sum over its supported
+    points; Monte Carlo ``(burn_in + sweeps) x replicas x rungs x N x site cost`` (the entry's
+    ``site_cost``: ``1 + N / 64`` for dense couplings; twice for continuous moves), plus exact
+    draws."""
     n = task.n_dim
-    name, space = spec.model.name, MODELS[spec.model.name].space
-    p = spec.model.params
+    entry = MODELS[spec.model.name]
+    space, p = entry.space, spec.model.parameters
     s = spec.sampler
-    if name == "dataset_alpha":
-        points = math.exp(min(p["alpha"] * n, 700.0))
-    elif name == "dataset_gaussian":
-        points = p["n_points"]
-    else:
-        points = 2
-    if space == "points":
-        exact = points * n
-        if "overlap_histogram" in spec.observables.names:  # exact pair sum over the supported points
-            exact += min(points, 4096) ** 2 * n * 0.05
-    elif space == "spins":
-        exact = n**1.5 * 100 if name == "curie_weiss" else (2.0**n) * n if n <= 20 else math.inf
-    else:
-        exact = 10.0 * n * n
+    exact = entry.exact_cost(p, n)
+    if space == "points" and "overlap_histogram" in spec.observables.names:  # exact pair sum over the support
+        points = entry.n_points(p, n) or 2.0
+        exact += min(points, 4096) ** 2 * n * 0.05
     units = (exact if s.method == "exact" else 0.0) + 1e5
     if s.method == "exact":
         units += 20.0 * s.replicas * s.draws * n
     else:
         rungs = s.n_temperatures or (1 if s.tempering == "none" else 8)
-        per_site = 1 + n / 64 if name in ("sherrington_kirkpatrick", "hopfield") else 1
-        per_site = per_site * 2 if space != "spins" else per_site
+        per_site = entry.site_cost(p, n) * (2 if space != "spins" else 1)
         # burn-in too (mc.sample's default: sweeps // 4, where 1.2 x 1.25 sweeps is the former 1.5 x sweeps)
         burn_in = s.sweeps // 4 if s.burn_in is None else s.burn_in
         units += (burn_in + s.sweeps) * s.replicas * rungs * n * max(1, per_site) * 1.2

@@ -6,8 +6,9 @@ seeded from ``SeedSequence(seed, spawn_key=(*key, replica, stream))`` (``design.
 replica ``r`` gives the same chain whatever the number of replicas, threads or MPI ranks. With a
 tempering ladder every replica carries ``K`` chains (rung 0 is the posterior) that exchange
 configurations (``mc.kernels.tempering``). The loops run in Numba kernels (``mc.kernels``); this
-module only initialises, calls them in chunks, records, adapts step sizes during burn-in, shows
-progress and writes checkpoints.
+module only initialises, calls them in chunks, records and adapts step sizes during burn-in;
+checkpoint files, stop signals and the progress bar are the driver-side helpers of
+``mc.run_control``.
 
 Methods by state space of the model:
 
@@ -33,18 +34,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
-import sys
-import tempfile
-import threading
 import time
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import diagnostics
-from ._fileio import honour_umask
+from . import diagnostics, run_control
 from ._validation import as_positive_int, as_scalar
 from .disorder import seed_sequence
 from .kernels import continuous as kc
@@ -614,39 +610,6 @@ def _fingerprint(post, method, ladder, n_rep, n_sweeps, burn_in, thin, seed, key
     return h.hexdigest()
 
 
-def _atomic_savez(path, arrays):
-    """Write ``arrays`` to the ``.npz`` file ``path`` atomically (temporary file, fsync, rename).
-
-    The file gets the mode ``0o666 & ~umask`` of a newly created file (:mod:`mc._fileio`), not
-    the 0600 of ``tempfile.mkstemp``.
-    """
-    directory = os.path.dirname(os.path.abspath(path)) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".checkpoint-", suffix=".npz", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            honour_umask(fh.fileno())
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _check_checkpoint_directory(path):
-    """Raise ``ValueError`` naming ``checkpoint`` unless the directory of ``path`` exists and is
-    writable, so that a bad path fails before any sampling rather than at the first save."""
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise ValueError(f"checkpoint: directory {directory!r} of {path!r} does not exist; create it first")
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise ValueError(f"checkpoint: directory {directory!r} of {path!r} is not writable")
-    if os.path.isdir(path):
-        raise ValueError(f"checkpoint: {path!r} is a directory, expected a .npz file name")
-
-
 # ---------------------------------------------------------------------------------------------
 def _choose_method(space, method, model):
     allowed = METHODS.get(space)
@@ -660,12 +623,6 @@ def _choose_method(space, method, model):
             f"choose one of {list(allowed)}"
         )
     return method
-
-
-def _auto_progress(progress):
-    if progress is None:
-        return bool(getattr(sys.stderr, "isatty", lambda: False)())
-    return bool(progress)
 
 
 def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method="auto", seed=0, key=(), *,
@@ -795,10 +752,7 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
     if store == "auto":
         store = "samples" if 8.0 * n_rep * n_draws * n <= max_bytes else "summary"
     if checkpoint is not None:
-        checkpoint = os.fspath(checkpoint)
-        if not checkpoint.endswith(".npz"):
-            raise ValueError(f"checkpoint: expected a path ending in .npz, got {checkpoint!r}")
-        _check_checkpoint_directory(checkpoint)
+        checkpoint = run_control.check_checkpoint_path(checkpoint)
     checkpoint_every = as_scalar(checkpoint_every, "checkpoint_every", positive=True)
 
     states = _init_states(posterior, n_rep, k, init, seed, key, space)
@@ -870,107 +824,94 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
         arrays["meta"] = np.array(json.dumps({
             "version": _CHECKPOINT_VERSION, "fingerprint": fingerprint, "sweeps_done": sweeps_done,
             "draws_done": draws_done, "n_adapt": n_adapt}))
-        _atomic_savez(checkpoint, arrays)
+        run_control.save_checkpoint(checkpoint, arrays)
 
     if resume and checkpoint is not None and os.path.exists(checkpoint):
-        with np.load(checkpoint, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            if meta.get("version") != _CHECKPOINT_VERSION or meta.get("fingerprint") != fingerprint:
-                raise ValueError(
-                    f"checkpoint: {checkpoint!r} belongs to a different run (posterior, method, ladder, "
-                    "sizes or seed differ); remove it or pass another path"
-                )
-            for name in fam.arrays:
-                fam.arrays[name][...] = data[f"state_{name}"]
-            rng[...] = data["rng"]
-            sweeps_done, draws_done, n_adapt = meta["sweeps_done"], meta["draws_done"], meta["n_adapt"]
-            for name, arr in buffers().items():
-                saved = data[f"buf_{name}"]
-                if name in ("sum_x", "sum_x2"):
-                    arr[...] = saved
-                elif name == "chain_proj":
-                    arr[:, :, : saved.shape[2]] = saved
-                else:
-                    arr[:, :draws_done] = saved
+        data = run_control.load_checkpoint(checkpoint)
+        meta = json.loads(str(data["meta"]))
+        if meta.get("version") != _CHECKPOINT_VERSION or meta.get("fingerprint") != fingerprint:
+            raise ValueError(
+                f"checkpoint: {checkpoint!r} belongs to a different run (posterior, method, ladder, "
+                "sizes or seed differ); remove it or pass another path"
+            )
+        for name in fam.arrays:
+            fam.arrays[name][...] = data[f"state_{name}"]
+        rng[...] = data["rng"]
+        sweeps_done, draws_done, n_adapt = meta["sweeps_done"], meta["draws_done"], meta["n_adapt"]
+        for name, arr in buffers().items():
+            saved = data[f"buf_{name}"]
+            if name in ("sum_x", "sum_x2"):
+                arr[...] = saved
+            elif name == "chain_proj":
+                arr[:, :, : saved.shape[2]] = saved
+            else:
+                arr[:, :draws_done] = saved
         if space == "continuous":
             fam.refresh()
 
-    show = _auto_progress(progress)
-    bar = None
-    if show:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total, initial=sweeps_done, unit="sweep", desc=f"{method} R={n_rep}", leave=False)
+    bar = run_control.progress_bar(progress, total=total, initial=sweeps_done, unit="sweep",
+                                   desc=f"{method} R={n_rep}")
     last_save = time.monotonic()
     target = TARGET_ACCEPTANCE.get(method)
     # With a checkpoint, SIGINT / SIGTERM (SLURM's warning) only raise a flag; the loop stops at
     # the next chunk boundary, where the state is consistent, saves it and raises KeyboardInterrupt.
-    signals_seen = []
-    previous_handlers = {}
-    if checkpoint is not None and threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous_handlers[sig] = signal.signal(sig, lambda signum, frame: signals_seen.append(signum))
-    consistent = True
-    try:
-        while sweeps_done < total:
-            if signals_seen:
-                save_checkpoint()
-                raise KeyboardInterrupt(
-                    f"signal {signal.Signals(signals_seen[0]).name}: sampler state saved to {checkpoint}; "
-                    "rerun with resume=True to continue"
-                )
-            consistent = False
-            if sweeps_done < burn_in:
-                chunk = min(_ADAPT_EVERY, burn_in - sweeps_done)
-                before_acc = fam.arrays["acc"].copy()
-                before_att = fam.arrays["att"].copy()
-                fam.run(chunk, exchange_every, sweeps_done, rng)
-                sweeps_done += chunk
-                if adapt and fam.uses_step and target is not None:
-                    # per replica and rung, so that a replica's chain does not depend on the others
-                    rate = (fam.arrays["acc"] - before_acc) / np.maximum(fam.arrays["att"] - before_att, 1)
-                    n_adapt += 1
-                    gain = 1.0 / np.sqrt(n_adapt)
-                    fam.arrays["eps"] *= np.exp(np.clip(gain * (rate - target) * 2.0, -1.0, 1.0))
-                if sweeps_done == burn_in:
-                    for name in ("acc", "att", "ex_att", "ex_acc"):
-                        fam.arrays[name][...] = 0
-            else:
-                fam.run(thin, exchange_every, sweeps_done, rng)
-                sweeps_done += thin
-                x = fam.current()
-                phi = fam.rung0_phi(fresh=fam.k > 1 and sweeps_done % exchange_every == 0)
-                d = draws_done
-                if samples is not None:
-                    samples[:, d] = x
-                if indices is not None:
-                    indices[:, d] = fam.point_indices()
-                energies[:, d] = const - phi.sum(axis=1)
-                if n_rep > 1:
-                    overlaps[:, d] = np.einsum("ri,ri->r", x, x[next_replica]) / n
-                projections[:, d] = x @ u / np.sqrt(n)
-                if order_proj is not None:
-                    order_proj[:, d] = x @ directions.T
-                if chain_proj is not None and d % chain_stride == 0:
-                    chain_proj[:, :, d // chain_stride] = fam.chains() @ probe.T
-                sum_x += x
-                sum_x2 += x * x
-                draws_done += 1
-                chunk = thin
-            consistent = True
-            if bar is not None:
+    with run_control.StopSignals(enabled=checkpoint is not None) as stop:
+        consistent = True
+        try:
+            while sweeps_done < total:
+                if stop.received:
+                    save_checkpoint()
+                    raise KeyboardInterrupt(
+                        f"signal {stop.received}: sampler state saved to {checkpoint}; rerun with resume=True to continue"
+                    )
+                consistent = False
+                if sweeps_done < burn_in:
+                    chunk = min(_ADAPT_EVERY, burn_in - sweeps_done)
+                    before_acc = fam.arrays["acc"].copy()
+                    before_att = fam.arrays["att"].copy()
+                    fam.run(chunk, exchange_every, sweeps_done, rng)
+                    sweeps_done += chunk
+                    if adapt and fam.uses_step and target is not None:
+                        # per replica and rung, so that a replica's chain does not depend on the others
+                        rate = (fam.arrays["acc"] - before_acc) / np.maximum(fam.arrays["att"] - before_att, 1)
+                        n_adapt += 1
+                        gain = 1.0 / np.sqrt(n_adapt)
+                        fam.arrays["eps"] *= np.exp(np.clip(gain * (rate - target) * 2.0, -1.0, 1.0))
+                    if sweeps_done == burn_in:
+                        for name in ("acc", "att", "ex_att", "ex_acc"):
+                            fam.arrays[name][...] = 0
+                else:
+                    fam.run(thin, exchange_every, sweeps_done, rng)
+                    sweeps_done += thin
+                    x = fam.current()
+                    phi = fam.rung0_phi(fresh=fam.k > 1 and sweeps_done % exchange_every == 0)
+                    d = draws_done
+                    if samples is not None:
+                        samples[:, d] = x
+                    if indices is not None:
+                        indices[:, d] = fam.point_indices()
+                    energies[:, d] = const - phi.sum(axis=1)
+                    if n_rep > 1:
+                        overlaps[:, d] = np.einsum("ri,ri->r", x, x[next_replica]) / n
+                    projections[:, d] = x @ u / np.sqrt(n)
+                    if order_proj is not None:
+                        order_proj[:, d] = x @ directions.T
+                    if chain_proj is not None and d % chain_stride == 0:
+                        chain_proj[:, :, d // chain_stride] = fam.chains() @ probe.T
+                    sum_x += x
+                    sum_x2 += x * x
+                    draws_done += 1
+                    chunk = thin
+                consistent = True
                 bar.update(chunk)
-            if checkpoint is not None and time.monotonic() - last_save >= checkpoint_every:
+                if checkpoint is not None and time.monotonic() - last_save >= checkpoint_every:
+                    save_checkpoint()
+                    last_save = time.monotonic()
+        except KeyboardInterrupt:
+            if checkpoint is not None and consistent and not stop.received:
                 save_checkpoint()
-                last_save = time.monotonic()
-    except KeyboardInterrupt:
-        if checkpoint is not None and consistent and not signals_seen:
-            save_checkpoint()
-        raise
-    finally:
-        for sig, handler in previous_handlers.items():
-            signal.signal(sig, handler)
-        if bar is not None:
+            raise
+        finally:
             bar.close()
     if checkpoint is not None:
         save_checkpoint()

@@ -103,7 +103,6 @@ import contextlib
 import io
 import logging
 import math
-import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -113,6 +112,7 @@ import numpy as np
 import mc
 from mc._validation import as_float_array, as_positive_int, as_scalar
 from mc import diagnostics as mcd
+from mc import run_control
 from mc.diagnostics import MIN_TAUS, ShortChainWarning, rhat, tau_int
 from mc.disorder import seed_sequence
 from mc.kernels import restraints as kr
@@ -676,12 +676,6 @@ def _plain(v):
     return v
 
 
-def _auto_progress(progress):
-    if progress is None:
-        return bool(getattr(sys.stderr, "isatty", lambda: False)())
-    return bool(progress)
-
-
 def _order_directions(model):
     """The model's order directions ``(k, N)`` (class axes, patterns) or None (the hook may be absent)."""
     hook = getattr(model, "order_directions", None)
@@ -1042,12 +1036,7 @@ def umbrella_sampling(posterior, reference=None, q_grid=None, *, order_parameter
                              **sampler_kwargs, **rp.sampler_kwargs)
 
     q_thinned, rows = [], []
-    show = _auto_progress(progress)
-    bar = None
-    if show:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=centres.size, unit="window", desc="umbrella", leave=False)
+    bar = run_control.progress_bar(progress, total=centres.size, unit="window", desc="umbrella")
     total_sweeps, n_extensions, sampler_method = ref_sweeps, 0, None
     try:
         for k, (centre, kap_k) in enumerate(zip(centres, kappas)):
@@ -1087,11 +1076,9 @@ def umbrella_sampling(posterior, reference=None, q_grid=None, *, order_parameter
             row.update({"rhat_worst": diag["rhat_worst"], "long_enough": diag["long_enough"],
                         "mixed": diag["mixed"]})
             rows.append(row)
-            if bar is not None:
-                bar.update(1)
+            bar.update(1)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     win_frame = pd.DataFrame(rows)
     win_frame["overlap_prev"] = np.nan
     win_frame["overlap_next"] = np.nan

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mc import _fileio, sampler
+from mc import _fileio, run_control
 from replica import table
 from replica._environment import pin_threads, private_cache_dir, unsafe_directory_reason
 from replica.cli import EXIT_BAD_INPUT, EXIT_OK, main
@@ -186,7 +186,7 @@ def test_files_written_atomically_honour_the_umask(tmp_path, umask, mask, mode):
     assert _fileio.current_umask() == mask
     table.write_atomic(str(tmp_path / "a.json"), lambda fh: fh.write(b"{}"))
     table.write_table(pd.DataFrame({"x": [1.0]}), str(tmp_path / "b.csv"))
-    sampler._atomic_savez(str(tmp_path / "c.npz"), {"x": np.zeros(2)})
+    run_control.save_checkpoint(str(tmp_path / "c.npz"), {"x": np.zeros(2)})
     for name in ("a.json", "b.csv", "c.npz"):
         assert _mode(tmp_path / name) == mode, name
 

@@ -24,9 +24,14 @@ import signal
 import socket
 import sys
 
-EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_DISAGREEMENT = 0, 1, 2, 3, 4
-#: Exit status when the standard output was closed by its reader (128 + SIGPIPE).
-EXIT_BROKEN_PIPE = 128 + 13
+from .exit_codes import (  # noqa: F401  (re-exported: the command's statuses)
+    EXIT_BAD_INPUT,
+    EXIT_BROKEN_PIPE,
+    EXIT_DISAGREEMENT,
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+)
 
 
 def demo_table(n_dim=100, times=(0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0), seed=0, disorder=0, process="VP"):

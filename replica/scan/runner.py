@@ -51,7 +51,7 @@ import numpy as np
 from mc import __version__
 
 from .. import table
-from ..cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK
+from ..exit_codes import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK
 from .progress import Progress
 from .spec import SpecError
 from .tasks import assign, make_tasks, task_cost

@@ -223,7 +223,7 @@ def test_dataset_condensed_on_its_training_point_at_small_t_has_its_minimum_at_t
 
 
 def hopfield_posterior(beta, t, n=12):
-    prior = mc.IsingPrior.hopfield(n=n, n_patterns=1, beta=beta, seed=4)
+    prior = mc.IsingPrior.hopfield(n_dim=n, n_patterns=1, beta=beta, seed=4)
     state = mc.draw_quenched(prior, mc.VP(), t, seed=5)
     return mc.Posterior(prior, mc.VP(), state.x_t, t)
 

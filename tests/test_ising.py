@@ -116,7 +116,7 @@ def test_enumeration_matches_hand_written_sum_for_three_spins():
 def tweedie_priors():
     n = 5
     sk = IsingPrior.sherrington_kirkpatrick(n, beta=0.9, J=1.0, J0=0.3, field=0.15, seed=21)
-    hop = IsingPrior.hopfield(n=n, n_patterns=2, beta=1.4, field=np.linspace(-0.2, 0.2, n), seed=5)
+    hop = IsingPrior.hopfield(n_dim=n, n_patterns=2, beta=1.4, field=np.linspace(-0.2, 0.2, n), seed=5)
     return {"sk": sk, "hopfield": hop}
 
 
@@ -342,7 +342,7 @@ def test_prior_samplers_match_prior_probabilities():
     # posterior at vanishing noise field (y = 0, huge s_eff), which is the prior
     n = 7
     for prior in [
-        IsingPrior.hopfield(n=n, n_patterns=2, beta=2.0, seed=3),
+        IsingPrior.hopfield(n_dim=n, n_patterns=2, beta=2.0, seed=3),
         IsingPrior.curie_weiss(n, J=1.0, beta=1.4, field=0.05),
     ]:
         as_post = EnumeratedSpinPosterior(prior, np.zeros(n), 1e12)
@@ -417,8 +417,8 @@ def test_hopfield_couplings_are_pattern_outer_products_without_diagonal():
     assert np.allclose(prior.couplings, expected)
     assert np.array_equal(prior.patterns, xi)
     assert prior.name == "hopfield" and prior.params()["n_patterns"] == 2
-    r1 = IsingPrior.hopfield(n=30, n_patterns=3, seed=9)
-    r2 = IsingPrior.hopfield(n=30, n_patterns=3, seed=9)
+    r1 = IsingPrior.hopfield(n_dim=30, n_patterns=3, seed=9)
+    r2 = IsingPrior.hopfield(n_dim=30, n_patterns=3, seed=9)
     assert np.array_equal(r1.patterns, r2.patterns) and r1.patterns.shape == (3, 30)
     assert set(np.unique(r1.patterns)) == {-1.0, 1.0}
 
@@ -482,17 +482,17 @@ def test_antiferromagnetic_curie_weiss_enumerates_small_n_only():
         (lambda: IsingPrior.hopfield(np.array([[1.0, 0.0, -1.0]])), "patterns"),
         (lambda: IsingPrior.hopfield(np.array([1.0, -1.0, 1.0])), "patterns"),
         (lambda: IsingPrior.hopfield(), "patterns"),
-        (lambda: IsingPrior.hopfield(n=5, n_patterns=2), "seed"),
-        (lambda: IsingPrior.hopfield(n=0, n_patterns=2, seed=1), "n"),
-        (lambda: IsingPrior.hopfield(n=5, n_patterns=0, seed=1), "n_patterns"),
-        (lambda: IsingPrior.hopfield(np.ones((2, 3)), n=4), "n"),
+        (lambda: IsingPrior.hopfield(n_dim=5, n_patterns=2), "seed"),
+        (lambda: IsingPrior.hopfield(n_dim=0, n_patterns=2, seed=1), "n_dim"),
+        (lambda: IsingPrior.hopfield(n_dim=5, n_patterns=0, seed=1), "n_patterns"),
+        (lambda: IsingPrior.hopfield(np.ones((2, 3)), n_dim=4), "n_dim"),
         (lambda: IsingPrior.hopfield(np.ones((2, 3)), seed=1), "seed"),
-        (lambda: IsingPrior.curie_weiss(0), "n"),
-        (lambda: IsingPrior.curie_weiss(2.5), "n"),
+        (lambda: IsingPrior.curie_weiss(0), "n_dim"),
+        (lambda: IsingPrior.curie_weiss(2.5), "n_dim"),
         (lambda: IsingPrior.curie_weiss(5, J=np.inf), "J"),
         (lambda: IsingPrior.curie_weiss(5, beta=-1.0), "beta"),
         (lambda: IsingPrior.curie_weiss(5, field=np.ones(3)), "field"),
-        (lambda: IsingPrior.sherrington_kirkpatrick(0, seed=1), "n"),
+        (lambda: IsingPrior.sherrington_kirkpatrick(0, seed=1), "n_dim"),
         (lambda: IsingPrior.sherrington_kirkpatrick(5, J=-1.0, seed=1), "J"),
         (lambda: IsingPrior.sherrington_kirkpatrick(5, seed="abc"), "seed"),
     ],

@@ -35,7 +35,7 @@ def test_neighbour_table_reproduces_the_csr_local_fields(prior, signed, g):
     nbrs, sgns, g_out = kl.neighbour_table(*_csr(prior))
     assert (sgns is not None) == signed
     assert g_out == pytest.approx(g, rel=1e-15)
-    assert len(nbrs) == 2 * prior.dim
+    assert len(nbrs) == 2 * prior.lattice_dim
     s = _random_spins((20, prior.n_dim), 3).astype(np.float64)
     local = np.asarray((prior.sparse_couplings @ s.T).T) * prior.beta
     sums = np.zeros_like(s)

@@ -166,7 +166,7 @@ def test_models_declare_their_modes_and_order_directions():
     mix = mc.GaussianMixture(np.eye(3, 5) * 2.0, variances=1.0)
     e = mix.order_directions()
     np.testing.assert_allclose(e @ e.T, np.eye(2), atol=1e-12)  # 3 means span a plane about their mean
-    hop = mc.IsingPrior.hopfield(n=40, n_patterns=3, beta=2.0, seed=1)
+    hop = mc.IsingPrior.hopfield(n_dim=40, n_patterns=3, beta=2.0, seed=1)
     e = hop.order_directions()
     np.testing.assert_allclose(e @ e.T, np.eye(3), atol=1e-12)
     np.testing.assert_allclose(mc.IsingPrior.curie_weiss(9).order_directions(), np.full((1, 9), 1 / 3))

@@ -33,7 +33,7 @@ def _prior(kind, n, beta):
     if kind == "sk":
         return mc.IsingPrior.sherrington_kirkpatrick(n, beta=beta, seed=5)
     if kind == "hopfield":
-        return mc.IsingPrior.hopfield(n=n, n_patterns=2, beta=beta, seed=6)
+        return mc.IsingPrior.hopfield(n_dim=n, n_patterns=2, beta=beta, seed=6)
     if kind == "lattice":
         return LatticeIsingPrior.ferromagnet(4, 2, beta=beta)
     if kind == "lattice_field":

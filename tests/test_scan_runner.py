@@ -526,7 +526,7 @@ n_references = 16
     res = pd.read_parquet(out / "merged" / "results.parquet")
     assert pots.groupby(["t", "disorder"]).ngroups == 4 and set(pots.order_parameter) == {"overlap"}
     task = make_tasks(spec)[3]  # t = 3.0, disorder 1
-    model = mc.IsingPrior.hopfield(n=10, n_patterns=1, beta=2.0,
+    model = mc.IsingPrior.hopfield(n_dim=10, n_patterns=1, beta=2.0,
                                    seed=int(mc.seed_sequence(4, 0, 0, 10, 1, 2).generate_state(1, np.uint32)[0]))
     state = mc.draw_quenched(model, mc.VP(), task.t, seed=4, disorder=1, key=(0, 0, 10))
     post = mc.Posterior(model, mc.VP(), state.x_t, task.t)

@@ -74,7 +74,7 @@ def make_models():
     from mc.models import IsingPrior
 
     out.append(("sk", IsingPrior.sherrington_kirkpatrick(4, beta=0.8, field=0.1, seed=2), evidence_spins))
-    out.append(("hopfield", IsingPrior.hopfield(n=4, n_patterns=2, beta=1.3, seed=3), evidence_spins))
+    out.append(("hopfield", IsingPrior.hopfield(n_dim=4, n_patterns=2, beta=1.3, seed=3), evidence_spins))
     out.append(("curie_weiss", IsingPrior.curie_weiss(4, J=1.0, beta=1.4, field=0.05), evidence_spins))
     out.append(("hypersphere", mc.Hypersphere(3, radius=1.5), evidence_sphere3))
     return out

@@ -262,8 +262,8 @@ def test_umbrella_reproduces_exact_mixture_distance_potential_normalised_over_th
 # ---------------------------------------------------------------------------------------------
 # spins against enumeration
 def _hopfield_posterior(beta):
-    prior = mc.IsingPrior.hopfield(n=16, n_patterns=2, beta=beta, seed=2)
-    planted = mc.IsingPrior.hopfield(n=16, n_patterns=2, beta=1.5, seed=2)
+    prior = mc.IsingPrior.hopfield(n_dim=16, n_patterns=2, beta=beta, seed=2)
+    planted = mc.IsingPrior.hopfield(n_dim=16, n_patterns=2, beta=1.5, seed=2)
     x0 = planted.sample(1, np.random.default_rng(5))[0]
     proc = mc.VP()
     a, d, _ = proc.coefficients(1.5)

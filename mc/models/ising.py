@@ -256,22 +256,22 @@ class IsingPrior(DataModel):
 
     # constructors -------------------------------------------------------------
     @classmethod
-    def curie_weiss(cls, n, J=1.0, beta=1.0, field=0.0):
+    def curie_weiss(cls, n_dim, J=1.0, beta=1.0, field=0.0):
         """Curie-Weiss model ``log p0 = (beta J / (2 N)) (sum_i sigma_i)^2 + b . sigma``.
 
         Returns a :class:`CurieWeissPrior` (no dense N x N matrix is stored).
         """
-        return CurieWeissPrior(n, J=J, beta=beta, field=field)
+        return CurieWeissPrior(n_dim, J=J, beta=beta, field=field)
 
     @classmethod
-    def sherrington_kirkpatrick(cls, n, beta=1.0, J=1.0, J0=0.0, field=0.0, *, seed):
+    def sherrington_kirkpatrick(cls, n_dim, beta=1.0, J=1.0, J0=0.0, field=0.0, *, seed):
         """Sherrington-Kirkpatrick couplings ``W_ij = J0 / N + J g_ij / sqrt(N)``.
 
         ``g`` is a symmetric matrix of independent standard normals (``i < j``), zero diagonal
         (Sherrington & Kirkpatrick 1975). ``seed`` (int, SeedSequence or Generator) is required
         so that the disorder is reproducible; an int seed is recorded as ``disorder_seed``.
         """
-        n = as_positive_int(n, "n")
+        n = as_positive_int(n_dim, "n_dim")
         J = as_scalar(J, "J", nonnegative=True)
         J0 = as_scalar(J0, "J0")
         gen = as_generator(seed, "seed")
@@ -289,17 +289,17 @@ class IsingPrior(DataModel):
         return out
 
     @classmethod
-    def hopfield(cls, patterns=None, *, n=None, n_patterns=None, beta=1.0, field=0.0, seed=None):
+    def hopfield(cls, patterns=None, *, n_dim=None, n_patterns=None, beta=1.0, field=0.0, seed=None):
         """Hopfield model ``W = (1 / N) sum_mu xi^mu xi^mu^T`` with zero diagonal (Hopfield 1982).
 
-        Give either ``patterns`` (shape (P, N), entries +-1) or ``n``, ``n_patterns`` and
+        Give either ``patterns`` (shape (P, N), entries +-1) or ``n_dim``, ``n_patterns`` and
         ``seed`` for P i.i.d. uniform random patterns. The patterns are kept as ``patterns``
         (float64, read-only).
         """
         if patterns is None:
-            if n is None or n_patterns is None:
-                raise ValueError("patterns: give either patterns or both n and n_patterns")
-            n = as_positive_int(n, "n")
+            if n_dim is None or n_patterns is None:
+                raise ValueError("patterns: give either patterns or both n_dim and n_patterns")
+            n = as_positive_int(n_dim, "n_dim")
             n_pat = as_positive_int(n_patterns, "n_patterns")
             if seed is None:
                 raise ValueError("seed: required to draw random patterns (int, SeedSequence or Generator)")
@@ -313,8 +313,8 @@ class IsingPrior(DataModel):
             if bad.any():
                 mu, i = np.argwhere(bad)[0]
                 raise ValueError(f"patterns: entries must be +1 or -1, got {xi[mu, i]} at ({mu}, {i})")
-            if n is not None and as_positive_int(n, "n") != xi.shape[1]:
-                raise ValueError(f"n: {n} does not match the patterns' dimension {xi.shape[1]}")
+            if n_dim is not None and as_positive_int(n_dim, "n_dim") != xi.shape[1]:
+                raise ValueError(f"n_dim: {n_dim} does not match the patterns' dimension {xi.shape[1]}")
             if n_patterns is not None and as_positive_int(n_patterns, "n_patterns") != xi.shape[0]:
                 raise ValueError(f"n_patterns: {n_patterns} does not match the {xi.shape[0]} patterns given")
             if seed is not None:
@@ -332,19 +332,20 @@ class IsingPrior(DataModel):
         return out
 
     @classmethod
-    def lattice(cls, side, dim=2, J=1.0, beta=1.0, field=0.0, periodic=True):
-        """Nearest-neighbour ferromagnet on a ``side^dim`` lattice (sparse couplings; see
+    def lattice(cls, side, lattice_dim=2, J=1.0, beta=1.0, field=0.0, periodic=True):
+        """Nearest-neighbour ferromagnet on a ``side^lattice_dim`` lattice (sparse couplings; see
         :class:`~mc.models.lattice.LatticeIsingPrior`)."""
         from .lattice import LatticeIsingPrior
 
-        return LatticeIsingPrior.ferromagnet(side, dim, J=J, beta=beta, field=field, periodic=periodic)
+        return LatticeIsingPrior.ferromagnet(side, lattice_dim, J=J, beta=beta, field=field, periodic=periodic)
 
     @classmethod
-    def edwards_anderson(cls, side, dim=2, J=1.0, beta=1.0, field=0.0, periodic=True, bonds="gaussian", *, seed):
-        """Edwards-Anderson spin glass on a ``side^dim`` lattice (Gaussian or +-J bonds; sparse)."""
+    def edwards_anderson(cls, side, lattice_dim=2, J=1.0, beta=1.0, field=0.0, periodic=True, bonds="gaussian", *,
+                         seed):
+        """Edwards-Anderson spin glass on a ``side^lattice_dim`` lattice (Gaussian or +-J bonds; sparse)."""
         from .lattice import LatticeIsingPrior
 
-        return LatticeIsingPrior.edwards_anderson(side, dim, J=J, beta=beta, field=field, periodic=periodic,
+        return LatticeIsingPrior.edwards_anderson(side, lattice_dim, J=J, beta=beta, field=field, periodic=periodic,
                                                   bonds=bonds, seed=seed)
 
     # DataModel interface --------------------------------------------------------
@@ -505,7 +506,7 @@ class CurieWeissPrior(IsingPrior):
 
     Parameters
     ----------
-    n : int >= 1
+    n_dim : int >= 1
     J : float
         Coupling (``J >= 0`` ferromagnetic; ``J < 0`` is allowed but only enumeration is exact).
     beta : float >= 0
@@ -524,8 +525,8 @@ class CurieWeissPrior(IsingPrior):
 
     name = "curie_weiss"
 
-    def __init__(self, n, J=1.0, beta=1.0, field=0.0):
-        n = as_positive_int(n, "n")
+    def __init__(self, n_dim, J=1.0, beta=1.0, field=0.0):
+        n = as_positive_int(n_dim, "n_dim")
         self._J = as_scalar(J, "J")
         self._dense = None
         self._hs = None
@@ -1099,7 +1100,7 @@ class _HopfieldEntry(_DenseSpinEntry):
         field: _reg.Float = 0.0
 
     def build(self, p, n_dim, *, seed, max_bytes):
-        return IsingPrior.hopfield(n=n_dim, n_patterns=p.n_patterns, beta=p.beta, field=p.field, seed=seed)
+        return IsingPrior.hopfield(n_dim=n_dim, n_patterns=p.n_patterns, beta=p.beta, field=p.field, seed=seed)
 
     def memory(self, p, n_dim):
         return [*super().memory(p, n_dim),

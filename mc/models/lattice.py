@@ -30,10 +30,10 @@ __all__ = ["LatticeIsingPrior", "lattice_bonds"]
 MAX_DENSE_DIM = 4096
 
 
-def lattice_bonds(side, dim, periodic=True):
-    """Nearest-neighbour bonds ``(i, j)`` (``i`` < ``j`` not implied) of an ``side^dim`` lattice."""
+def lattice_bonds(side, lattice_dim, periodic=True):
+    """Nearest-neighbour bonds ``(i, j)`` (``i`` < ``j`` not implied) of a ``side^lattice_dim`` lattice."""
     side = as_positive_int(side, "side", minimum=2)
-    dim = as_positive_int(dim, "dim")
+    dim = as_positive_int(lattice_dim, "lattice_dim")
     if periodic and side < 3:
         raise ValueError(f"side: periodic boundaries need side >= 3 (got {side}); use periodic=False")
     n = side**dim
@@ -51,13 +51,13 @@ def lattice_bonds(side, dim, periodic=True):
 
 
 class LatticeIsingPrior(IsingPrior):
-    """Ising prior on a ``side^dim`` hypercubic lattice with bond couplings ``J_ij``.
+    """Ising prior on a ``side^lattice_dim`` hypercubic lattice with bond couplings ``J_ij``.
 
     Parameters
     ----------
     side : int
-        Linear size L (N = L^dim).
-    dim : int
+        Linear size L (N = L^lattice_dim).
+    lattice_dim : int
         Lattice dimension (2 and 3 are the usual ones).
     bond_couplings : array, shape (n_bonds,)
         ``J_ij`` of the bonds in the order of :func:`lattice_bonds`.
@@ -69,17 +69,17 @@ class LatticeIsingPrior(IsingPrior):
 
     name = "lattice_ising"
 
-    def __init__(self, side, dim, bond_couplings, beta=1.0, field=0.0, periodic=True):
-        bonds = lattice_bonds(side, dim, periodic)
+    def __init__(self, side, lattice_dim, bond_couplings, beta=1.0, field=0.0, periodic=True):
+        bonds = lattice_bonds(side, lattice_dim, periodic)
         j = np.asarray(bond_couplings, dtype=np.float64)
         if j.shape != (bonds.shape[0],):
             raise ValueError(f"bond_couplings: expected shape ({bonds.shape[0]},), got {j.shape}")
         if not np.isfinite(j).all():
             raise ValueError("bond_couplings: contains non-finite values")
         self.side = int(side)
-        self.dim = int(dim)
+        self.lattice_dim = int(lattice_dim)
         self.periodic = bool(periodic)
-        n = self.side**self.dim
+        n = self.side**self.lattice_dim
         rows = np.concatenate([bonds[:, 0], bonds[:, 1]])
         cols = np.concatenate([bonds[:, 1], bonds[:, 0]])
         vals = np.concatenate([j, j])
@@ -91,7 +91,7 @@ class LatticeIsingPrior(IsingPrior):
         self.bond_couplings = _readonly(j.copy())
         self._dense = None
         self._init_common(n, beta, field)
-        self._extra_params = {"side": self.side, "lattice_dim": self.dim, "periodic": self.periodic}
+        self._extra_params = {"side": self.side, "lattice_dim": self.lattice_dim, "periodic": self.periodic}
 
     def spin_kernel(self):
         """:class:`~mc.models.ising.SpinKernel` of kind ``"sparse"``: ``beta W`` as CSR arrays
@@ -106,28 +106,29 @@ class LatticeIsingPrior(IsingPrior):
         )
 
     @classmethod
-    def ferromagnet(cls, side, dim=2, J=1.0, beta=1.0, field=0.0, periodic=True):
+    def ferromagnet(cls, side, lattice_dim=2, J=1.0, beta=1.0, field=0.0, periodic=True):
         """Nearest-neighbour ferromagnet ``J_ij = J``."""
         J = as_scalar(J, "J")
-        n_bonds = lattice_bonds(side, dim, periodic).shape[0]
-        out = cls(side, dim, np.full(n_bonds, J), beta=beta, field=field, periodic=periodic)
+        n_bonds = lattice_bonds(side, lattice_dim, periodic).shape[0]
+        out = cls(side, lattice_dim, np.full(n_bonds, J), beta=beta, field=field, periodic=periodic)
         out.name = "lattice_ising"
         out._extra_params["J"] = J
         return out
 
     @classmethod
-    def edwards_anderson(cls, side, dim=2, J=1.0, beta=1.0, field=0.0, periodic=True, bonds="gaussian", *, seed):
+    def edwards_anderson(cls, side, lattice_dim=2, J=1.0, beta=1.0, field=0.0, periodic=True, bonds="gaussian", *,
+                         seed):
         """Edwards-Anderson spin glass: ``J_ij = J g_ij`` with ``g`` Gaussian or ``+-1`` (``bonds``)."""
         J = as_scalar(J, "J", nonnegative=True)
         gen = as_generator(seed, "seed")
-        n_bonds = lattice_bonds(side, dim, periodic).shape[0]
+        n_bonds = lattice_bonds(side, lattice_dim, periodic).shape[0]
         if bonds == "gaussian":
             g = gen.standard_normal(n_bonds)
         elif bonds == "bimodal":
             g = 2.0 * gen.integers(0, 2, size=n_bonds) - 1.0
         else:
             raise ValueError(f"bonds: expected 'gaussian' or 'bimodal', got {bonds!r}")
-        out = cls(side, dim, J * g, beta=beta, field=field, periodic=periodic)
+        out = cls(side, lattice_dim, J * g, beta=beta, field=field, periodic=periodic)
         out.name = "edwards_anderson"
         out._extra_params.update({"J": J, "bonds": bonds})
         if isinstance(seed, numbers.Integral):

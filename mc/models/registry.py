@@ -145,24 +145,40 @@ class Parameters(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
 
+_TYPE_NAMES = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
+               dict: "a table"}
+_EXPECTED = {"int": "an integer", "float": "a number", "bool": "true or false", "string": "a string"}
+
+
 def _describe(error):
-    kind, msg = error["type"], error["msg"]
+    """One pydantic error in the spec's wording (``must be > 0, got -1.0``; ``expected a number,
+    got a string ('one')``)."""
+    kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
     if kind == "missing":
         return "required"
     if kind == "extra_forbidden":
         return "unknown key"
-    msg = msg[0].lower() + msg[1:] if msg else msg
-    msg = msg.removeprefix("value error, ")
-    value = error.get("input")
-    return f"{msg}, got {value!r}"
+    for prefix, word in _EXPECTED.items():
+        if kind in (f"{prefix}_type", f"{prefix}_parsing", f"{prefix}_from_float"):
+            return f"expected {word}, got {_TYPE_NAMES.get(type(value), type(value).__name__)} ({value!r})"
+    bounds = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
+    if kind in bounds:
+        limit = next(iter(ctx.values()))
+        return f"must be {bounds[kind]} {limit}, got {value!r}"
+    if kind == "finite_number":
+        return f"must be finite, got {value!r}"
+    if kind == "literal_error":
+        return f"expected one of {ctx.get('expected', '')}, got {value!r}"
+    msg = error["msg"].removeprefix("Value error, ")
+    return f"{msg[:1].lower()}{msg[1:]}, got {value!r}"
 
 
 def parse_parameters(entry, table, prefix="model"):
     """Validate the spec keys ``table`` (a dict) against ``entry.Parameters``.
 
     Returns the frozen parameters object. Raises :class:`ModelSpecError` whose message starts
-    with the dotted key of the first offending field (``model.mu: input should be greater than
-    0, got -1.0``), then says what the model takes."""
+    with the dotted key of the first offending field, in the wording of the rest of the spec
+    (``model.mu: must be > 0.0, got -1.0``), then says what the model takes."""
     try:
         return entry.Parameters(**table)
     except ValidationError as exc:

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 import mc
+from mc import plugins
 from mc.models import registry
 from replica.scan import MODELS, SpecError, make_tasks, parse_spec
 from replica.scan import observables as observable_registry
@@ -197,7 +198,7 @@ def test_plugin_with_a_taken_name_is_refused(plugin, monkeypatch):
                 space = "points"
             return Dup
 
-    monkeypatch.setattr(registry, "entry_points", lambda group: [FakeEP()] if group == registry.ENTRY_POINT_GROUP
+    monkeypatch.setattr(plugins, "entry_points", lambda group: [FakeEP()] if group == registry.ENTRY_POINT_GROUP
                         else metadata.entry_points(group=group))
     with pytest.raises(ValueError, match="'two_deltas' is already taken"):
         registry.models(reload=True)

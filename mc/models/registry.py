@@ -33,10 +33,11 @@ from __future__ import annotations
 import importlib
 import math
 import pkgutil
-from importlib.metadata import entry_points
 from typing import Annotated, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from ..plugins import Registry
 
 __all__ = [
     "ModelEntry",
@@ -269,11 +270,9 @@ class ModelEntry:
         return f"<model {self.name!r} ({self.space})>"
 
 
-_BUILTIN: dict = {}
-_ALL: dict | None = None
-
-
 def _check_entry(entry, origin):
+    """Validate one model entry (a :class:`ModelEntry` instance); adds its new column names to
+    :data:`PARAMETER_COLUMNS`."""
     if not isinstance(entry, ModelEntry):
         raise TypeError(f"{origin}: expected a ModelEntry subclass or instance, got {type(entry).__name__}")
     if not entry.name or not isinstance(entry.name, str):
@@ -295,14 +294,8 @@ def _check_entry(entry, origin):
     return entry
 
 
-def register(cls):
-    """Class decorator: register a built-in :class:`ModelEntry` subclass under its ``name``."""
-    entry = _check_entry(cls() if isinstance(cls, type) else cls, f"{cls.__module__}")
-    if entry.name in _BUILTIN and type(_BUILTIN[entry.name]) is not type(entry):
-        raise ValueError(f"model name {entry.name!r} registered twice ({type(_BUILTIN[entry.name]).__module__} and "
-                         f"{cls.__module__})")
-    _BUILTIN[entry.name] = entry
-    return cls
+def _entries(obj, origin):
+    return [_check_entry(obj() if isinstance(obj, type) else obj, origin)]
 
 
 def _import_builtins():
@@ -313,37 +306,22 @@ def _import_builtins():
             importlib.import_module(f"{package.__name__}.{info.name}")
 
 
-def _load_plugins(out):
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        origin = f"entry point {ep.name!r} ({ep.value}) of group {ENTRY_POINT_GROUP!r}"
-        try:
-            obj = ep.load()
-        except Exception as exc:  # a broken plug-in must say which one it is
-            raise ImportError(f"{origin}: cannot be loaded ({type(exc).__name__}: {exc})") from exc
-        entry = _check_entry(obj() if isinstance(obj, type) else obj, origin)
-        if entry.name in out:
-            raise ValueError(f"{origin}: model name {entry.name!r} is already taken by "
-                             f"{type(out[entry.name]).__module__}; choose another name")
-        out[entry.name] = entry
+_REGISTRY = Registry(ENTRY_POINT_GROUP, "model", _entries, builtins=_import_builtins)
+
+
+def register(cls):
+    """Class decorator: register a built-in :class:`ModelEntry` subclass under its ``name``."""
+    _REGISTRY.register(cls, cls.__module__)
+    return cls
 
 
 def models(reload=False):
     """All registered models, name -> :class:`ModelEntry`: the built-in ones, then the plug-ins
     of the entry-point group :data:`ENTRY_POINT_GROUP` (loaded once; ``reload=True`` looks
     again, e.g. after installing a plug-in in a running process)."""
-    global _ALL
-    if _ALL is None or reload:
-        _import_builtins()
-        out = dict(_BUILTIN)
-        _load_plugins(out)
-        _ALL = out
-    return _ALL
+    return _REGISTRY.all(reload)
 
 
 def get(name):
     """The entry of a model name; ``KeyError`` naming the known ones otherwise."""
-    table = models()
-    try:
-        return table[name]
-    except KeyError:
-        raise KeyError(f"unknown model {name!r}; known models: {sorted(table)}") from None
+    return _REGISTRY.get(name)

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 
 import numpy as np
+
+from mc.plugins import Registry
 
 from ..observables import (
     class_magnetisation,
@@ -95,53 +96,37 @@ class Observable:
         return out if isinstance(out, dict) else {self.name: out}
 
 
-_BUILTIN: dict = {}
-_ALL: dict | None = None
+def _entries(obj, origin):
+    """The observables an entry point provides (an :class:`Observable` or a list of them)."""
+    out = []
+    for obs in obj if isinstance(obj, (list, tuple)) else [obj]:
+        if not isinstance(obs, Observable):
+            raise TypeError(f"{origin}: expected an Observable (or a list of them), got {type(obs).__name__}")
+        unknown = [t for needs in obs.needs.values() for t in needs if t not in NEEDS]
+        if unknown:
+            raise ValueError(f"{origin}: observable {obs.name!r} needs unknown inputs {unknown}; known: "
+                             f"{sorted(NEEDS)}")
+        out.append(obs)
+    return out
+
+
+_REGISTRY = Registry(ENTRY_POINT_GROUP, "observable", _entries)
 
 
 def register(obs):
     """Register a built-in :class:`Observable` (returns it)."""
-    if not isinstance(obs, Observable):
-        raise TypeError(f"expected an Observable, got {type(obs).__name__}")
-    _BUILTIN[obs.name] = obs
+    _REGISTRY.register(obs, __name__)
     return obs
-
-
-def _load_plugins(out):
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        origin = f"entry point {ep.name!r} ({ep.value}) of group {ENTRY_POINT_GROUP!r}"
-        try:
-            obj = ep.load()
-        except Exception as exc:  # a broken plug-in must say which one it is
-            raise ImportError(f"{origin}: cannot be loaded ({type(exc).__name__}: {exc})") from exc
-        for obs in obj if isinstance(obj, (list, tuple)) else [obj]:
-            if not isinstance(obs, Observable):
-                raise TypeError(f"{origin}: expected an Observable (or a list of them), got {type(obs).__name__}")
-            if obs.name in out:
-                raise ValueError(f"{origin}: observable name {obs.name!r} is already taken; choose another name")
-            unknown = [t for needs in obs.needs.values() for t in needs if t not in NEEDS]
-            if unknown:
-                raise ValueError(f"{origin}: observable {obs.name!r} needs unknown inputs {unknown}; known: "
-                                 f"{sorted(NEEDS)}")
-            out[obs.name] = obs
 
 
 def observables(reload=False):
     """All observables, name -> :class:`Observable`: built-in ones, then plug-ins (loaded once)."""
-    global _ALL
-    if _ALL is None or reload:
-        out = dict(_BUILTIN)
-        _load_plugins(out)
-        _ALL = out
-    return _ALL
+    return _REGISTRY.all(reload)
 
 
 def get(name):
-    table = observables()
-    try:
-        return table[name]
-    except KeyError:
-        raise KeyError(f"unknown observable {name!r}; known: {sorted(table)}") from None
+    """The observable of ``name``; ``KeyError`` naming the known ones otherwise."""
+    return _REGISTRY.get(name)
 
 
 def missing_inputs(obs, entry):

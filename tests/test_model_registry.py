@@ -202,3 +202,19 @@ def test_plugin_with_a_taken_name_is_refused(plugin, monkeypatch):
                         else metadata.entry_points(group=group))
     with pytest.raises(ValueError, match="'two_deltas' is already taken"):
         registry.models(reload=True)
+
+
+def test_curie_weiss_p_of_q_by_enumeration_from_a_spec():
+    """The Curie-Weiss posterior at N <= 20 enumerates its 2^N states (it raised
+    NotImplementedError while listing the capability): a spec's exact P(q) is made of the atoms
+    q = -1 + 2k/N, with the moments of the exact q_self and q2 rows."""
+    spec = parse_spec(spec_text('name = "curie_weiss"\nbeta = 1.3\nfield = 0.1', grid="n_dim = [12]\nt = [1.5]",
+                                observables='names = ["q_self", "overlap_histogram"]'))
+    out = run_task(spec, make_tasks(spec)[0])
+    hist = out["histograms"]
+    assert set(hist["method"]) == {"exact"} and (hist["q_lo"] == hist["q_hi"]).all()  # exact atoms, not bins
+    q, prob = hist["q"].to_numpy(), hist["prob"].to_numpy()
+    assert np.allclose(q * 12, np.round(q * 12)) and prob.sum() == pytest.approx(1.0, abs=1e-12)
+    rows = out["results"].set_index("observable")["value"]
+    assert prob @ q == pytest.approx(rows["q_self"], rel=1e-10)
+    assert prob @ q**2 == pytest.approx(rows["q2"], rel=1e-10)

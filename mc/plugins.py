@@ -29,11 +29,14 @@ class Registry:
         ``TypeError`` / ``ValueError`` that start with ``origin``.
     builtins : callable, optional
         Imports the modules that register the built-in entries (called before each load).
+    key : callable, optional
+        The key of an entry in the table (default: its ``name``).
     """
 
-    def __init__(self, group, what, check, builtins=None):
+    def __init__(self, group, what, check, builtins=None, key=None):
         self.group, self.what = group, what
         self._check, self._builtins = check, builtins
+        self._key = key or (lambda entry: entry.name)
         self._own = {}
         self._all = None
 
@@ -41,11 +44,11 @@ class Registry:
         """Register built-in entries (``check(obj, origin)``); returns them."""
         entries = self._check(obj, origin)
         for entry in entries:
-            known = self._own.get(entry.name)
+            known = self._own.get(self._key(entry))
             if known is not None and type(known) is not type(entry):
                 raise ValueError(f"{origin}: {self.what} name {entry.name!r} is already registered by "
                                  f"{type(known).__module__}")
-            self._own[entry.name] = entry
+            self._own[self._key(entry)] = entry
         self._all = None
         return entries
 
@@ -57,10 +60,10 @@ class Registry:
             except Exception as exc:  # a broken plug-in must say which one it is
                 raise ImportError(f"{origin}: cannot be loaded ({type(exc).__name__}: {exc})") from exc
             for entry in self._check(obj, origin):
-                if entry.name in out:
+                if self._key(entry) in out:
                     raise ValueError(f"{origin}: {self.what} name {entry.name!r} is already taken; choose another "
                                      f"name")
-                out[entry.name] = entry
+                out[self._key(entry)] = entry
 
     def all(self, reload=False):
         """Every entry, name -> entry: built-in ones in registration order, then plug-ins
@@ -74,7 +77,7 @@ class Registry:
         return self._all
 
     def get(self, name):
-        """The entry of ``name``; ``KeyError`` naming the known ones otherwise."""
+        """The entry of key ``name``; ``KeyError`` naming the known ones otherwise."""
         table = self.all()
         try:
             return table[name]

@@ -10,13 +10,16 @@ so that a notebook can use them on the same tables:
 * :func:`disorder_summary`: mean over disorder samples with its standard error, per
   (model, process, parameters, N, t, observable, method);
 * :func:`located_transitions`: speciation, collapse and fragmentation located by every criterion
-  of :func:`replica.transitions.locate` that the tables support (per N, between sizes, and
-  extrapolated to N -> infinity), with the theory beside (:func:`replica.transitions.with_theory`);
+  registered in :mod:`replica.criteria` that the tables support (per N, between sizes, and
+  extrapolated to N -> infinity; :func:`replica.transitions.locate`), with the theory beside
+  (:func:`replica.transitions.with_theory`);
 * :func:`monte_carlo_checks`: the Monte Carlo tasks whose replicas did not mix (``mixed = 0``)
   and those whose rows disagree with the exact rows of the same task by more than
   :data:`Z_LIMIT` standard errors (``z_exact:<observable>`` rows);
 * :func:`make_plots`: the figures (P(q) tables, which exact atoms of large data sets make
-  large, are read piece by piece for them).
+  large, are read piece by piece for them). What the figures show of a criterion comes from its
+  registry entry too: its level on an observable's panel, which panels carry which transition's
+  theory line, and its role (:data:`CRITERION_ROLES`).
 
 Conventions: the error of a disorder average is the standard error of the mean over the
 independent disorder samples, ``sd / sqrt(n)`` (``ddof = 1``; ``replica.stats.disorder_average``),
@@ -33,11 +36,14 @@ import math
 import os
 import re
 import sys
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
 from .cli import EXIT_BAD_INPUT, EXIT_DISAGREEMENT, EXIT_OK
+from .criteria import criteria as registered_criteria
+from .criteria import criterion_roles, level_of, panel_transitions
 from .stats import format_value_error
 from .summary import BASE_KEYS as _BASE_KEYS
 from .summary import LABEL_KEYS as _LABEL_KEYS
@@ -469,9 +475,10 @@ def located_transitions(results, summary=None, *, n_boot=1000, seed=0):
     """Every transition :func:`replica.transitions.locate` finds in a result table, with the
     theory beside (``theory``, ``theory_criterion``; :func:`replica.transitions.with_theory`).
 
-    Speciation by the ``peak``, ``level`` and ``binder`` criteria, collapse per N, between sizes
-    and extrapolated, fragmentation by the Franz-Parisi and Y-variance criteria. Errors are
-    bootstrap errors over disorder samples (``n_boot`` replicas, fixed ``seed``).
+    Every criterion registered in :mod:`replica.criteria`; built in: speciation by the ``peak``,
+    ``level`` and ``binder`` criteria, collapse per N, between sizes and extrapolated,
+    fragmentation by the Franz-Parisi and Y-variance criteria. Errors are bootstrap errors over
+    disorder samples (``n_boot`` replicas, fixed ``seed``).
     """
     summary = disorder_summary(results) if summary is None else summary
     parts = [locate(results, kind, n_boot=n_boot, seed=seed, summary=summary)
@@ -490,9 +497,9 @@ def _size_label(n, ref):
 
 def _print_transitions(transitions, stream):
     if transitions.empty:
-        print("transitions: none located (criteria: replica.transitions.CRITERIA; e.g. a prominent interior "
-              "peak of susceptibility_*, class_magnetisation_variance crossing 1/2, cloning_probability 3/4, "
-              "participation_ratio 1/2, fp_fragmented 1/2)", file=stream)
+        print("transitions: none located; the criteria tried (replica.criteria):", file=stream)
+        for c in registered_criteria().values():
+            print(f"  {c.transition} {c.name}: {c.statement}", file=stream)
         return
     print("transitions (finite-N estimates on the disorder-averaged curves, N = a/b: crossing of the curves of "
           "two sizes, N = inf: extrapolation with its finite-size allowance; errors by bootstrap, without the "
@@ -579,18 +586,29 @@ PROCESS_LABELS = {
     "VE": r"VE: $a_t = 1$, $D_t = \sigma^2 t$",
     "VPLinear": r"VP, linear $\beta$ schedule",
 }
-#: How the figures show a located criterion (start of its ``method`` text -> role). "checked":
+
+
+class _CriterionRoles(Sequence):
+    """``((start of a method text, role), ...)`` read from the registry at every access
+    (:func:`replica.criteria.criterion_roles`), so plug-in criteria appear in it."""
+
+    def __getitem__(self, index):
+        return criterion_roles()[index]
+
+    def __len__(self):
+        return len(criterion_roles())
+
+    def __repr__(self):
+        return repr(criterion_roles())
+
+
+#: How the figures show a located criterion (start of its ``method`` text -> role), from the
+#: ``roles`` of the registered criteria (:mod:`replica.criteria`), longest start first. "checked":
 #: the tests compare it with the theory drawn beside it (tests/test_transitions.py); "finite":
 #: finite-N estimates whose theory is the N -> infinity limit; "trend": the theory beside it is
 #: another criterion (they differ by O(1) in e^{2t}; README, "Transitions against theory").
 #: Every other criterion is an indicator: drawn with open markers and a caveat.
-CRITERION_ROLES = (
-    ("cloning_probability crosses 3/4", "checked"),
-    ("participation_ratio crosses 1/2, extrapolated", "checked"),
-    ("fraction with a Franz-Parisi secondary minimum", "checked"),
-    ("participation_ratio crosses 1/2", "finite"),
-    ("class_magnetisation_variance crosses 1/2", "trend"),
-)
+CRITERION_ROLES = _CriterionRoles()
 _ROLE_NOTES = {
     "checked": "",
     "finite": " (finite N; theory: N → ∞)",
@@ -621,7 +639,7 @@ def _criterion_label(method):
 
 def _criterion_role(method):
     method = str(method)
-    for prefix, role in CRITERION_ROLES:
+    for prefix, role in criterion_roles():
         if method.startswith(prefix):
             return role
     return "indicator"
@@ -734,28 +752,34 @@ def _line(**kw):
     return Line2D([], [], **kw)
 
 
-#: Observables that see one transition only: no line for the other one on their panels.
-_SPECIATION_OBSERVABLES = ("class_magnetisation", "class_magnetisation_variance", "cloning_probability",
-                           "susceptibility_class")
-_COLLAPSE_OBSERVABLES = ("participation_ratio", "weight_entropy", "nearest_point_overlap")
+def _sees(obs):
+    """Which theory lines the panel of ``obs`` carries: ``(t_S, t_C)``. An observable that the
+    registered criteria claim as a panel of some transitions only (``Criterion.panels``) sees
+    those; any other observable sees both."""
+    kinds = panel_transitions().get(str(obs))
+    if not kinds:
+        return True, True
+    return "speciation" in kinds, bool(kinds & {"collapse", "fragmentation"})
 
 
 def _theory_overlays(ax, obs, groups, t_lo, t_hi, log_t):
     """Theory on an observable panel: t_S per N (dotted, curve colour), t_C (black dotted), the
-    cloning probability phi(t) (wide pale line) on its panel. ``groups``: ``[(colour, first
-    row of the curve)]``. Returns the legend handles."""
+    cloning probability phi(t) (wide pale line) on its panel; on the panel of an observable that
+    sees one transition only (:func:`_sees`), no line of the other. ``groups``: ``[(colour,
+    first row of the curve)]``. Returns the legend handles."""
     handles, t_c_done = {}, set()
     grid = np.geomspace(t_lo, t_hi, 200) if log_t else np.linspace(t_lo, t_hi, 200)
+    sees_s, sees_c = _sees(obs)
     for colour, row in groups:
         forms = _closed_forms(row)
-        t_s = None if obs in _COLLAPSE_OBSERVABLES else forms.get("t_S")
+        t_s = forms.get("t_S") if sees_s else None
         if t_s is not None and t_lo <= t_s <= t_hi:
             label = (r"theory: speciation $t_S = \frac{1}{2} \log \Lambda$, $\Lambda = |\mu|^2 + \sigma^2$"
                      if forms["process"] == "VP" else r"theory: speciation $t_S = \Lambda / \sigma_{VE}^2$")
             label += " (dotted, colour = N)"
             line = ax.axvline(t_s, color=colour, ls=":", lw=1.6, label=label if label not in handles else "_" + label)
             handles.setdefault(label, line)
-        t_c = None if obs in _SPECIATION_OBSERVABLES else forms.get("t_C")
+        t_c = forms.get("t_C") if sees_c else None
         if t_c is not None and t_lo <= t_c <= t_hi and round(t_c, 12) not in t_c_done:
             t_c_done.add(round(t_c, 12))
             label = (r"theory: collapse $t_C = \frac{1}{2} \log(1 + \sigma^2 / (e^{2\alpha} - 1))$, N → ∞"
@@ -772,12 +796,8 @@ def _theory_overlays(ax, obs, groups, t_lo, t_hi, log_t):
 
 
 def _levels(obs):
-    from . import transitions as tr
-
-    levels = {"cloning_probability": (tr.CLONING_LEVEL, "3/4"),
-              "class_magnetisation_variance": (tr.SPECIATION_LEVEL, "1/2"),
-              "participation_ratio": (tr.COLLAPSE_LEVEL, "1/2"), "fp_fragmented": (tr.FRAGMENTED_LEVEL, "1/2")}
-    return levels.get(obs)
+    """``(level, text)`` a registered criterion crosses on the panel of ``obs``, or None."""
+    return level_of(obs)
 
 
 def _located_lines(ax, transitions, obs, colour_of):

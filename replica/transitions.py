@@ -4,12 +4,17 @@
 :func:`replica.summary.disorder_summary`) and returns one row per located transition:
 ``transition, n_dim, t_estimate, stderr, method`` (the criterion, in words), ``systematic`` (the
 finite-size allowance of an extrapolation), ``n_dim_ref`` (the smaller N of a crossing between
-two sizes) and the curve's labels. The criteria, by ``criteria=`` name:
+two sizes) and the curve's labels. It runs the criteria of the transition registered in
+:mod:`replica.criteria`, the one source of what a criterion reads, how it locates t, its
+statement and its theory (``replica.criteria.criteria(transition)`` lists them, plug-ins
+included; :data:`CRITERIA` is the view of their names). The built-in criteria, declared at the
+end of this module, by ``criteria=`` name:
 
 ===============  ===============  =====================================================================
 transition       criterion        rule (on disorder-averaged curves against t)
 ===============  ===============  =====================================================================
-speciation       ``peak``         parabolic peak of ``susceptibility_*`` / ``class_magnetisation_variance``
+speciation       ``peak``         parabolic peak of ``class_magnetisation_variance``, ``susceptibility``
+                                  or ``susceptibility_*`` (:data:`PEAK_PROMINENCE` errors above both ends)
 speciation       ``level``        ``class_magnetisation_variance`` crosses 1/2; ``cloning_probability``
                                   crosses 3/4 (half way between 1/2, both classes, and 1, one class)
 speciation       ``binder``       crossing of the Binder curves ``binder_disorder`` of consecutive N
@@ -21,6 +26,11 @@ fragmentation    ``franz_parisi`` fraction of disorder samples with a Franz-Pari
 fragmentation    ``rem``          sample-to-sample variance of Y stops shrinking with N: the ratio
                                   ``Var_d Y(N_max) / Var_d Y(N_min)`` crosses 1/2 (finite-N indicator)
 ===============  ===============  =====================================================================
+
+A new criterion is a :class:`replica.criteria.Criterion` whose ``rule`` maps the
+:class:`Curves` of the observables it reads to rows (:func:`level_rule` builds the rule of a
+level crossing), registered with :func:`replica.criteria.register_criterion` or through the
+entry-point group ``diffusion_replicas.criteria``.
 
 A quantity crossing a level several times is reported at the largest t, the first met by the
 generative process (which runs from large to small t). Errors are bootstrap errors over disorder
@@ -35,10 +45,13 @@ with the Poisson-Dirichlet law of a condensed random energy model (``replica.the
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
+from .criteria import Criterion, _register_builtin, criterion_for_row, criterion_names, get_criterion
+from .criteria import criteria as registered_criteria
 from .summary import BASE_KEYS, LABEL_KEYS, SUMMARY_VALUES, disorder_summary, key_columns
 
 __all__ = [
@@ -52,6 +65,9 @@ __all__ = [
     "FRAGMENTED_LEVEL",
     "REM_VARIANCE_RATIO",
     "PEAK_PROMINENCE",
+    "Curves",
+    "PerCurve",
+    "level_rule",
     "locate",
     "locate_transitions",
     "extrapolate",
@@ -62,13 +78,29 @@ __all__ = [
 
 #: The transitions :func:`locate` knows, in the order generation meets them.
 TRANSITIONS = ("speciation", "fragmentation", "collapse")
-#: Criteria per transition (the ``criteria`` argument of :func:`locate`); the first ones are
-#: the defaults.
-CRITERIA = {
-    "speciation": ("peak", "level", "binder"),
-    "collapse": ("level", "crossing", "extrapolation"),
-    "fragmentation": ("franz_parisi", "rem"),
-}
+
+
+class _CriterionNames(Mapping):
+    """``{transition: (criterion names, ...)}``, read from the registry
+    (:func:`replica.criteria.criterion_names`) at every access, so plug-ins appear in it."""
+
+    def __getitem__(self, transition):
+        return criterion_names()[transition]
+
+    def __iter__(self):
+        return iter(criterion_names())
+
+    def __len__(self):
+        return len(criterion_names())
+
+    def __repr__(self):
+        return repr(criterion_names())
+
+
+#: Criterion names per transition (the ``criteria`` argument of :func:`locate`; default all of
+#: them), a view of the registry of :mod:`replica.criteria`: ``speciation: peak, level, binder``,
+#: ``collapse: level, crossing, extrapolation``, ``fragmentation: franz_parisi, rem`` built in.
+CRITERIA = _CriterionNames()
 #: Speciation by a peak in t: these observables, and any whose name starts with "susceptibility_".
 PEAK_OBSERVABLES = ("class_magnetisation_variance", "susceptibility")
 #: Level crossed by the disorder-averaged class-magnetisation variance (speciation).
@@ -209,9 +241,6 @@ def _disorder_curves(results, curve_keys):
         out[_norm_key(key)] = (wide.columns.to_numpy(dtype=float), arr[np.isfinite(arr).all(axis=1)])
     return out
 
-
-def _is_peak_observable(name, peak_observables):
-    return name in peak_observables or name.startswith("susceptibility_")
 
 def _bootstrap_pair(locate, t, first, second, n_boot, seed):
     """Like :func:`_bootstrap` for a statistic of two curves (``locate(t, v1, v2)``, rows of
@@ -513,30 +542,90 @@ def _check_n_boot(n_boot):
     return n_boot
 
 
-def _speciation_rule(criteria, peak_observables):
-    def rule(obs):
-        out = []
-        if "peak" in criteria and _is_peak_observable(obs, peak_observables):
-            out.append((f"parabolic peak of {obs}", _parabolic_peak))
-        if "level" in criteria and obs == "class_magnetisation_variance":
-            out.append((f"{obs} crosses 1/2", lambda t, v, e: _last_crossing(t, v, SPECIATION_LEVEL)))
-        if "level" in criteria and obs == "cloning_probability":
-            out.append((f"{obs} crosses 3/4", lambda t, v, e: _last_crossing(t, v, CLONING_LEVEL)))
-        return out
-    return rule
+class Curves:
+    """What a criterion's ``rule`` sees in one :func:`locate` call: ``curves``, the
+    disorder-averaged curves of the observables it reads, sorted by their labels (each with
+    ``labels``, ``t``, ``value``, ``err``, ``n_disorder`` and ``samples``, the per-disorder rows
+    when the table has them, else None); ``curve_keys`` and ``params`` (the label and parameter
+    columns); ``transition``; ``n_boot`` and ``seed`` of the bootstrap. Its methods make rows of
+    :data:`COLUMNS` with bootstrap errors."""
+
+    def __init__(self, transition, curves, curve_keys, params, n_boot, seed, shared=None):
+        self.transition, self.curves, self.curve_keys, self.params = transition, curves, curve_keys, params
+        self.n_boot, self.seed = n_boot, seed
+        self._shared = {} if shared is None else shared
+
+    def per_curve(self, methods):
+        """Rows of criteria that locate t on each curve alone: ``methods(observable) ->
+        [(method text, locate(t, values, err)), ...]``, ``values`` of shape (replicas, t)."""
+        return _single(self.transition, self.curves, self.params, methods, self.n_boot, self.seed)
+
+    def pairs(self, method):
+        """Rows of the crossings of the curves of consecutive N (the largest t where their
+        difference changes sign), labelled ``method``."""
+        return _pairs(self.transition, self.curves, self.curve_keys, self.params, method, self.n_boot, self.seed)
+
+    def once(self, key, make):
+        """``make()``, computed once per :func:`locate` call for ``key`` (rows that several
+        criteria use: the per-N crossings behind an extrapolation)."""
+        if key not in self._shared:
+            self._shared[key] = make()
+        return list(self._shared[key])
 
 
-def _collapse_rule(obs):
-    if obs == "participation_ratio":
-        return [(f"{obs} crosses 1/2", lambda t, v, e: _last_crossing(t, v, COLLAPSE_LEVEL))]
-    return []
+class PerCurve:
+    """The rule of a criterion that locates t on each curve alone: ``methods(observable) ->
+    [(method text, locate(t, values, err)), ...]`` (see :meth:`Curves.per_curve`); its rows are
+    computed once per :func:`locate` call."""
+
+    def __init__(self, methods):
+        self.methods = methods
+
+    def __call__(self, curves):
+        key = (id(self), tuple(id(c) for c in curves.curves))
+        return curves.once(key, lambda: curves.per_curve(self.methods))
 
 
-def _fragmentation_rule(obs):
-    if obs == "fp_fragmented":
-        return [("fraction with a Franz-Parisi secondary minimum (fp_fragmented) crosses 1/2",
-                 lambda t, v, e: _last_crossing(t, v, FRAGMENTED_LEVEL))]
-    return []
+def level_rule(levels, methods=None):
+    """The rule of a level crossing: on each curve of an observable in ``levels``
+    (``{observable: (level, text)}``) the largest t where it crosses ``level`` (linear
+    interpolation between the bracketing grid points), labelled ``methods[observable]`` or
+    ``"<observable> crosses <text>"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rule = level_rule({"my_order": (0.5, "1/2")})
+    >>> ((text, locate),) = rule.methods("my_order")
+    >>> text, float(locate(np.array([0.0, 1.0]), np.array([[1.0, 0.0]]), None)[0])
+    ('my_order crosses 1/2', 0.5)
+    """
+    levels = {str(o): (float(level), str(text)) for o, (level, text) in dict(levels).items()}
+    methods = dict(methods or {})
+
+    def per_observable(obs):
+        if obs not in levels:
+            return []
+        level, text = levels[obs]
+        return [(methods.get(obs, f"{obs} crosses {text}"), lambda t, v, e, _level=level: _last_crossing(t, v, _level))]
+
+    return PerCurve(per_observable)
+
+
+def _reader(criterion, peak_observables):
+    """Which observables a criterion reads in this call: the ``peak_observables`` argument of
+    :func:`locate` is the list of the speciation ``peak`` criterion."""
+    if (criterion.transition, criterion.name) == ("speciation", "peak"):
+        return lambda o: criterion.reads(o, peak_observables)
+    return criterion.reads
+
+
+def _per_curve_methods(criterion, reads):
+    methods = getattr(criterion.rule, "methods", None)
+    if methods is None:
+        raise TypeError(f"criterion {criterion.name!r} of {criterion.transition}: locate_transitions needs a "
+                        "per-curve rule (PerCurve); use locate")
+    return lambda obs: methods(obs) if reads(obs) else []
 
 
 def locate(df, transition, *, criteria=None, peak_observables=PEAK_OBSERVABLES, n_boot=1000, seed=0, summary=None):
@@ -554,9 +643,10 @@ def locate(df, transition, *, criteria=None, peak_observables=PEAK_OBSERVABLES, 
         parametric bootstrap within the errors.
     transition : {"speciation", "collapse", "fragmentation"}
     criteria : sequence of str, optional
-        Names from :data:`CRITERIA` (module docstring), default all of the transition's.
+        Names from :data:`CRITERIA` (module docstring; the registered criteria of
+        :mod:`replica.criteria`), default all of the transition's, run in registration order.
     peak_observables : sequence of str
-        Observables searched for a peak (besides ``susceptibility_*``).
+        Observables the ``peak`` criterion searches for a peak (besides ``susceptibility_*``).
     n_boot, seed : int
         Bootstrap replicas and their seed.
     summary : DataFrame, optional
@@ -588,7 +678,8 @@ def locate(df, transition, *, criteria=None, peak_observables=PEAK_OBSERVABLES, 
     """
     if transition not in CRITERIA:
         raise ValueError(f"transition: expected one of {sorted(CRITERIA)}, got {transition!r}")
-    allowed = CRITERIA[transition]
+    registered = registered_criteria(transition)
+    allowed = tuple(registered)
     if criteria is None:
         criteria = allowed
     elif isinstance(criteria, str):
@@ -606,35 +697,13 @@ def locate(df, transition, *, criteria=None, peak_observables=PEAK_OBSERVABLES, 
             raise ValueError("df: with summary= give the long result table (with its 'disorder' column)")
         _tables(summary, "summary")
         results = df
-    rows = []
-    if transition == "speciation":
-        keep = lambda o: (_is_peak_observable(o, peak_observables) or o in (
-            "class_magnetisation_variance", "cloning_probability", "binder_disorder"))
-        curves, curve_keys, params = _curves(summary, results, keep)
-        rows += _single("speciation", [c for c in curves if c.labels["observable"] != "binder_disorder"], params,
-                        _speciation_rule(criteria, peak_observables), n_boot, seed)
-        if "binder" in criteria:
-            binder = [c for c in curves if c.labels["observable"] == "binder_disorder"]
-            rows += _pairs("speciation", binder, curve_keys, params, "crossing of binder_disorder curves of N_ref and N",
-                           n_boot, seed)
-    elif transition == "collapse":
-        curves, curve_keys, params = _curves(summary, results, lambda o: o == "participation_ratio")
-        per_n = _single("collapse", curves, params, _collapse_rule, n_boot, seed)
-        if "level" in criteria:
-            rows += per_n
-        if "crossing" in criteria:
-            rows += _pairs("collapse", curves, curve_keys, params, "crossing of participation_ratio curves of N_ref and N",
-                           n_boot, seed)
-        if "extrapolation" in criteria:
-            rows += _extrapolation_rows(per_n, params)
-    else:
-        curves, curve_keys, params = _curves(summary, results, lambda o: o in ("fp_fragmented", "participation_ratio"))
-        if "franz_parisi" in criteria:
-            rows += _single("fragmentation", [c for c in curves if c.labels["observable"] == "fp_fragmented"], params,
-                            _fragmentation_rule, n_boot, seed)
-        if "rem" in criteria:
-            rows += _variance_ratio_rows([c for c in curves if c.labels["observable"] == "participation_ratio"],
-                                         curve_keys, params, n_boot, seed)
+    readers = {name: _reader(c, peak_observables) for name, c in registered.items()}
+    curves, curve_keys, params = _curves(summary, results, lambda o: any(r(o) for r in readers.values()))
+    shared, rows = {}, []
+    for name, criterion in registered.items():
+        if name in criteria:
+            mine = [c for c in curves if readers[name](c.labels["observable"])]
+            rows += list(criterion.rule(Curves(transition, mine, curve_keys, params, n_boot, seed, shared)))
     out = pd.DataFrame(rows, columns=list(COLUMNS) + params)
     return out.sort_values(["transition", "method", "n_dim"], kind="mergesort").reset_index(drop=True)
 
@@ -642,8 +711,9 @@ def locate(df, transition, *, criteria=None, peak_observables=PEAK_OBSERVABLES, 
 def locate_transitions(summary, results=None, *, peak_observables=PEAK_OBSERVABLES, n_boot=1000, seed=0):
     """Per-N speciation and collapse times of a disorder summary (what ``replica report``
     prints): the ``peak`` and ``level`` criteria of speciation and the ``level`` criterion of
-    collapse of :func:`locate` (module docstring), on ``summary`` with bootstrap errors over the
-    disorder samples of ``results`` when given (else a parametric bootstrap).
+    collapse of :func:`locate` (module docstring; their registered per-curve rules), on
+    ``summary`` with bootstrap errors over the disorder samples of ``results`` when given (else a
+    parametric bootstrap).
 
     Peaks count only when the grid maximum is inside the grid and stands more than
     ``PEAK_PROMINENCE`` (2) combined standard errors ``sqrt(err_peak^2 + err_end^2)`` above
@@ -666,12 +736,14 @@ def locate_transitions(summary, results=None, *, peak_observables=PEAK_OBSERVABL
         raise ValueError(f"summary: missing columns {missing}")
     n_boot = _check_n_boot(n_boot)
     peak_observables = tuple(peak_observables)
-    keep = lambda o: _is_peak_observable(o, peak_observables) or o in (
-        "class_magnetisation_variance", "cloning_probability", "participation_ratio")
+    peak, level, y_level = (get_criterion("speciation", "peak"), get_criterion("speciation", "level"),
+                            get_criterion("collapse", "level"))
+    reads_peak = _reader(peak, peak_observables)
+    keep = lambda o: reads_peak(o) or level.reads(o) or y_level.reads(o)
     curves, _, params = _curves(summary, results, keep)
-    spec_rule = _speciation_rule(("peak", "level"), peak_observables)
-    rows = _single("speciation", curves, params, spec_rule, n_boot, seed)
-    rows += _single("collapse", curves, params, _collapse_rule, n_boot, seed)
+    peak_methods, level_methods = _per_curve_methods(peak, reads_peak), _per_curve_methods(level, level.reads)
+    rows = _single("speciation", curves, params, lambda o: peak_methods(o) + level_methods(o), n_boot, seed)
+    rows += _single("collapse", curves, params, _per_curve_methods(y_level, y_level.reads), n_boot, seed)
     out = pd.DataFrame(rows, columns=list(COLUMNS) + params)
     if not out.empty:
         out["n_dim"] = out["n_dim"].astype(int)
@@ -727,40 +799,84 @@ def _param(row, name):
     return value
 
 
-def _theory_for(row):
-    """``(t, criterion)`` predicted for one located row, from its model's parameter columns
-    (VP only; ``(nan, "")`` when no closed form applies)."""
-    from scipy.optimize import brentq
-
-    from . import theory
-
+def _vp_parameters(row):
+    """``(variance, |mu|^2, alpha, N)`` of a VP row from its parameter columns (``variance``
+    1 when absent, ``|mu|^2 = N mu^2`` from ``mu``), or None for another process."""
     if str(row.get("process")) != "VP":
-        return math.nan, ""
+        return None
     variance = _param(row, "variance")
     variance = 1.0 if not np.isfinite(variance) else variance
     mu_norm2 = _param(row, "mu_norm2")
     if not np.isfinite(mu_norm2) and np.isfinite(_param(row, "mu")) and np.isfinite(row.get("n_dim", math.nan)):
         mu_norm2 = _param(row, "mu") ** 2 * float(row["n_dim"])
-    alpha = _param(row, "alpha")
-    n_dim = float(row.get("n_dim", math.nan))
-    kind, observable = row.get("transition"), row.get("observable")
-    if kind == "speciation" and np.isfinite(mu_norm2) and np.isfinite(n_dim):
-        if observable == "cloning_probability":
+    return variance, mu_norm2, _param(row, "alpha"), float(row.get("n_dim", math.nan))
+
+
+def _speciation_theory(row):
+    """Biroli et al.'s ``t_S = (1/2) log Lambda``, ``Lambda = |mu|^2 + variance`` (two-class
+    mixture or a data set drawn from it)."""
+    from . import theory
+
+    p = _vp_parameters(row)
+    if p is None:
+        return math.nan, ""
+    variance, mu_norm2, _, n_dim = p
+    if np.isfinite(mu_norm2) and np.isfinite(n_dim):
+        return float(theory.speciation_time(mu_norm2 + variance)), "(1/2) log Lambda, Lambda = |mu|^2 + variance"
+    return math.nan, ""
+
+
+def _speciation_level_theory(row):
+    """For ``cloning_probability`` the time where the exact planted integral
+    ``replica.theory.cloning_probability`` equals 3/4 (when it brackets a root), else
+    :func:`_speciation_theory`."""
+    from scipy.optimize import brentq
+
+    from . import theory
+
+    p = _vp_parameters(row)
+    if p is not None and row.get("observable") == "cloning_probability":
+        variance, mu_norm2, _, n_dim = p
+        if np.isfinite(mu_norm2) and np.isfinite(n_dim):
             def phi(t):
                 return float(theory.cloning_probability(t, mu_norm2, variance)) - CLONING_LEVEL
             hi = 0.5 * math.log(mu_norm2 + variance) + 10.0
             if phi(1e-9) > 0 > phi(hi):
                 return brentq(phi, 1e-9, hi, xtol=1e-12), "phi(t) = 3/4, exact integral (planted)"
-        return float(theory.speciation_time(mu_norm2 + variance)), "(1/2) log Lambda, Lambda = |mu|^2 + variance"
-    if kind in ("collapse", "fragmentation") and np.isfinite(alpha):
-        name = "t_C" if kind == "collapse" else "REM condensation (= t_C)"
-        return float(theory.collapse_time(alpha, variance)), f"{name} = (1/2) log(1 + variance / (e^(2 alpha) - 1)), N -> inf"
-    return math.nan, ""
+    return _speciation_theory(row)
+
+
+def _collapse_theory(row, name="t_C"):
+    """``t_C = (1/2) log(1 + variance / (e^{2 alpha} - 1))`` of a data set of ``e^{alpha N}``
+    points (``alpha``), the N -> infinity value."""
+    from . import theory
+
+    p = _vp_parameters(row)
+    if p is None or not np.isfinite(p[2]):
+        return math.nan, ""
+    variance, _, alpha, _ = p
+    return float(theory.collapse_time(alpha, variance)), f"{name} = (1/2) log(1 + variance / (e^(2 alpha) - 1)), N -> inf"
+
+
+def _condensation_theory(row):
+    """The REM condensation time of unplanted disorder, equal to :func:`_collapse_theory`
+    (``replica.theory.rem_condensation_time``)."""
+    return _collapse_theory(row, "REM condensation (= t_C)")
+
+
+def _theory_for(row):
+    """``(t, criterion)`` predicted for one located row: the theory of its criterion
+    (:func:`replica.criteria.criterion_for_row`); ``(nan, "")`` when no closed form applies."""
+    criterion = criterion_for_row(row)
+    return (math.nan, "") if criterion is None else criterion.theory_for(row)
 
 
 def with_theory(found):
     """The rows of :func:`locate` with the prediction beside each: ``theory`` (a time) and
-    ``theory_criterion`` (which one), from the model's parameter columns, VP process:
+    ``theory_criterion`` (which one), the ``theory`` of the row's registered criterion
+    (:mod:`replica.criteria`: the one its ``criterion`` column names when it has one, else the
+    first of its transition that reads its observable, else its transition's first) from the
+    model's parameter columns. Built in, VP process:
 
     * speciation of a two-class mixture or a data set drawn from it (``mu_norm2`` or ``mu``,
       ``variance``): for the crossing of ``cloning_probability`` with 3/4, the time where the
@@ -770,7 +886,8 @@ def with_theory(found):
     * collapse and fragmentation of data sets of ``e^{alpha N}`` points (``alpha``):
       ``t_C = (1/2) log(1 + variance / (e^{2 alpha} - 1))``, the N -> infinity value (finite-N
       rows sit above it by about b / N; compare the ``n_dim = inf`` row), which is also the REM
-      condensation time of unplanted disorder (``replica.theory.rem_condensation_time``).
+      condensation time of unplanted disorder (``replica.theory.rem_condensation_time``). A
+      model without ``alpha`` (a Hopfield prior and its ``loading``) gets none.
 
     Other rows get ``nan``. Returns a copy.
     """
@@ -779,3 +896,84 @@ def with_theory(found):
     out["theory"] = [p[0] for p in pairs]
     out["theory_criterion"] = [p[1] for p in pairs]
     return out
+
+
+# ----------------------------------------------------------------------------- built-in criteria
+def _peak_methods(obs):
+    return [(f"parabolic peak of {obs}", _parabolic_peak)]
+
+
+def _binder_crossings(curves):
+    return curves.pairs("crossing of binder_disorder curves of N_ref and N")
+
+
+def _y_crossings(curves):
+    return curves.pairs("crossing of participation_ratio curves of N_ref and N")
+
+
+def _y_extrapolation(curves):
+    return _extrapolation_rows(_Y_LEVEL_RULE(curves), curves.params)
+
+
+def _rem_ratio(curves):
+    return _variance_ratio_rows(curves.curves, curves.curve_keys, curves.params, curves.n_boot, curves.seed)
+
+
+_SPECIATION_LEVELS = {"class_magnetisation_variance": (SPECIATION_LEVEL, "1/2"),
+                      "cloning_probability": (CLONING_LEVEL, "3/4")}
+_Y_LEVELS = {"participation_ratio": (COLLAPSE_LEVEL, "1/2")}
+_FRAGMENTED_LEVELS = {"fp_fragmented": (FRAGMENTED_LEVEL, "1/2")}
+_Y_LEVEL_RULE = level_rule(_Y_LEVELS)
+
+_register_builtin(Criterion(
+    "speciation", "peak", PEAK_OBSERVABLES,
+    "parabolic peak in t of class_magnetisation_variance, susceptibility or susceptibility_*, standing "
+    "PEAK_PROMINENCE (2) combined errors above both ends of the grid",
+    PerCurve(_peak_methods), _speciation_theory, prefixes=("susceptibility_",), panels=("susceptibility_class",),
+))
+_register_builtin(Criterion(
+    "speciation", "level", tuple(_SPECIATION_LEVELS),
+    "class_magnetisation_variance crosses 1/2; cloning_probability crosses 3/4 (half way between 1/2, both "
+    "classes, and 1, one class)",
+    level_rule(_SPECIATION_LEVELS), _speciation_level_theory,
+    panels=("class_magnetisation", "class_magnetisation_variance", "cloning_probability"), levels=_SPECIATION_LEVELS,
+    roles=(("cloning_probability crosses 3/4", "checked"), ("class_magnetisation_variance crosses 1/2", "trend")),
+))
+_register_builtin(Criterion(
+    "speciation", "binder", ("binder_disorder",),
+    "crossing of the Binder curves binder_disorder of consecutive N",
+    _binder_crossings, _speciation_theory,
+))
+_register_builtin(Criterion(
+    "collapse", "level", tuple(_Y_LEVELS),
+    "participation_ratio Y crosses 1/2, per N",
+    _Y_LEVEL_RULE, _collapse_theory,
+    panels=("participation_ratio", "weight_entropy", "nearest_point_overlap"), levels=_Y_LEVELS,
+    roles=(("participation_ratio crosses 1/2", "finite"),),
+))
+_register_builtin(Criterion(
+    "collapse", "crossing", ("participation_ratio",),
+    "crossing of the participation_ratio curves of consecutive N",
+    _y_crossings, _collapse_theory,
+))
+_register_builtin(Criterion(
+    "collapse", "extrapolation", ("participation_ratio",),
+    "per-N crossings of participation_ratio with 1/2 fitted by t_N = t_inf + b / N (N -> infinity, with a "
+    "finite-size allowance)",
+    _y_extrapolation, _collapse_theory,
+    roles=(("participation_ratio crosses 1/2, extrapolated", "checked"),),
+))
+_register_builtin(Criterion(
+    "fragmentation", "franz_parisi", tuple(_FRAGMENTED_LEVELS),
+    "fraction of disorder samples with a Franz-Parisi secondary minimum (fp_fragmented) crosses 1/2",
+    level_rule(_FRAGMENTED_LEVELS,
+               {"fp_fragmented": "fraction with a Franz-Parisi secondary minimum (fp_fragmented) crosses 1/2"}),
+    _condensation_theory, levels=_FRAGMENTED_LEVELS,
+    roles=(("fraction with a Franz-Parisi secondary minimum", "checked"),),
+))
+_register_builtin(Criterion(
+    "fragmentation", "rem", ("participation_ratio",),
+    "the sample-to-sample variance of Y stops shrinking with N: Var_d Y(N_max) / Var_d Y(N_min) crosses 1/2 "
+    "(finite-N indicator)",
+    _rem_ratio, _condensation_theory,
+))

@@ -743,3 +743,44 @@ def test_the_demo_locates_speciation_where_the_theory_says():
     for _, row in found.iterrows():
         assert row["stderr_method"] == "bootstrap over disorder samples" and 0 < row["stderr"] < 0.2
         assert abs(row["t_estimate"] - row["theory"]) < 4 * row["stderr"], row.to_dict()
+
+
+def test_figures_read_panels_levels_and_roles_from_the_criterion_registry():
+    """Which theory lines an observable panel carries, the level drawn on it and the role of a
+    criterion come from the registered criteria: the built-in ones as before, a criterion added
+    at run time while it is registered, and the empty report lists every criterion's statement."""
+    from replica import criteria as cr
+    from replica.transitions import level_rule
+
+    for obs in ("class_magnetisation", "class_magnetisation_variance", "cloning_probability", "susceptibility_class"):
+        assert rep._sees(obs) == (True, False), obs
+    for obs in ("participation_ratio", "weight_entropy", "nearest_point_overlap"):
+        assert rep._sees(obs) == (False, True), obs
+    for obs in ("susceptibility", "binder_disorder", "fp_fragmented", "q_self"):
+        assert rep._sees(obs) == (True, True), obs
+    assert rep._levels("cloning_probability") == (0.75, "3/4") and rep._levels("fp_fragmented") == (0.5, "1/2")
+    assert rep._levels("q_self") is None
+    assert set(rep.CRITERION_ROLES) == {
+        ("cloning_probability crosses 3/4", "checked"), ("participation_ratio crosses 1/2, extrapolated", "checked"),
+        ("fraction with a Franz-Parisi secondary minimum", "checked"), ("participation_ratio crosses 1/2", "finite"),
+        ("class_magnetisation_variance crosses 1/2", "trend")}
+    assert rep._criterion_role("participation_ratio crosses 1/2, extrapolated t_N = t_inf + b/N over N = 8") == "checked"
+    assert rep._criterion_role("participation_ratio crosses 1/2") == "finite"
+    assert rep._criterion_role("parabolic peak of susceptibility_class") == "indicator"
+    custom = cr.Criterion("collapse", "entropy_level", ("weight_entropy",), "weight_entropy crosses 1 (test)",
+                          level_rule({"weight_entropy": (1.0, "1")}), panels=("overlap_truth",),
+                          levels={"weight_entropy": (1.0, "1")}, roles=(("weight_entropy crosses 1", "checked"),))
+    cr.register_criterion(custom)
+    try:
+        assert rep._sees("overlap_truth") == (False, True) and rep._levels("weight_entropy") == (1.0, "1")
+        assert rep._criterion_role("weight_entropy crosses 1") == "checked"
+        stream = io.StringIO()
+        rep._print_transitions(pd.DataFrame(), stream)
+        text = stream.getvalue()
+        assert text.startswith("transitions: none located")
+        for c in cr.criteria().values():
+            assert f"{c.transition} {c.name}: {c.statement}" in text
+    finally:
+        cr.unregister_criterion("collapse", "entropy_level")
+    assert rep._sees("overlap_truth") == (True, True) and rep._levels("weight_entropy") is None
+    assert rep._criterion_role("weight_entropy crosses 1") == "indicator"

@@ -307,3 +307,95 @@ def test_parameters_fixed_by_n_do_not_split_sizes_apart():
     without = locate(pd.DataFrame(rows).drop(columns="n_points"), "collapse")
     assert np.isinf(with_column["n_dim"]).sum() == 1 and (np.isfinite(with_column["n_dim_ref"])).sum() == 2
     assert np.allclose(with_column["t_estimate"].to_numpy(), without["t_estimate"].to_numpy())
+
+
+# ----------------------------------------------------------------------------- criterion registry
+def test_every_criterion_reads_observables_that_a_scan_can_make():
+    """Each registered criterion's observables (and the panels and levels it draws) are
+    registered observables, or curves whose origin the registry states (``DERIVED_CURVES``),
+    themselves made from a registered observable when they name one; its name prefixes match a
+    registered observable."""
+    from replica import criteria as cr
+    from replica.scan.observables import observables
+
+    known = observables()
+    table = cr.criteria()
+    assert {kind for kind, _ in table} == set(cr.TRANSITIONS)
+    for (kind, name), c in table.items():
+        assert c.transition == kind and c.name == name and c.statement
+        for obs in (*c.observables, *c.panels, *c.levels):
+            assert obs in known or obs in cr.DERIVED_CURVES, (kind, name, obs)
+            source = cr.DERIVED_CURVES.get(obs, (None, ""))[0]
+            assert source is None or source in known, (kind, name, obs, source)
+        for prefix in c.prefixes:
+            assert any(o.startswith(prefix) for o in known), (kind, name, prefix)
+
+
+def test_the_module_docstring_tables_every_built_in_criterion():
+    import re
+
+    import replica.transitions as tr
+    from replica import criteria as cr
+
+    for kind, name in cr.criteria():  # the built-in ones (no plug-in installed here)
+        assert re.search(rf"^{kind}\s+``{name}``", tr.__doc__, flags=re.M), (kind, name)
+    assert dict(tr.CRITERIA) == cr.criterion_names()
+
+
+def test_a_registered_criterion_is_run_by_locate_and_then_removed():
+    """A plug-in's level crossing of q_self at 1/2: ``locate`` finds the crossing of
+    q = 1.2 - t at t = 0.7 (between grid points), ``with_theory`` reads its theory, and
+    unregistering restores the registry."""
+    import replica.transitions as tr
+    from replica import criteria as cr
+    from replica.transitions import with_theory
+
+    before = dict(cr.criteria())
+    names = dict(tr.CRITERIA)
+    times = np.linspace(0.05, 1.05, 11)
+    rows = []
+    for d, shift in enumerate((0.01, -0.01)):
+        rows += _rows("m", 8, times, 1.2 - times + shift, d, "q_self")
+        rows += _rows("m", 8, times, np.full(times.size, 0.9), d, "participation_ratio")  # never crosses 1/2
+    custom = cr.Criterion("collapse", "q_half", ("q_self",), "q_self crosses 1/2 (test)",
+                          tr.level_rule({"q_self": (0.5, "1/2")}), theory=lambda row: (0.75, "made up"))
+    cr.register_criterion(custom)
+    try:
+        assert tr.CRITERIA["collapse"] == (*names["collapse"], "q_half")
+        with pytest.raises(ValueError, match="already registered"):
+            cr.register_criterion(custom)
+        found = with_theory(locate(pd.DataFrame(rows), "collapse", criteria=["q_half"], n_boot=50))
+        assert list(found["method"]) == ["q_self crosses 1/2"]
+        assert found["t_estimate"].iloc[0] == pytest.approx(0.7, abs=1e-12)
+        assert found["theory"].iloc[0] == 0.75 and found["theory_criterion"].iloc[0] == "made up"
+        assert list(locate(pd.DataFrame(rows), "collapse", n_boot=50)["method"]) == ["q_self crosses 1/2"]
+    finally:
+        cr.unregister_criterion("collapse", "q_half")
+    assert cr.criteria() == before and dict(tr.CRITERIA) == names
+    with pytest.raises(ValueError, match="^criteria"):
+        locate(pd.DataFrame(rows), "collapse", criteria=["q_half"])
+
+
+def test_with_theory_gives_the_collapse_time_only_to_rows_with_alpha():
+    """A Hopfield row (its loading P / N, no ``alpha``) gets no theory, as collapse or as
+    fragmentation; a data set of e^{alpha N} points gets t_C, named as the REM condensation time
+    for fragmentation; a speciation row of the mixture gets (1/2) log Lambda."""
+    from replica.transitions import with_theory
+
+    hopfield = dict(model="hopfield", process="VP", n_dim=9.0, t_estimate=1.0, observable="participation_ratio",
+                    loading=2 / 9, n_patterns=2, beta=1.5)
+    data_set = dict(model="dataset_alpha", process="VP", n_dim=10.0, t_estimate=1.0,
+                    observable="participation_ratio", alpha=0.25, variance=1.0)
+    rows = pd.DataFrame([{**hopfield, "transition": "fragmentation"}, {**hopfield, "transition": "collapse"},
+                         {**data_set, "transition": "collapse"}, {**data_set, "transition": "fragmentation"},
+                         {**data_set, "transition": "collapse", "process": "VE"},
+                         dict(model="two_class_mixture", process="VP", n_dim=8.0, mu=1.0, transition="speciation",
+                              observable="class_magnetisation_variance")])
+    out = with_theory(rows)
+    t_c = 0.5 * np.log(1 + 1 / (np.exp(0.5) - 1))
+    assert np.isnan(out["theory"].iloc[0]) and np.isnan(out["theory"].iloc[1]) and np.isnan(out["theory"].iloc[4])
+    assert list(out["theory_criterion"].iloc[[0, 1, 4]]) == ["", "", ""]
+    assert out["theory"].iloc[2] == pytest.approx(t_c) and out["theory"].iloc[3] == pytest.approx(t_c)
+    assert out["theory_criterion"].iloc[2].startswith("t_C = ")
+    assert out["theory_criterion"].iloc[3].startswith("REM condensation (= t_C)")
+    assert out["theory"].iloc[5] == pytest.approx(0.5 * np.log(9.0))

@@ -3,8 +3,8 @@ N-dimensional generalisation.
 
 The construction (Z. Yu & H. Huang, "Nonequilibrium physics of generative diffusion models",
 Phys. Rev. E 111, 014111 (2025), arXiv:2405.11932, Sec. on the Franz-Parisi potential, their
-Eqs. (73)-(79); ``physics.md``): data ``p0 = (1/2) N(mu, sigma^2) + (1/2) N(-mu, sigma^2)`` in one
-dimension, VP process ``x_t = a x0 + sqrt(D) z`` with ``a = e^{-t}``, ``D = 1 - e^{-2t}``;
+Eqs. (73)-(79); ``physics.md``): data ``p0 = (1/2) N(mu, variance) + (1/2) N(-mu, variance)`` in
+one dimension, VP process ``x_t = a x0 + sqrt(D) z`` with ``a = e^{-t}``, ``D = 1 - e^{-2t}``;
 the reference ``x_ref`` and the noisy state ``x_t`` are drawn jointly (``x_ref ~ p0``, ``x_t``
 from the forward kernel: planted disorder, ``x_ref`` an exact posterior sample); with
 
@@ -19,11 +19,19 @@ normalisation). ``V`` differs from ``-E log P(Q | x_ref, x_t)`` (``P`` the norma
 density of ``Q``, the definition of :func:`replica.franz_parisi`) by the Q-independent
 ``E log Z_total = (1/2) log(2 pi D) + E log p_t(x_t)``.
 
-Defaults ``mu = 1``, ``sigma^2 = 0.1``: the stored index holds no copy of their code, so the
-values are inferred from the paper: its Franz-Parisi figure is drawn next to the speciation time
-``t_S = 0.42622``, and ``t_S = (1/2) log(mu^2 + sqrt(mu^4 + (sigma^2 - 1)^2))`` (their
-speciation formula, ``physics.md``) gives 0.426220 for ``mu = 1, sigma^2 = 0.1`` (the other
-solution, ``sigma^2 = 1.9``, is a unimodal prior without a secondary minimum at any t).
+Notation: ``mu`` is the class mean (per coordinate in N dimensions), ``variance`` the class
+variance (``variance`` of ``mc.GaussianMixture.two_class``) and ``sigma = sqrt(variance)`` the
+class standard deviation, used only inside the formulas below; the process is VP, which has no
+noise parameter (``sigma`` here is not that of ``mc.VE``).
+
+Defaults ``mu = 1``, ``variance = 0.1``, inferred from the paper: its Franz-Parisi figure is
+drawn next to the speciation time ``t_S = 0.42622``, and their speciation formula
+``t_S = (1/2) log(mu^2 + sqrt(mu^4 + (variance - 1)^2))``
+(:func:`replica.theory.speciation_time_potential`, ``physics.md``) gives 0.426220 for
+``mu = 1, variance = 0.1`` (the other solution, ``variance = 1.9``, is a unimodal prior without
+a secondary minimum at any t). That time (the curvature of the reverse-SDE potential vanishes)
+and :func:`yu_huang_disappearance_time` (the secondary minimum of ``V`` disappears, a spinodal)
+are different quantities.
 
 Quadrature (derived). With ``x_ref = mu + sigma g1`` (the mixture is symmetric, so the class
 of the reference can be fixed) and ``x_t = a x_ref + sqrt(D) g2``, the two exponents
@@ -40,16 +48,17 @@ of the nearest complex singularity of the integrand (``pi / (2 s)`` for ``F``,
 fixed, ``V`` is an explicit smooth function of ``Q``; its first and second derivatives are the
 same sums differentiated analytically (:func:`yu_huang_potential_derivatives`).
 
-N dimensions (derived; :func:`yu_huang_potential_nd`). Prior ``(1/2) N(mu, sigma^2 I) +
-(1/2) N(-mu, sigma^2 I)`` with ``mu = mu_1 (1, ..., 1)`` (so ``|mu|^2 = N mu_1^2`` and N = 1 is
-Yu & Huang's model), ``Q = |x - x_ref|^2 / N``. Given ``x_t`` the posterior is the two-class
-mixture with weights ``(1 +- tanh(mu . y / (sigma^2 + s)))/2`` (``y = x_t / a``,
-``s = D / a^2``) and within-class covariance ``v I``, ``v = sigma^2 s / (sigma^2 + s)``; given
-the class, ``N Q / v`` is noncentral chi-square with N degrees of freedom. For a planted
-reference of class + the law of the whole problem reduces to three independent scalars:
-``xi ~ N(0, sigma^2 + s)`` (``mu . y = |mu|^2 + |mu| xi``), ``zeta ~ N(0, 1)`` and
-``R ~ chi^2_{N-1}``, with noncentralities ``lambda_same = zeta^2 + R`` and
-``lambda_other = (zeta - 2 sqrt(v) |mu| / sigma^2)^2 + R``. The expectation over them is a Monte
+N dimensions (derived; :func:`yu_huang_potential_nd`). Prior ``(1/2) N(mu 1, variance I) +
+(1/2) N(-mu 1, variance I)`` with ``1 = (1, ..., 1)`` and ``mu`` per coordinate (so the class
+mean has ``|mu 1|^2 = N mu^2`` and N = 1 is Yu & Huang's model), ``Q = |x - x_ref|^2 / N``.
+Given ``x_t`` the posterior is the two-class mixture with weights
+``(1 +- tanh(mu 1 . y / (variance + s)))/2`` (``y = x_t / a``, ``s = D / a^2``) and within-class
+covariance ``v I``, ``v = variance s / (variance + s)``; given the class, ``N Q / v`` is
+noncentral chi-square with N degrees of freedom. For a planted reference of class + the law of
+the whole problem reduces to three independent scalars: ``xi ~ N(0, variance + s)``
+(``mu 1 . y = N mu^2 + sqrt(N) mu xi``), ``zeta ~ N(0, 1)`` and ``R ~ chi^2_{N-1}``, with
+noncentralities ``lambda_same = zeta^2 + R`` and
+``lambda_other = (zeta - 2 sqrt(v N) mu / variance)^2 + R``. The expectation over them is a Monte
 Carlo average with common random numbers across Q (so each curve is smooth in Q) and a
 standard error; ``P`` is the normalised density, ``V_N(Q) = -(1/N) E log P(Q)``.
 """
@@ -67,7 +76,7 @@ from .franz_parisi_kernels import gaussian_nodes, gaussian_step, log2cosh, log_n
 
 __all__ = [
     "YU_HUANG_MU",
-    "YU_HUANG_SIGMA2",
+    "YU_HUANG_VARIANCE",
     "Spinodal",
     "yu_huang_potential",
     "yu_huang_potential_derivatives",
@@ -78,17 +87,17 @@ __all__ = [
 
 #: Default class mean of Yu & Huang's mixture (see the module docstring for the source).
 YU_HUANG_MU = 1.0
-#: Default class variance sigma^2 of Yu & Huang's mixture.
-YU_HUANG_SIGMA2 = 0.1
+#: Default class variance of Yu & Huang's mixture.
+YU_HUANG_VARIANCE = 0.1
 #: Accuracy parameter of the trapezoid steps (error about exp(-2 pi accuracy)).
 _ACCURACY = 6.0
 
 
-def _check_params(t, mu, sigma2):
+def _check_params(t, mu, variance):
     t = as_scalar(t, "t", positive=True)
     mu = as_scalar(mu, "mu", nonnegative=True)
-    sigma2 = as_scalar(sigma2, "sigma2", positive=True)
-    return t, mu, sigma2
+    variance = as_scalar(variance, "variance", positive=True)
+    return t, mu, variance
 
 
 def _check_q(Q, name="Q"):
@@ -102,29 +111,29 @@ def _check_q(Q, name="Q"):
 
 class _Prior1D:
     """``log p0`` of the symmetric 1D mixture and its first two derivatives (derived:
-    ``p0 = exp(-(x^2 + mu^2) / (2 sigma^2)) cosh(mu x / sigma^2) / sqrt(2 pi sigma^2)``)."""
+    ``p0 = exp(-(x^2 + mu^2) / (2 variance)) cosh(mu x / variance) / sqrt(2 pi variance)``)."""
 
-    def __init__(self, mu, sigma2):
-        self.mu, self.sigma2 = mu, sigma2
-        self.k = mu / sigma2
-        self.const = -0.5 * math.log(2.0 * math.pi * sigma2) - math.log(2.0)
+    def __init__(self, mu, variance):
+        self.mu, self.variance = mu, variance
+        self.k = mu / variance
+        self.const = -0.5 * math.log(2.0 * math.pi * variance) - math.log(2.0)
 
     def log_p(self, x):
-        return -0.5 * (x * x + self.mu**2) / self.sigma2 + log2cosh(self.k * x) + self.const
+        return -0.5 * (x * x + self.mu**2) / self.variance + log2cosh(self.k * x) + self.const
 
     def derivatives(self, x):
         th = np.tanh(self.k * x)
-        return -x / self.sigma2 + self.k * th, -1.0 / self.sigma2 + self.k**2 * (1.0 - th * th)
+        return -x / self.variance + self.k * th, -1.0 / self.variance + self.k**2 * (1.0 - th * th)
 
 
-def _yh_sums(q_values, t, mu, sigma2, order):
+def _yh_sums(q_values, t, mu, variance, order):
     """``V`` (and its Q-derivatives up to ``order``) at each ``Q`` (formulas in the module docstring)."""
     a = math.exp(-t)
     D = -math.expm1(-2.0 * t)
     alpha = a * a / (2.0 * D)
     kappa = a / math.sqrt(D)
-    prior = _Prior1D(mu, sigma2)
-    sigma = math.sqrt(sigma2)
+    prior = _Prior1D(mu, variance)
+    sigma = math.sqrt(variance)  # class standard deviation
     d1 = math.inf if mu == 0 else math.pi * sigma / (2.0 * mu)
     g1, w1 = gaussian_nodes(gaussian_step(d1, _ACCURACY, 0.2))
     x_ref = mu + sigma * g1
@@ -168,7 +177,7 @@ def _yh_sums(q_values, t, mu, sigma2, order):
     return out.reshape((order + 1,) + q_values.shape)
 
 
-def yu_huang_potential(Q, t, *, mu=YU_HUANG_MU, sigma2=YU_HUANG_SIGMA2, likelihood_norm=False):
+def yu_huang_potential(Q, t, *, mu=YU_HUANG_MU, variance=YU_HUANG_VARIANCE, likelihood_norm=False):
     """Yu & Huang's Franz-Parisi potential ``V(Q) = -E log Z(Q | x_ref, x_t)`` of the 1D mixture.
 
     Parameters
@@ -177,9 +186,11 @@ def yu_huang_potential(Q, t, *, mu=YU_HUANG_MU, sigma2=YU_HUANG_SIGMA2, likeliho
         Squared distance ``(x - x_ref)^2``.
     t : float (> 0)
         VP time (``a = e^{-t}``, ``D = 1 - e^{-2t}``).
-    mu, sigma2 : float
-        Class mean and variance of the data ``(N(mu, sigma2) + N(-mu, sigma2)) / 2``; defaults
-        1 and 0.1 (source in the module docstring).
+    mu : float
+        Class mean of the data ``(N(mu, variance) + N(-mu, variance)) / 2``; default 1.
+    variance : float (> 0)
+        Class variance (the square of the class standard deviation); default 0.1 (source of
+        both defaults in the module docstring).
     likelihood_norm : bool
         Add ``(1/2) log(2 pi D)`` (``H`` with the normalised Gaussian kernel).
 
@@ -191,15 +202,15 @@ def yu_huang_potential(Q, t, *, mu=YU_HUANG_MU, sigma2=YU_HUANG_SIGMA2, likeliho
     >>> bool(v[1] < v[0])
     True
     """
-    t, mu, sigma2 = _check_params(t, mu, sigma2)
+    t, mu, variance = _check_params(t, mu, variance)
     q = _check_q(Q)
-    v = _yh_sums(q, t, mu, sigma2, 0)[0]
+    v = _yh_sums(q, t, mu, variance, 0)[0]
     if likelihood_norm:
         v = v + 0.5 * math.log(2.0 * math.pi * -math.expm1(-2.0 * t))
     return float(v) if np.ndim(Q) == 0 else v
 
 
-def yu_huang_potential_derivatives(Q, t, *, mu=YU_HUANG_MU, sigma2=YU_HUANG_SIGMA2, likelihood_norm=False):
+def yu_huang_potential_derivatives(Q, t, *, mu=YU_HUANG_MU, variance=YU_HUANG_VARIANCE, likelihood_norm=False):
     """``(V, dV/dQ, d^2V/dQ^2)`` of :func:`yu_huang_potential`, the derivatives analytic.
 
     Differentiating the quadrature sum (derived): with ``r = sqrt Q``, ``L+-' = +- l'(x+-) / (2r)``,
@@ -210,9 +221,9 @@ def yu_huang_potential_derivatives(Q, t, *, mu=YU_HUANG_MU, sigma2=YU_HUANG_SIGM
     ``V'' = -1 / (2 Q^2) - E[A'' + F_mm m'^2 + 2 F_ms m' s' + F_ss s'^2 + F_m m'' + F_s s'']``
     with ``A = (L+ + L-)/2``, ``m = (L+ - L-)/2``.
     """
-    t, mu, sigma2 = _check_params(t, mu, sigma2)
+    t, mu, variance = _check_params(t, mu, variance)
     q = _check_q(Q)
-    out = _yh_sums(q, t, mu, sigma2, 2)
+    out = _yh_sums(q, t, mu, variance, 2)
     if likelihood_norm:
         out[0] = out[0] + 0.5 * math.log(2.0 * math.pi * -math.expm1(-2.0 * t))
     if np.ndim(Q) == 0:
@@ -220,29 +231,29 @@ def yu_huang_potential_derivatives(Q, t, *, mu=YU_HUANG_MU, sigma2=YU_HUANG_SIGM
     return out[0], out[1], out[2]
 
 
-def _default_q_range(mu, sigma2):
-    sigma = math.sqrt(sigma2)
-    return 1e-3 * min(1.0, sigma2), (2.0 * mu + 12.0 * sigma) ** 2
+def _default_q_range(mu, variance):
+    sigma = math.sqrt(variance)
+    return 1e-3 * min(1.0, variance), (2.0 * mu + 12.0 * sigma) ** 2
 
 
-def _dv(Q, t, mu, sigma2, k):
-    return float(_yh_sums(np.array([Q]), t, mu, sigma2, k)[k][0])
+def _dv(Q, t, mu, variance, k):
+    return float(_yh_sums(np.array([Q]), t, mu, variance, k)[k][0])
 
 
-def _min_slope(t, mu, sigma2, q_lo, q_hi, n_scan):
+def _min_slope(t, mu, variance, q_lo, q_hi, n_scan):
     """``min_Q dV/dQ`` over ``[q_lo, q_hi]`` and where it is (scan, then bounded Brent)."""
     grid = np.geomspace(q_lo, q_hi, n_scan)
-    slopes = _yh_sums(grid, t, mu, sigma2, 1)[1]
+    slopes = _yh_sums(grid, t, mu, variance, 1)[1]
     i = int(np.argmin(slopes))
     lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, n_scan - 1)]
-    res = optimize.minimize_scalar(lambda q: _dv(q, t, mu, sigma2, 1), bounds=(lo, hi), method="bounded",
+    res = optimize.minimize_scalar(lambda q: _dv(q, t, mu, variance, 1), bounds=(lo, hi), method="bounded",
                                    options={"xatol": 1e-10 * hi})
     if res.fun < slopes[i]:
         return float(res.fun), float(res.x)
     return float(slopes[i]), float(grid[i])
 
 
-def yu_huang_extrema(t, *, mu=YU_HUANG_MU, sigma2=YU_HUANG_SIGMA2, q_range=None, n_scan=80):
+def yu_huang_extrema(t, *, mu=YU_HUANG_MU, variance=YU_HUANG_VARIANCE, q_range=None, n_scan=80):
     """The barrier (local maximum) and the secondary minimum of :func:`yu_huang_potential` at each t.
 
     ``V`` increases from ``-inf`` at ``Q = 0`` (the ``(1/2) log Q`` of the Jacobian). A secondary
@@ -262,17 +273,17 @@ def yu_huang_extrema(t, *, mu=YU_HUANG_MU, sigma2=YU_HUANG_SIGMA2, q_range=None,
     times = as_float_array(t, "t")
     if times.ndim > 1 or times.size == 0:
         raise ValueError(f"t: expected a scalar or a 1-D array of times, got shape {times.shape}")
-    _check_params(1.0, mu, sigma2)
-    q_lo, q_hi = _default_q_range(mu, sigma2) if q_range is None else _check_q(q_range, "q_range")
+    _check_params(1.0, mu, variance)
+    q_lo, q_hi = _default_q_range(mu, variance) if q_range is None else _check_q(q_range, "q_range")
     n_scan = as_positive_int(n_scan, "n_scan", minimum=8)
     rows = []
     for tt in np.atleast_1d(times):
-        tt, mu_, s2 = _check_params(float(tt), mu, sigma2)
-        slope, q_star = _min_slope(tt, mu_, s2, q_lo, q_hi, n_scan)
+        tt, mu_, var_ = _check_params(float(tt), mu, variance)
+        slope, q_star = _min_slope(tt, mu_, var_, q_lo, q_hi, n_scan)
         row = {"t": tt, "exists": slope < 0, "q_barrier": math.nan, "V_barrier": math.nan,
                "q_secondary": math.nan, "V_secondary": math.nan, "barrier": math.nan, "min_slope": slope}
         if slope < 0:
-            f = lambda q: _dv(q, tt, mu_, s2, 1)  # noqa: E731
+            f = lambda q: _dv(q, tt, mu_, var_, 1)  # noqa: E731
             left = np.geomspace(q_lo, q_star, 40)
             right = np.geomspace(q_star, q_hi, 40)
             fl = np.array([f(q) for q in left])
@@ -281,7 +292,7 @@ def yu_huang_extrema(t, *, mu=YU_HUANG_MU, sigma2=YU_HUANG_SIGMA2, q_range=None,
             k = int(np.flatnonzero(fr > 0)[0])
             qb = optimize.brentq(f, left[j], q_star, xtol=1e-14, rtol=1e-12)
             qs = optimize.brentq(f, q_star, right[k], xtol=1e-14, rtol=1e-12)
-            vb, vs = _yh_sums(np.array([qb, qs]), tt, mu_, s2, 0)[0]
+            vb, vs = _yh_sums(np.array([qb, qs]), tt, mu_, var_, 0)[0]
             row.update(q_barrier=qb, V_barrier=vb, q_secondary=qs, V_secondary=vs, barrier=vb - vs)
         rows.append(row)
     return pd.DataFrame(rows)
@@ -311,7 +322,7 @@ class Spinodal:
     d2V: float
 
 
-def yu_huang_disappearance_time(*, mu=YU_HUANG_MU, sigma2=YU_HUANG_SIGMA2, t_range=(0.01, 5.0), n_times=24,
+def yu_huang_disappearance_time(*, mu=YU_HUANG_MU, variance=YU_HUANG_VARIANCE, t_range=(0.01, 5.0), n_times=24,
                                 q_range=None, n_scan=80):
     """Time at which the secondary minimum of :func:`yu_huang_potential` disappears.
 
@@ -320,41 +331,60 @@ def yu_huang_disappearance_time(*, mu=YU_HUANG_MU, sigma2=YU_HUANG_SIGMA2, t_ran
     ``t_range`` locates the sign change (the smallest t where ``h`` turns negative). At the root
     the minimising ``Q`` is the merger point, where ``dV/dQ = d^2V/dQ^2 = 0``.
 
+    A spinodal of the Franz-Parisi potential, not a speciation criterion: Yu & Huang's speciation
+    time (the curvature of the reverse-SDE potential vanishes) is
+    :func:`replica.theory.speciation_time_potential` (0.42622 at the defaults, where this time is
+    about 0.21).
+
+    Parameters
+    ----------
+    mu, variance : float
+        Class mean and class variance, as in :func:`yu_huang_potential`.
+    t_range : (float, float)
+        Where to look for the sign change.
+    n_times : int
+        Geometric times of the scan in ``t_range``.
+    q_range : (float, float), optional
+        Range of ``Q`` searched for the smallest slope (default from ``mu`` and ``variance``).
+    n_scan : int
+        Grid points of that search.
+
     Returns a :class:`Spinodal` (fields nan when ``h`` does not change sign in ``t_range``).
     """
-    _check_params(1.0, mu, sigma2)
+    _check_params(1.0, mu, variance)
     lo, hi = (as_scalar(v, "t_range", positive=True) for v in t_range)
     if not hi > lo:
         raise ValueError(f"t_range: expected (t_min, t_max) with t_min < t_max, got {t_range!r}")
-    q_lo, q_hi = _default_q_range(mu, sigma2) if q_range is None else _check_q(q_range, "q_range")
+    q_lo, q_hi = _default_q_range(mu, variance) if q_range is None else _check_q(q_range, "q_range")
     times = np.geomspace(lo, hi, as_positive_int(n_times, "n_times", minimum=3))
-    h = np.array([_min_slope(float(tt), mu, sigma2, q_lo, q_hi, n_scan)[0] for tt in times])
+    h = np.array([_min_slope(float(tt), mu, variance, q_lo, q_hi, n_scan)[0] for tt in times])
     neg = np.flatnonzero(h < 0)
     if neg.size == 0 or neg[0] == 0:
         return Spinodal(math.nan, math.nan, math.nan, math.nan, math.nan)
     i = int(neg[0])
-    root = optimize.brentq(lambda tt: _min_slope(tt, mu, sigma2, q_lo, q_hi, n_scan)[0], times[i - 1], times[i],
+    root = optimize.brentq(lambda tt: _min_slope(tt, mu, variance, q_lo, q_hi, n_scan)[0], times[i - 1], times[i],
                            xtol=1e-12, rtol=1e-10)
-    _, q_star = _min_slope(root, mu, sigma2, q_lo, q_hi, n_scan)
-    v, dv, d2v = _yh_sums(np.array([q_star]), root, mu, sigma2, 2)[:, 0]
+    _, q_star = _min_slope(root, mu, variance, q_lo, q_hi, n_scan)
+    v, dv, d2v = _yh_sums(np.array([q_star]), root, mu, variance, 2)[:, 0]
     return Spinodal(float(root), float(q_star), float(v), float(dv), float(d2v))
 
 
 # -- N dimensions --------------------------------------------------------------------------------
-def nd_mixture_log_density(Q, t, n_dim, mu, sigma2, xi, zeta, R):
+def nd_mixture_log_density(Q, t, n_dim, mu, variance, xi, zeta, R):
     """``log P(Q)`` of the N-dimensional mixture for given reduced disorder (module docstring).
 
-    ``xi, zeta, R`` are arrays of shape ``(n,)``; returns shape ``(n, len(Q))``.
+    ``mu`` is the class mean per coordinate, ``variance`` the class variance; ``xi, zeta, R``
+    are arrays of shape ``(n,)``; returns shape ``(n, len(Q))``.
     """
     a = math.exp(-t)
     D = -math.expm1(-2.0 * t)
     s = D / (a * a)
-    v = sigma2 * s / (sigma2 + s)
+    v = variance * s / (variance + s)
     mu_norm = math.sqrt(n_dim) * mu
-    u = 2.0 * (mu_norm**2 + mu_norm * xi) / (sigma2 + s)
+    u = 2.0 * (mu_norm**2 + mu_norm * xi) / (variance + s)
     log_w_same = -np.logaddexp(0.0, -u)
     log_w_other = -np.logaddexp(0.0, u)
-    b = 2.0 * math.sqrt(v) * mu_norm / sigma2
+    b = 2.0 * math.sqrt(v) * mu_norm / variance
     lam_same = zeta * zeta + R
     lam_other = (zeta - b) ** 2 + R
     x = n_dim * np.asarray(Q, dtype=np.float64)[None, :] / v
@@ -364,11 +394,11 @@ def nd_mixture_log_density(Q, t, n_dim, mu, sigma2, xi, zeta, R):
     return np.logaddexp(log_w_same[:, None] + lf_same, log_w_other[:, None] + lf_other)
 
 
-def yu_huang_potential_nd(Q, t, n_dim, *, mu=YU_HUANG_MU, sigma2=YU_HUANG_SIGMA2, n_samples=4000, seed=0,
+def yu_huang_potential_nd(Q, t, n_dim, *, mu=YU_HUANG_MU, variance=YU_HUANG_VARIANCE, n_samples=4000, seed=0,
                           return_units=False):
     """Yu & Huang's construction in N dimensions: ``V_N(Q) = -(1/N) E log P(Q | x_ref, x_t)``.
 
-    Prior ``(N(mu 1, sigma2 I) + N(-mu 1, sigma2 I)) / 2`` (``mu`` per coordinate), VP,
+    Prior ``(N(mu 1, variance I) + N(-mu 1, variance I)) / 2`` (``mu`` per coordinate), VP,
     ``Q = |x - x_ref|^2 / N``, planted reference, ``P`` the normalised posterior density of Q
     (a two-term mixture of scaled noncentral chi-square densities, exact); the expectation over
     ``(x_ref, x_t)`` is a Monte Carlo average over ``n_samples`` draws of the three reduced
@@ -385,7 +415,7 @@ def yu_huang_potential_nd(Q, t, n_dim, *, mu=YU_HUANG_MU, sigma2=YU_HUANG_SIGMA2
     """
     import pandas as pd
 
-    t, mu, sigma2 = _check_params(t, mu, sigma2)
+    t, mu, variance = _check_params(t, mu, variance)
     n_dim = as_positive_int(n_dim, "n_dim")
     q = as_float_array(Q, "Q", ndim=1)
     if q.size == 0 or (q < 0).any():
@@ -394,14 +424,14 @@ def yu_huang_potential_nd(Q, t, n_dim, *, mu=YU_HUANG_MU, sigma2=YU_HUANG_SIGMA2
     gen = as_generator(seed, "seed")
     D = -math.expm1(-2.0 * t)
     s = D / math.exp(-2.0 * t)
-    xi = math.sqrt(sigma2 + s) * gen.standard_normal(n_samples)
+    xi = math.sqrt(variance + s) * gen.standard_normal(n_samples)
     zeta = gen.standard_normal(n_samples)
     R = gen.chisquare(n_dim - 1, n_samples) if n_dim > 1 else np.zeros(n_samples)
     units = np.empty((n_samples, q.size))
     chunk = max(1, (1 << 20) // max(q.size, 1))
     for start in range(0, n_samples, chunk):
         sl = slice(start, start + chunk)
-        units[sl] = -nd_mixture_log_density(q, t, n_dim, mu, sigma2, xi[sl], zeta[sl], R[sl]) / n_dim
+        units[sl] = -nd_mixture_log_density(q, t, n_dim, mu, variance, xi[sl], zeta[sl], R[sl]) / n_dim
     finite = np.isfinite(units).all(axis=0)
     with np.errstate(invalid="ignore"):
         mean = units.mean(axis=0)

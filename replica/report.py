@@ -718,10 +718,10 @@ def _closed_forms(row):
 
     process = str(row.get("process"))
     if process == "VP":
-        proc, noise = "vp", 1.0
+        proc, sigma = "vp", 1.0
     elif process == "VE":
         sigma = _param(row, "process_sigma")
-        proc, noise = "ve", (sigma**2 if np.isfinite(sigma) else 1.0)
+        proc, sigma = "ve", (sigma if np.isfinite(sigma) else 1.0)
     else:
         return {}
     out = {"process": process}
@@ -734,15 +734,15 @@ def _closed_forms(row):
     alpha = _param(row, "alpha")
     out["population"] = np.isfinite(alpha) or np.isfinite(_param(row, "n_points"))
     if np.isfinite(mu_norm2) and mu_norm2 > 0:
-        t_s = float(theory.speciation_time(mu_norm2 + variance, proc, noise))
+        t_s = float(theory.speciation_time(mu_norm2 + variance, proc, sigma=sigma))
         if np.isfinite(t_s):
             out["t_S"] = t_s
         n_comp, weight = _param(row, "n_components"), _param(row, "weight")
         symmetric = (not np.isfinite(n_comp) or n_comp == 2) and (not np.isfinite(weight) or weight == 0.5)
         if symmetric and bool(row.get("planted", True)):
-            out["phi"] = lambda t, m=mu_norm2, v=variance: theory.cloning_probability(t, m, v, proc, noise)
+            out["phi"] = lambda t, m=mu_norm2, v=variance: theory.cloning_probability(t, m, v, proc, sigma=sigma)
     if np.isfinite(alpha) and alpha > 0:
-        out["t_C"] = float(theory.collapse_time(alpha, variance, proc, noise))
+        out["t_C"] = float(theory.collapse_time(alpha, variance, proc, sigma=sigma))
     return out
 
 

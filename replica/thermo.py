@@ -4,9 +4,10 @@ Conventions
 -----------
 Forward process ``dx = F dt + sqrt(2 D0) dW`` with force ``F = -c_t x`` and diffusion coefficient
 ``D0 = g2_t / 2`` (``mc.dynamics`` lists ``c_t``, ``g2_t``: VP ``c = 1, D0 = 1``; VE ``c = 0,
-D0 = sigma^2 / 2``). p_t is the law of x_t, ``score = grad log p_t``, ``J = E|score|^2`` its Fisher
-information and ``v = F - D0 score`` the mean local velocity. Rates are per unit of forward time
-t (the generative process runs backward in t; its rates are per unit of reverse time).
+D0 = sigma^2 / 2``, ``sigma`` that of ``mc.VE(sigma)``). p_t is the law of x_t,
+``score = grad log p_t``, ``J = E|score|^2`` its Fisher information and ``v = F - D0 score`` the
+mean local velocity. Rates are per unit of forward time t (the generative process runs backward
+in t; its rates are per unit of reverse time).
 
 * entropy production rate ``Pi = E|v|^2 / D0``;
 * entropy flux into the medium ``Phi = E[F . v] / D0`` (heat per temperature);
@@ -63,8 +64,7 @@ from .stats import Estimate, jackknife
 
 __all__ = [
     "yu_huang_rates",
-    "yu_huang_optimal_time",
-    "yu_huang_speciation_time",
+    "yu_huang_reverse_flux_minimum_time",
     "gaussian_rates",
     "gaussian_entropy_production",
     "entropy_rates",
@@ -74,7 +74,7 @@ __all__ = [
     "free_energy",
     "reverse_potential",
     "potential_curvature",
-    "potential_speciation_time",
+    "speciation_time_potential_numeric",
     "count_wells",
     "integral_fluctuation",
     "DetailedFluctuation",
@@ -111,10 +111,10 @@ def _check_process(process):
 
 
 # -- Yu & Huang: 1D two-class mixture, VP ------------------------------------------------------
-def yu_huang_rates(t, mu, sigma=1.0):
-    """Closed forms of Yu & Huang (physics.md) for the 1D mixture ``(N(mu, sigma^2) + N(-mu, sigma^2)) / 2`` under VP.
+def yu_huang_rates(t, mu, *, variance=1.0):
+    """Closed forms of Yu & Huang (physics.md) for the 1D mixture ``(N(mu, variance) + N(-mu, variance)) / 2`` under VP.
 
-    ``G = 1 - e^{-2t} + sigma^2 e^{-2t}``, ``S = mu^2 e^{-2t}``,
+    ``G = 1 - e^{-2t} + variance e^{-2t}``, ``S = mu^2 e^{-2t}``,
     ``M1 = E_{x ~ p_t} tanh^2(mu e^{-t} x / G)`` (trapezoid rule over one component, the integrand
     being even; relative accuracy about 1e-12), Fisher information ``J = 1/G - (S/G^2)(1 - M1)``,
     ``E[x^2] = S + G``, entropy production rate ``Pi = E[x^2] - 2 + J``, entropy flux
@@ -124,7 +124,10 @@ def yu_huang_rates(t, mu, sigma=1.0):
     Parameters
     ----------
     t : float or array (>= 0)
-    mu : float (> 0); sigma : float (> 0)
+    mu : float (> 0)
+        Class mean.
+    variance : float (> 0), keyword-only
+        Class variance (``variance`` of ``mc.GaussianMixture.two_class``).
 
     Returns
     -------
@@ -133,9 +136,9 @@ def yu_huang_rates(t, mu, sigma=1.0):
     """
     tt = _times(t)
     mu = as_scalar(mu, "mu", positive=True)
-    sigma = as_scalar(sigma, "sigma", positive=True)
+    variance = as_scalar(variance, "variance", positive=True)
     e2 = np.exp(-2.0 * tt)
-    G = 1.0 - e2 + sigma**2 * e2
+    G = 1.0 - e2 + variance * e2
     S = mu**2 * e2
     m = mu * np.exp(-tt)
     M1 = np.empty_like(G)
@@ -162,34 +165,34 @@ def yu_huang_rates(t, mu, sigma=1.0):
     }
 
 
-def yu_huang_optimal_time(mu, sigma=1.0, t_max=10.0, n_grid=400):
-    """The time ``t*`` minimising the reverse entropy flux ``Phi*(t)`` (Yu & Huang (physics.md)).
+def yu_huang_reverse_flux_minimum_time(mu, *, variance=1.0, t_max=10.0, n_grid=400):
+    """The time ``t*`` minimising the reverse entropy flux ``Phi*(t) = E[x^2] - 3 + 2 J`` of the 1D
+    mixture ``(N(mu, variance) + N(-mu, variance)) / 2`` under VP (Yu & Huang (physics.md);
+    :func:`yu_huang_rates`).
 
     A grid search on ``[0, t_max]`` followed by a bounded Brent refinement around the best
     grid point. Returns ``nan`` when the minimum sits on the boundary of the interval.
+
+    A thermodynamic time, not a speciation criterion: the speciation time of the same model (the
+    curvature of the reverse-SDE potential vanishes) is
+    :func:`replica.theory.speciation_time_potential` (closed form) and
+    :func:`speciation_time_potential_numeric` (any model); the peak of the conditional entropy
+    rate is :func:`peak_time` of :func:`information_rate`.
     """
     t_max = as_scalar(t_max, "t_max", positive=True)
     n_grid = as_positive_int(n_grid, "n_grid", minimum=3)
     grid = np.linspace(0.0, t_max, n_grid)
-    vals = yu_huang_rates(grid, mu, sigma)["reverse_entropy_flux"]
+    vals = yu_huang_rates(grid, mu, variance=variance)["reverse_entropy_flux"]
     i = int(np.argmin(vals))
     if i == 0 or i == n_grid - 1:
         return math.nan
     res = optimize.minimize_scalar(
-        lambda u: float(yu_huang_rates(u, mu, sigma)["reverse_entropy_flux"]),
+        lambda u: float(yu_huang_rates(u, mu, variance=variance)["reverse_entropy_flux"]),
         bounds=(grid[i - 1], grid[i + 1]),
         method="bounded",
         options={"xatol": 1e-10},
     )
     return float(res.x)
-
-
-def yu_huang_speciation_time(mu, sigma=1.0):
-    """``t_s = (1/2) log(mu^2 + sqrt(mu^4 + (sigma^2 - 1)^2))`` (Yu & Huang (physics.md)): the
-    curvature of the generative potential ``U = -x^2/2 - 2 log p_t`` vanishes at the origin."""
-    mu = as_scalar(mu, "mu", positive=True)
-    sigma = as_scalar(sigma, "sigma", positive=True)
-    return 0.5 * math.log(mu**2 + math.sqrt(mu**4 + (sigma**2 - 1.0) ** 2))
 
 
 # -- general rates ----------------------------------------------------------------------------------
@@ -552,12 +555,18 @@ def potential_curvature(model, process, t, x=None):
     return float(g2[0] / post.D - c[0] - g2[0] * (post.a / post.D) ** 2 * lam)
 
 
-def potential_speciation_time(model, process, t_lo=1e-3, t_hi=20.0):
-    """Time where :func:`potential_curvature` at the mean of p_t changes sign (root by Brent).
+def speciation_time_potential_numeric(model, process, t_lo=1e-3, t_hi=20.0):
+    """Speciation time by the potential criterion, for any model and process: the time where
+    :func:`potential_curvature` (the smallest eigenvalue of ``Hess U`` at the mean of p_t, from the
+    exact posterior covariance) changes sign, root by Brent's method in ``[t_lo, t_hi]``.
 
-    For the symmetric 1D two-class mixture in VP this is Yu & Huang's
-    ``t_s = (1/2) log(mu^2 + sqrt(mu^4 + (sigma^2 - 1)^2))``. Returns ``nan`` if there is no sign
-    change in ``[t_lo, t_hi]``.
+    The numeric counterpart of the closed form :func:`replica.theory.speciation_time_potential`:
+    for the symmetric two-class mixture ``+-mu`` with ``variance`` in VP both give Yu & Huang's
+    ``t_s = (1/2) log(|mu|^2 + sqrt(|mu|^4 + (variance - 1)^2))`` (``|mu|^2 = N mu^2`` for a
+    per-coordinate ``mu``). Returns ``nan`` if there is no sign change in ``[t_lo, t_hi]``.
+    Other times of the same model: :func:`yu_huang_reverse_flux_minimum_time` (minimum of the
+    reverse entropy flux) and ``replica.yu_huang_disappearance_time`` (spinodal of the
+    Franz-Parisi potential).
     """
     f = lambda u: potential_curvature(model, process, u)  # noqa: E731
     lo, hi = f(t_lo), f(t_hi)
@@ -596,6 +605,9 @@ def integral_fluctuation(sigma):
 
     The integral fluctuation theorem says 1. The error is meaningful only where
     ``<exp(-2 Sigma)>`` is finite (see :func:`gaussian_entropy_production`).
+
+    ``sigma`` : array (n,), the total entropy productions ``Sigma`` of n paths (the name is the
+    entropy production's symbol, not a standard deviation).
     """
     s = as_float_array(sigma, "sigma", ndim=1)
     if s.size < 2:

@@ -16,15 +16,17 @@ from scipy import integrate, stats
 
 import mc
 import replica
+from replica import theory
+from replica.franz_parisi_1d import YU_HUANG_MU, YU_HUANG_VARIANCE
 from replica.franz_parisi_kernels import log_iv, log_ncx2_pdf
 from tests.conftest import within_standard_errors
 
 
-def brute_force_yu_huang(Q, t, mu, sigma2, n, seed):
+def brute_force_yu_huang(Q, t, mu, variance, n, seed):
     """-E log Z(Q) over n joint (x_ref, x_t) draws, straight from Yu & Huang's definitions."""
     rng = np.random.default_rng(seed)
     a, D = math.exp(-t), 1.0 - math.exp(-2.0 * t)
-    sigma = math.sqrt(sigma2)
+    sigma = math.sqrt(variance)  # class standard deviation
     cls = rng.choice([-1.0, 1.0], n)
     x_ref = cls * mu + sigma * rng.standard_normal(n)
     x_t = a * x_ref + math.sqrt(D) * rng.standard_normal(n)
@@ -53,7 +55,7 @@ def test_yu_huang_potential_matches_brute_force_average_over_joint_draws(t):
 def test_yu_huang_potential_brute_force_check_fails_for_wrong_variance_negative_control():
     Q = np.array([0.5, 1.3, 3.7])
     mc_mean, mc_err = brute_force_yu_huang(Q, 1.0, 1.0, 0.1, 200_000, seed=11)
-    wrong = replica.yu_huang_potential(Q, 1.0, sigma2=0.12)
+    wrong = replica.yu_huang_potential(Q, 1.0, variance=0.12)
     assert not within_standard_errors(wrong, mc_mean, mc_err).all()
 
 
@@ -63,14 +65,14 @@ def test_likelihood_normalisation_shifts_by_half_log_two_pi_d():
     np.testing.assert_allclose(shift, 0.5 * math.log(2.0 * math.pi * (1.0 - math.exp(-1.4))), rtol=1e-13)
 
 
-@pytest.mark.parametrize("t,mu,sigma2", [(0.05, 1.0, 0.1), (0.3, 1.0, 0.1), (1.5, 2.0, 0.5)])
-def test_yu_huang_derivatives_match_finite_differences(t, mu, sigma2):
+@pytest.mark.parametrize("t,mu,variance", [(0.05, 1.0, 0.1), (0.3, 1.0, 0.1), (1.5, 2.0, 0.5)])
+def test_yu_huang_derivatives_match_finite_differences(t, mu, variance):
     Q = np.array([0.05, 0.8, 2.1, 4.0, 7.5])
-    V, dV, d2V = replica.yu_huang_potential_derivatives(Q, t, mu=mu, sigma2=sigma2)
-    np.testing.assert_allclose(V, replica.yu_huang_potential(Q, t, mu=mu, sigma2=sigma2), rtol=0, atol=1e-12)
+    V, dV, d2V = replica.yu_huang_potential_derivatives(Q, t, mu=mu, variance=variance)
+    np.testing.assert_allclose(V, replica.yu_huang_potential(Q, t, mu=mu, variance=variance), rtol=0, atol=1e-12)
     h = 1e-4 * Q
-    vp = replica.yu_huang_potential(Q + h, t, mu=mu, sigma2=sigma2)
-    vm = replica.yu_huang_potential(Q - h, t, mu=mu, sigma2=sigma2)
+    vp = replica.yu_huang_potential(Q + h, t, mu=mu, variance=variance)
+    vm = replica.yu_huang_potential(Q - h, t, mu=mu, variance=variance)
     # central differences: truncation h^2 |V'''| / 6 and rounding ~1e-13 / h (resp. / h^2)
     np.testing.assert_allclose(dV, (vp - vm) / (2 * h), rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(d2V, (vp - 2 * V + vm) / h**2, rtol=1e-4, atol=1e-3)
@@ -93,21 +95,22 @@ def test_secondary_minimum_at_t1_is_located_and_detected_as_fragmented():
 
 
 def test_no_secondary_minimum_at_small_t_or_for_a_unimodal_prior_negative_controls():
-    # Small t: both posterior components sit at y, the distance between them ~ 2 s mu / sigma^2 -> 0.
+    # Small t: both posterior components sit at y, the distance between them ~ 2 s mu / variance -> 0.
     # (Large t is no negative control for these parameters: the posterior tends to p0, which is
-    # bimodal since mu > sigma, so the secondary minimum persists; a unimodal p0 has none at any t.)
+    # bimodal since mu^2 > variance, so the secondary minimum persists; a unimodal p0 has none at any t.)
     q = np.linspace(0.05, 8.0, 160)
     assert not replica.yu_huang_extrema(0.1).iloc[0].exists
     curve = pd.DataFrame({"q": q, "V": replica.yu_huang_potential(q, 0.1), "stderr": 0.0, "n_dim": 1})
     assert not replica.FranzParisi().fit(curve).fragmented_
-    rows = replica.yu_huang_extrema([0.3, 1.0, 5.0], mu=1.0, sigma2=1.5)
+    rows = replica.yu_huang_extrema([0.3, 1.0, 5.0], mu=1.0, variance=1.5)
     assert not rows.exists.any()
     assert replica.yu_huang_extrema(5.0).iloc[0].exists
 
 
 def test_disappearance_time_is_where_the_secondary_minimum_stops_existing():
     sp = replica.yu_huang_disappearance_time()
-    assert 0.1 < sp.t < 0.42622  # before (below) the speciation time of these parameters
+    # before (below) the speciation time of these parameters, a different quantity
+    assert 0.1 < sp.t < theory.speciation_time_potential(YU_HUANG_MU**2, YU_HUANG_VARIANCE)
     assert abs(sp.dV) < 1e-9 and abs(sp.d2V) < 1e-5
     below, above = replica.yu_huang_extrema([sp.t * (1 - 1e-3), sp.t * (1 + 1e-3)]).exists
     assert not below and above
@@ -118,9 +121,9 @@ def test_disappearance_time_is_where_the_secondary_minimum_stops_existing():
 
 
 def test_nd_potential_at_n1_is_yu_huang_plus_the_log_evidence():
-    t, mu, sigma2 = 1.0, 1.0, 0.1
+    t, mu, variance = 1.0, 1.0, 0.1
     a, D = math.exp(-t), 1.0 - math.exp(-2.0 * t)
-    G = D + a * a * sigma2
+    G = D + a * a * variance
 
     def p_t(x):
         return 0.5 * (stats.norm.pdf(x, a * mu, math.sqrt(G)) + stats.norm.pdf(x, -a * mu, math.sqrt(G)))
@@ -133,10 +136,10 @@ def test_nd_potential_at_n1_is_yu_huang_plus_the_log_evidence():
 
 
 def test_nd_potential_matches_the_general_gaussian_mixture_route_with_planted_references():
-    n, t, mu, sigma2 = 6, 0.8, 1.0, 0.1
+    n, t, mu, variance = 6, 0.8, 1.0, 0.1
     Q = np.array([0.1, 0.25, 1.0, 2.5, 4.0])
-    reduced = replica.yu_huang_potential_nd(Q, t, n, mu=mu, sigma2=sigma2, n_samples=40_000, seed=5)
-    model = mc.GaussianMixture.two_class(np.full(n, mu), variance=sigma2)
+    reduced = replica.yu_huang_potential_nd(Q, t, n, mu=mu, variance=variance, n_samples=40_000, seed=5)
+    model = mc.GaussianMixture.two_class(np.full(n, mu), variance=variance)
     general = replica.franz_parisi_quenched(model, mc.VP(), t, n_disorder=600, seed=9, reference="planted",
                                             q_grid=Q, order_parameter="distance")
     se = np.hypot(reduced["stderr"], general["stderr"])
@@ -196,8 +199,8 @@ def test_yu_huang_bad_input_names_the_argument():
         replica.yu_huang_potential([0.0, 1.0], 1.0)
     with pytest.raises(ValueError, match="t"):
         replica.yu_huang_potential(1.0, -1.0)
-    with pytest.raises(ValueError, match="sigma2"):
-        replica.yu_huang_potential(1.0, 1.0, sigma2=0.0)
+    with pytest.raises(ValueError, match="variance"):
+        replica.yu_huang_potential(1.0, 1.0, variance=0.0)
     with pytest.raises(ValueError, match="t_range"):
         replica.yu_huang_disappearance_time(t_range=(1.0, 0.5))
     with pytest.raises(ValueError, match="n_dim"):

@@ -13,17 +13,18 @@ from scipy import integrate, stats
 
 import mc
 from mc import dynamics as dyn
+from replica import theory
 from replica import thermo as th
 
 from conftest import within_standard_errors
 
-YH_PARAMS = [(2.0, 0.5), (1.0, 1.0), (3.0, 0.1), (1.0, 1.5)]
+YH_PARAMS = [(2.0, 0.25), (1.0, 1.0), (3.0, 0.01), (1.0, 2.25)]  # (mu, variance)
 
 
-def fisher_information_by_quad(t, mu, sigma):
-    """J = int p'^2 / p over the VP marginal of (N(mu, sigma^2) + N(-mu, sigma^2)) / 2."""
+def fisher_information_by_quad(t, mu, variance):
+    """J = int p'^2 / p over the VP marginal of (N(mu, variance) + N(-mu, variance)) / 2."""
     a = math.exp(-t)
-    G = a * a * sigma**2 + 1.0 - a * a
+    G = a * a * variance + 1.0 - a * a
     m, sd = mu * a, math.sqrt(G)
 
     def integrand(x):
@@ -42,19 +43,19 @@ def se(a):
 
 
 # -- Yu & Huang closed forms ---------------------------------------------------------------------------
-@pytest.mark.parametrize("mu, sigma", YH_PARAMS)
-def test_yu_huang_fisher_information_matches_independent_quadrature(mu, sigma):
+@pytest.mark.parametrize("mu, variance", YH_PARAMS)
+def test_yu_huang_fisher_information_matches_independent_quadrature(mu, variance):
     t = np.array([0.001, 0.05, 0.3, 1.0, 3.0])
-    J = th.yu_huang_rates(t, mu, sigma)["fisher_information"]
-    ref = np.array([fisher_information_by_quad(u, mu, sigma) for u in t])
+    J = th.yu_huang_rates(t, mu, variance=variance)["fisher_information"]
+    ref = np.array([fisher_information_by_quad(u, mu, variance) for u in t])
     np.testing.assert_allclose(J, ref, rtol=1e-10)
 
 
-@pytest.mark.parametrize("mu, sigma", YH_PARAMS)
-def test_yu_huang_rates_equal_the_general_rates_of_the_1d_mixture(mu, sigma):
+@pytest.mark.parametrize("mu, variance", YH_PARAMS)
+def test_yu_huang_rates_equal_the_general_rates_of_the_1d_mixture(mu, variance):
     t = np.array([0.01, 0.2, 0.7, 1.5, 4.0])
-    yh = th.yu_huang_rates(t, mu, sigma)
-    df = th.entropy_rates(mc.GaussianMixture.two_class(mu, variance=sigma**2), mc.VP(), t, method="quadrature")
+    yh = th.yu_huang_rates(t, mu, variance=variance)
+    df = th.entropy_rates(mc.GaussianMixture.two_class(mu, variance=variance), mc.VP(), t, method="quadrature")
     get = lambda name: df[df.observable == name].value.to_numpy()  # noqa: E731
     for name in ["fisher_information", "second_moment", "entropy_production_rate", "entropy_flux", "reverse_entropy_flux", "system_entropy_rate"]:
         np.testing.assert_allclose(get(name), yh[name], rtol=1e-10, atol=1e-12)
@@ -64,32 +65,45 @@ def test_yu_huang_rates_equal_the_general_rates_of_the_1d_mixture(mu, sigma):
     np.testing.assert_allclose(yh["reverse_entropy_flux"], 2 * yh["entropy_production_rate"] - yh["entropy_flux"], rtol=1e-12, atol=1e-12)
 
 
-def test_yu_huang_optimal_time_minimises_the_reverse_entropy_flux():
-    for mu, sigma in [(2.0, 0.5), (1.0, 1.0), (3.0, 0.5)]:
-        ts = th.yu_huang_optimal_time(mu, sigma)
-        phi = lambda u: float(th.yu_huang_rates(u, mu, sigma)["reverse_entropy_flux"])  # noqa: E731
+def test_yu_huang_reverse_flux_minimum_time_minimises_the_reverse_entropy_flux():
+    for mu, variance in [(2.0, 0.25), (1.0, 1.0), (3.0, 0.25)]:
+        ts = th.yu_huang_reverse_flux_minimum_time(mu, variance=variance)
+        phi = lambda u: float(th.yu_huang_rates(u, mu, variance=variance)["reverse_entropy_flux"])  # noqa: E731
         assert phi(ts) < min(phi(ts - 0.02), phi(ts + 0.02))
         assert abs(phi(ts + 1e-4) - phi(ts - 1e-4)) / 2e-4 < 1e-4
         grid = np.linspace(0, 10, 4001)
-        assert phi(ts) <= th.yu_huang_rates(grid, mu, sigma)["reverse_entropy_flux"].min() + 1e-12
+        assert phi(ts) <= th.yu_huang_rates(grid, mu, variance=variance)["reverse_entropy_flux"].min() + 1e-12
 
 
-@pytest.mark.parametrize("mu, sigma", [(2.0, 0.5), (1.0, 1.0), (1.0, 1.5), (3.0, 0.1)])
-def test_generative_potential_curvature_vanishes_at_yu_huang_speciation_time(mu, sigma):
-    model = mc.GaussianMixture.two_class(mu, variance=sigma**2)
-    ts = th.yu_huang_speciation_time(mu, sigma)
-    assert th.potential_speciation_time(model, mc.VP()) == pytest.approx(ts, rel=1e-9)
+@pytest.mark.parametrize("mu, variance", [(2.0, 0.25), (1.0, 1.0), (1.0, 2.25), (3.0, 0.01)])
+def test_generative_potential_curvature_vanishes_at_yu_huang_speciation_time(mu, variance):
+    model = mc.GaussianMixture.two_class(mu, variance=variance)
+    ts = theory.speciation_time_potential(mu**2, variance)  # closed form, |mu|^2 = mu^2 in 1D
+    assert th.speciation_time_potential_numeric(model, mc.VP()) == pytest.approx(ts, rel=1e-9)
     # multi-well before (in generation: after) speciation, convex-like well before it
     assert th.count_wells(model, mc.VP(), ts + 0.1) == 1
     assert th.count_wells(model, mc.VP(), ts - 0.1) == 2
 
 
+def test_numeric_speciation_time_in_n_dimensions_uses_the_squared_norm_of_the_class_mean():
+    # a vector mean, and the per-coordinate mu of the models (|mu|^2 = N mu^2)
+    mu = np.array([0.5, -0.7, 0.4, 0.3])
+    vector = mc.GaussianMixture.two_class(mu, variance=0.3)
+    assert th.speciation_time_potential_numeric(vector, mc.VP()) == pytest.approx(
+        theory.speciation_time_potential(float(mu @ mu), 0.3), rel=1e-9)
+    per_coordinate = mc.GaussianMixture.two_class(0.8, variance=0.3, n_dim=4)
+    numeric = th.speciation_time_potential_numeric(per_coordinate, mc.VP())
+    assert numeric == pytest.approx(theory.speciation_time_potential(4 * 0.8**2, 0.3), rel=1e-9)
+    # negative control: mu per coordinate taken for |mu| gives another time
+    assert abs(theory.speciation_time_potential(0.8**2, 0.3) - numeric) > 0.1
+
+
 def test_yu_huang_rates_match_forward_and_generative_trajectories():
     """Mean increments of Sigma over [t_k, t_k+1] against int Pi dt (forward and generative
     paths), of the medium entropy against int Phi (forward) and int Phi* (generative)."""
-    mu, sigma = 2.0, 0.5
-    model = mc.GaussianMixture.two_class(mu, variance=sigma**2)
-    integral = lambda name, lo, hi: integrate.quad(lambda u: float(th.yu_huang_rates(u, mu, sigma)[name]), lo, hi, epsabs=1e-11)[0]  # noqa: E731
+    mu, variance = 2.0, 0.25
+    model = mc.GaussianMixture.two_class(mu, variance=variance)
+    integral = lambda name, lo, hi: integrate.quad(lambda u: float(th.yu_huang_rates(u, mu, variance=variance)[name]), lo, hi, epsabs=1e-11)[0]  # noqa: E731
 
     fwd = dyn.forward(model, mc.VP(), 3.0, n_trajectories=20000, seed=31, n_steps=6, record_every=1)
     for arr, name in ((fwd.entropy_production, "entropy_production_rate"), (fwd.medium_entropy, "entropy_flux")):
@@ -106,22 +120,22 @@ def test_yu_huang_rates_match_forward_and_generative_trajectories():
 
 def test_yu_huang_entropy_production_rate_plug_in_estimate_along_generative_paths():
     """Pi(t) = E (x + score)^2 (F = -x, D0 = 1) averaged over generative paths at recorded t."""
-    mu, sigma = 2.0, 0.5
-    model = mc.GaussianMixture.two_class(mu, variance=sigma**2)
+    mu, variance = 2.0, 0.25
+    model = mc.GaussianMixture.two_class(mu, variance=variance)
     rev = dyn.reverse(model, mc.VP(), 3.0, 0.05, n_trajectories=10000, seed=33, n_steps=300, record_every=50, record_positions=True)
     for k, t in enumerate(rev.t):
         x = rev.x[:, k]
         _, score, _, _ = dyn.score_terms(model, mc.VP(), x, t)
         pi = ((x + score) ** 2).ravel()
-        assert within_standard_errors(pi.mean(), th.yu_huang_rates(t, mu, sigma)["entropy_production_rate"], se(pi))
+        assert within_standard_errors(pi.mean(), th.yu_huang_rates(t, mu, variance=variance)["entropy_production_rate"], se(pi))
 
 
 def test_yu_huang_check_fails_for_wrong_variance_negative_control():
-    mu, sigma = 2.0, 0.5
-    model = mc.GaussianMixture.two_class(mu, variance=sigma**2)
+    mu, variance = 2.0, 0.25
+    model = mc.GaussianMixture.two_class(mu, variance=variance)
     fwd = dyn.forward(model, mc.VP(), 3.0, n_trajectories=20000, seed=31, n_steps=6, record_every=1)
     inc = np.diff(fwd.entropy_production, axis=1)
-    wrong = [integrate.quad(lambda u: float(th.yu_huang_rates(u, mu, 0.6)["entropy_production_rate"]), lo, hi)[0] for lo, hi in zip(fwd.t[:-1], fwd.t[1:])]
+    wrong = [integrate.quad(lambda u: float(th.yu_huang_rates(u, mu, variance=0.36)["entropy_production_rate"]), lo, hi)[0] for lo, hi in zip(fwd.t[:-1], fwd.t[1:])]
     assert not within_standard_errors(inc.mean(axis=0), wrong, se(inc)).all()
 
 
@@ -145,11 +159,11 @@ def test_gaussian_rates_equal_quadrature_and_minus_the_kl_derivative(proc):
 def test_n_dimensional_mixture_rates_decompose_into_yu_huang_plus_gaussian_directions():
     """|mu| along e1 in N = 3: p_t factorises into the 1D mixture along e1 and N(0, G) on the
     other axes, so J_N = J_1D + (N - 1)/G (derived); Monte Carlo within 5 SE."""
-    mu, sigma, N = 1.5, 0.7, 3
-    model = mc.GaussianMixture.two_class(np.array([mu, 0.0, 0.0]), variance=sigma**2)
+    mu, variance, N = 1.5, 0.49, 3
+    model = mc.GaussianMixture.two_class(np.array([mu, 0.0, 0.0]), variance=variance)
     t = np.array([0.1, 0.6, 1.5])
     df = th.entropy_rates(model, mc.VP(), t, method="monte_carlo", n_samples=20000, seed=4)
-    yh = th.yu_huang_rates(t, mu, sigma)
+    yh = th.yu_huang_rates(t, mu, variance=variance)
     J_ref = yh["fisher_information"] + (N - 1) / yh["G"]
     rows = df[df.observable == "fisher_information"]
     assert within_standard_errors(rows.value.to_numpy(), J_ref, rows.stderr.to_numpy()).all()
@@ -308,6 +322,10 @@ def test_invalid_arguments_raise_errors_naming_the_argument():
         th.yu_huang_rates(0.5, -1.0)
     with pytest.raises(ValueError, match="^t: "):
         th.yu_huang_rates(-0.5, 1.0)
+    with pytest.raises(ValueError, match="^variance: "):
+        th.yu_huang_rates(0.5, 1.0, variance=0.0)
+    with pytest.raises(TypeError):  # keyword-only: a standard deviation cannot be passed by position
+        th.yu_huang_rates(0.5, 1.0, 0.5)
     model = mc.GaussianMixture.two_class(np.array([1.0, 0.0]), variance=0.5)
     with pytest.raises(ValueError, match="^method: 'quadrature' needs N = 1"):
         th.entropy_rates(model, mc.VP(), 0.5)

@@ -125,7 +125,7 @@ def test_speciation_negative_control_wrong_variance_is_rejected():
     table = mixture_table((4,), 400, seed=5)
     row = locate(table, "speciation", criteria=["level"], n_boot=400, seed=2).iloc[0]
     right = brentq(lambda t: float(theory.cloning_probability(t, 4)) - 0.75, 1e-6, 4.0)
-    wrong = brentq(lambda t: float(theory.cloning_probability(t, 4, sigma2=3.0)) - 0.75, 1e-6, 4.0)
+    wrong = brentq(lambda t: float(theory.cloning_probability(t, 4, variance=3.0)) - 0.75, 1e-6, 4.0)
     assert abs(row["t_estimate"] - right) < 4 * row["stderr"]
     assert abs(row["t_estimate"] - wrong) > 4 * row["stderr"]
 

@@ -194,7 +194,7 @@ def _log_iv_flat(nu, x, scaled):
     """
     out = np.empty_like(x)
     zero = x == 0
-    out[zero] = np.where(nu[zero] == 0, 0.0, -np.inf)
+    out[zero] = np.where(nu[zero] == 0, 0.0, np.where(nu[zero] < 0, np.inf, -np.inf))  # I_nu(0): 1, 0, inf
     inf = np.isposinf(x)
     out[inf] = -np.inf if scaled else np.inf
     pos = ~zero & ~inf
@@ -204,7 +204,8 @@ def _log_iv_flat(nu, x, scaled):
     rest = pos & ~series
     debye = rest & (np.hypot(nu, x) >= _DEBYE_MIN_H)
     amos = rest & ~debye  # nu < 50 and 2 sqrt(nu + 1) < x < 50: ive is a normal number here
-    out[debye] = _debye_log_ive(nu[debye], x[debye])
+    # -1/2 <= nu < 0: I_nu = I_|nu| + (2/pi) sin(|nu| pi) K_|nu|, and K / I ~ e^{-2x} < 1e-43 here
+    out[debye] = _debye_log_ive(np.abs(nu[debye]), x[debye])
     out[amos] = np.log(_sp.ive(nu[amos], x[amos]))
     if not scaled:
         out[rest] += x[rest]
@@ -282,7 +283,7 @@ def log_bessel_ive(nu, x):
 
     Parameters
     ----------
-    nu : array_like, >= 0
+    nu : array_like, >= -1/2
         Order.
     x : array_like, >= 0 (``inf`` allowed)
         Argument; broadcast against ``nu``.
@@ -294,12 +295,12 @@ def log_bessel_ive(nu, x):
         ``x = inf``. Methods: see the module docstring (power series, ``scipy.special.ive``,
         uniform expansion A&S 9.7.7).
     """
-    nu_f, x_f, shape = _prepare(nu, x, nu_min=0.0, nu_text="0")
+    nu_f, x_f, shape = _prepare(nu, x, nu_min=-0.5, nu_text="-1/2")
     return _finish(_log_iv_flat(nu_f, x_f, scaled=True), shape)
 
 
 def log_bessel_iv(nu, x):
-    """``log I_nu(x)`` for ``nu >= 0``, ``x >= 0``, vectorised, without overflow or underflow.
+    """``log I_nu(x)`` for ``nu >= -1/2``, ``x >= 0``, vectorised, without overflow or underflow.
 
     ``I_nu`` is the modified Bessel function of the first kind (A&S 9.6.3). The relative
     error is a few 1e-16, at most ~2e-14 where the logarithm is a small difference of large
@@ -310,7 +311,7 @@ def log_bessel_iv(nu, x):
     >>> float(log_bessel_iv(500.0, 1.0))  # I_500(1) ~ 1e-1284: ive underflows, this does not
     -2957.90...
     """
-    nu_f, x_f, shape = _prepare(nu, x, nu_min=0.0, nu_text="0")
+    nu_f, x_f, shape = _prepare(nu, x, nu_min=-0.5, nu_text="-1/2")
     return _finish(_log_iv_flat(nu_f, x_f, scaled=False), shape)
 
 

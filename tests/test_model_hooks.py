@@ -17,7 +17,7 @@ from mc import dynamics as dyn
 from mc.models.base import DataModel, ExactPosterior
 from mc.models.ising import SpinKernel
 from mc.sampler import continuous_prior
-from replica.franz_parisi_potential import franz_parisi
+from replica.potentials.franz_parisi import franz_parisi
 from replica.overlaps import q_ea
 from replica.states import class_responsibilities
 

@@ -194,7 +194,7 @@ class ExactPosterior(abc.ABC):
 
     # hooks for the generic analyses (see the module docstring) ----------------
 
-    #: Exact route of ``replica.franz_parisi_potential`` for this posterior: ``"spins"``
+    #: Exact route of ``replica.potentials.franz_parisi`` for this posterior: ``"spins"``
     #: (enumerated spin states: mass of each value of q), ``"points"`` (a finite set of points
     #: with weights: a binned density) or ``"mixture"`` (Gaussian components: closed-form
     #: densities); ``None`` when there is no exact route.

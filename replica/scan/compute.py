@@ -208,7 +208,7 @@ def _franz_parisi(spec, post, state, key):
     ``replica.umbrella.ConvergenceError`` naming them, and the task fails with that message), and
     when a secondary minimum is found ``fp_barrier``, ``fp_depth`` (``N V`` units) and
     ``fp_secondary_q``."""
-    from ..franz_parisi_potential import FranzParisi
+    from ..potentials.franz_parisi import FranzParisi
 
     fp = spec.franz_parisi
     umbrella = {}

@@ -62,9 +62,9 @@ from mc._validation import as_float_array, as_positive_int, as_scalar
 from mc.disorder import draw_quenched, seed_sequence
 from mc.posterior import Posterior
 
-from .franz_parisi_kernels import log_ncx2_pdf, log_normal_pdf
-from .order_parameters import Overlap, SquaredDistance, as_order_parameter
-from .stats import Estimate, jackknife
+from ..order_parameters import Overlap, SquaredDistance, as_order_parameter
+from ..stats import Estimate, jackknife
+from .kernels import log_ncx2_pdf, log_normal_pdf
 
 __all__ = [
     "METHODS",
@@ -445,10 +445,10 @@ def _umbrella_diagnostics(frame, i):
 
 
 def _umbrella_samples(posterior, refs, given, grid, op, seed, key, options):
-    from .umbrella import umbrella_potential
+    from ..umbrella import umbrella_potential
 
     try:
-        from .umbrella import ConvergenceError
+        from ..umbrella import ConvergenceError
     except ImportError:  # a stand-in module without it
         ConvergenceError = None
     if seed is None:

@@ -72,7 +72,7 @@ from scipy import optimize
 
 from mc._validation import as_float_array, as_generator, as_positive_int, as_scalar
 
-from .franz_parisi_kernels import gaussian_nodes, gaussian_step, log2cosh, log_ncx2_pdf
+from .kernels import gaussian_nodes, gaussian_step, log2cosh, log_ncx2_pdf
 
 __all__ = [
     "YU_HUANG_MU",

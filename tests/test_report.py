@@ -16,6 +16,7 @@ import pytest
 import mc
 import replica
 from replica import report as rep
+from replica.report import plots, printing, reading
 from replica.report import disorder_summary, load_scan, locate_transitions, report, scan_status
 from replica.stats import Estimate
 from replica.table import TaskInfo, histogram_frame, potential_frame, result_frame, write_task
@@ -397,9 +398,9 @@ def test_p_of_q_densities_read_piecewise_match_a_direct_average(collapse_dir, sp
     samples into 40 bins of their range, binned masses averaged bin by bin, divided by the width."""
     for directory, atomic in ((collapse_dir, True), (speciation_dir, False)):
         hist = load_scan(directory)["histograms"]
-        whole = rep._histogram_densities(lambda: [hist])
+        whole = reading.histogram_densities(lambda: [hist])
         shuffled = hist.sample(frac=1.0, random_state=0)
-        pieces = rep._histogram_densities(lambda: [shuffled.iloc[k::7] for k in range(7)])
+        pieces = reading.histogram_densities(lambda: [shuffled.iloc[k::7] for k in range(7)])
         pd.testing.assert_frame_equal(whole, pieces, check_exact=False, rtol=1e-12, atol=1e-12)
         assert (whole["atomic"] == atomic).all() and (whole["n_disorder"] == DISORDER).all()
         n, t = whole["n_dim"].iloc[0], whole["t"].iloc[0]
@@ -572,7 +573,7 @@ def speciation_figures(speciation_dir, tmp_path_factory):
     results = load_scan(speciation_dir)["results"]
     summary = disorder_summary(results)
     transitions = rep.located_transitions(results, summary, n_boot=200)
-    figures = rep._plot_observables(summary, transitions, tmp_path_factory.mktemp("figs"), [])
+    figures = plots._plot_observables(summary, transitions, tmp_path_factory.mktemp("figs"), [])
     return figures, transitions
 
 
@@ -636,7 +637,7 @@ def test_theory_lines_are_drawn_and_labelled_where_a_closed_form_exists(speciati
                 post = mc.Posterior(model, mc.VP(), x_t, t)
                 rows.append(result_frame(info, {"cloning_probability": replica.cloning_probability(post)}))
     summary = disorder_summary(pd.concat(rows, ignore_index=True))
-    fig = rep._plot_observables(summary, rep.located_transitions(pd.concat(rows), summary, n_boot=50), tmp_path, [])[
+    fig = plots._plot_observables(summary, rep.located_transitions(pd.concat(rows), summary, n_boot=50), tmp_path, [])[
         "cloning_probability"]
     curves = [ln for ln in fig.axes[0].get_lines() if ln.get_label().startswith("theory φ(t)")]
     assert len(curves) >= 1 and any(t.startswith("theory φ(t): exact integral") for t in figure_texts(fig))
@@ -649,12 +650,12 @@ def test_theory_lines_are_drawn_and_labelled_where_a_closed_form_exists(speciati
     t = np.linspace(0.1, 2.0, 12)
     curve = summary_of_curve(t, 1.0 / (1.0 + np.exp((t - 0.6) / 0.1)), 0.01, "participation_ratio").assign(
         alpha=0.2, variance=1.0)
-    fig = rep._plot_observables(curve, pd.DataFrame(), tmp_path, [])["participation_ratio"]
+    fig = plots._plot_observables(curve, pd.DataFrame(), tmp_path, [])["participation_ratio"]
     assert any(abs(x - float(theory.collapse_time(0.2))) < 1e-12 for x in vertical_lines(fig.axes[0]))
     assert any(t.startswith("theory: collapse $t_C") for t in figure_texts(fig))
     # negative control: a data set of Gaussian points has no closed form here, so no theory line
     results = load_scan(collapse_dir)["results"]
-    fig = rep._plot_observables(disorder_summary(results), pd.DataFrame(), tmp_path, [])["participation_ratio"]
+    fig = plots._plot_observables(disorder_summary(results), pd.DataFrame(), tmp_path, [])["participation_ratio"]
     assert not any("theory" in t for t in figure_texts(fig)) and not vertical_lines(fig.axes[0])
 
 
@@ -663,7 +664,7 @@ def test_p_of_q_panels_say_which_overlap_is_drawn(speciation_dir, collapse_dir, 
     for directory, normalised in ((speciation_dir, True), (collapse_dir, False)):
         hist = load_scan(directory)["histograms"]
         assert set(hist["normalised"]) == {normalised}
-        figures = rep._plot_histograms(rep._histogram_densities(lambda: [hist]), tmp_path, [])
+        figures = plots._plot_histograms(reading.histogram_densities(lambda: [hist]), tmp_path, [])
         ((key, fig),) = figures.items()
         title = fig._suptitle.get_text()
         assert key[3] == normalised
@@ -694,7 +695,7 @@ def test_phase_diagram_legend_caveats_merges_and_plain_ticks(tmp_path):
         phase_rows("crossing of binder_disorder curves of N_ref and N", dims[1:], [0.6, 0.5], t_s[1:],
                    "(1/2) log Lambda", n_ref=dims[:-1]),
     ], ignore_index=True)
-    fig = rep._plot_phase_diagram(transitions, tmp_path, [])
+    fig = plots._plot_phase_diagram(transitions, tmp_path, [])
     ax = fig.axes[0]
     texts = figure_texts(fig)
     # equal times: one marker set, one legend entry naming both criteria
@@ -753,34 +754,34 @@ def test_figures_read_panels_levels_and_roles_from_the_criterion_registry():
     from replica.transitions import level_rule
 
     for obs in ("class_magnetisation", "class_magnetisation_variance", "cloning_probability", "susceptibility_class"):
-        assert rep._sees(obs) == (True, False), obs
+        assert plots._sees(obs) == (True, False), obs
     for obs in ("participation_ratio", "weight_entropy", "nearest_point_overlap"):
-        assert rep._sees(obs) == (False, True), obs
+        assert plots._sees(obs) == (False, True), obs
     for obs in ("susceptibility", "binder_disorder", "fp_fragmented", "q_self"):
-        assert rep._sees(obs) == (True, True), obs
-    assert rep._levels("cloning_probability") == (0.75, "3/4") and rep._levels("fp_fragmented") == (0.5, "1/2")
-    assert rep._levels("q_self") is None
+        assert plots._sees(obs) == (True, True), obs
+    assert plots._levels("cloning_probability") == (0.75, "3/4") and plots._levels("fp_fragmented") == (0.5, "1/2")
+    assert plots._levels("q_self") is None
     assert set(rep.CRITERION_ROLES) == {
         ("cloning_probability crosses 3/4", "checked"), ("participation_ratio crosses 1/2, extrapolated", "checked"),
         ("fraction with a Franz-Parisi secondary minimum", "checked"), ("participation_ratio crosses 1/2", "finite"),
         ("class_magnetisation_variance crosses 1/2", "trend")}
-    assert rep._criterion_role("participation_ratio crosses 1/2, extrapolated t_N = t_inf + b/N over N = 8") == "checked"
-    assert rep._criterion_role("participation_ratio crosses 1/2") == "finite"
-    assert rep._criterion_role("parabolic peak of susceptibility_class") == "indicator"
+    assert plots._criterion_role("participation_ratio crosses 1/2, extrapolated t_N = t_inf + b/N over N = 8") == "checked"
+    assert plots._criterion_role("participation_ratio crosses 1/2") == "finite"
+    assert plots._criterion_role("parabolic peak of susceptibility_class") == "indicator"
     custom = cr.Criterion("collapse", "entropy_level", ("weight_entropy",), "weight_entropy crosses 1 (test)",
                           level_rule({"weight_entropy": (1.0, "1")}), panels=("overlap_truth",),
                           levels={"weight_entropy": (1.0, "1")}, roles=(("weight_entropy crosses 1", "checked"),))
     cr.register_criterion(custom)
     try:
-        assert rep._sees("overlap_truth") == (False, True) and rep._levels("weight_entropy") == (1.0, "1")
-        assert rep._criterion_role("weight_entropy crosses 1") == "checked"
+        assert plots._sees("overlap_truth") == (False, True) and plots._levels("weight_entropy") == (1.0, "1")
+        assert plots._criterion_role("weight_entropy crosses 1") == "checked"
         stream = io.StringIO()
-        rep._print_transitions(pd.DataFrame(), stream)
+        printing._print_transitions(pd.DataFrame(), stream)
         text = stream.getvalue()
         assert text.startswith("transitions: none located")
         for c in cr.criteria().values():
             assert f"{c.transition} {c.name}: {c.statement}" in text
     finally:
         cr.unregister_criterion("collapse", "entropy_level")
-    assert rep._sees("overlap_truth") == (True, True) and rep._levels("weight_entropy") is None
-    assert rep._criterion_role("weight_entropy crosses 1") == "indicator"
+    assert plots._sees("overlap_truth") == (True, True) and plots._levels("weight_entropy") is None
+    assert plots._criterion_role("weight_entropy crosses 1") == "indicator"

@@ -108,14 +108,14 @@ class Ladder:
         if values is None:
             k = 8 if n_rungs is None else as_positive_int(n_rungs, "n_temperatures", minimum=2)
             if kind == "hamiltonian":
-                lo = 0.05 if minimum is None else as_scalar(minimum, "beta_min", positive=True)
+                lo = 0.05 if minimum is None else as_scalar(minimum, "lowest_beta", positive=True)
                 if lo >= 1:
-                    raise ValueError(f"beta_min: must be < 1, got {lo}")
+                    raise ValueError(f"lowest_beta: must be < 1, got {lo}")
                 vals = np.geomspace(1.0, lo, k)
             elif extend_prior:
-                lo = 0.05 if minimum is None else as_scalar(minimum, "beta_min", positive=True)
+                lo = 0.05 if minimum is None else as_scalar(minimum, "lowest_beta", positive=True)
                 if lo >= 1:
-                    raise ValueError(f"beta_min: must be < 1, got {lo}")
+                    raise ValueError(f"lowest_beta: must be < 1, got {lo}")
                 k1 = k // 2 + 1
                 lik = (1.0 - np.arange(k1) / (k1 - 1)) ** 2
                 prior = np.geomspace(1.0, lo, k - k1 + 1)[1:]
@@ -626,7 +626,7 @@ def _choose_method(space, method, model):
 
 
 def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method="auto", seed=0, key=(), *,
-           tempering="auto", temperatures=None, n_temperatures=None, beta_min=None, exchange_every=1,
+           tempering="auto", temperatures=None, n_temperatures=None, lowest_beta=None, exchange_every=1,
            order="random", step_size=None, n_leapfrog=10, adapt=True, init="auto", store="auto",
            max_bytes=2**30, log_prior_grad=None, prior_params=None, progress=None, checkpoint=None,
            checkpoint_every=60.0, resume=False):
@@ -651,7 +651,7 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
         ``SeedSequence(seed, spawn_key=(*key, r, stream))``.
     tempering : "auto", None, "hamiltonian" or "likelihood"
         Parallel tempering ladder (see :class:`Ladder`); ``temperatures`` gives its values
-        explicitly (first 1, decreasing), otherwise ``n_temperatures`` rungs down to ``beta_min``.
+        explicitly (first 1, decreasing), otherwise ``n_temperatures`` rungs down to ``lowest_beta``.
         ``"auto"`` (default) is ``"hamiltonian"`` with the default ladder (8 rungs geometric down
         to ``beta = 0.05``) when the model says its prior may have several modes
         (``model.may_be_multimodal``: mixtures, ferromagnetic, Hopfield and spin-glass priors
@@ -738,13 +738,13 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
     model = posterior.model
     space = model.state_space
     method = _choose_method(space, method, model)
-    ladder_given = temperatures is not None or n_temperatures is not None or beta_min is not None
+    ladder_given = temperatures is not None or n_temperatures is not None or lowest_beta is not None
     if tempering in (None, "none", "auto") and ladder_given:
-        raise ValueError("tempering: temperatures / n_temperatures / beta_min need tempering='hamiltonian' or 'likelihood'")
+        raise ValueError("tempering: temperatures / n_temperatures / lowest_beta need tempering='hamiltonian' or 'likelihood'")
     multimodal = bool(model.may_be_multimodal)
     if isinstance(tempering, str) and tempering == "auto":
         tempering = "hamiltonian" if multimodal else None
-    ladder = Ladder.make(tempering, n_temperatures, temperatures, beta_min,
+    ladder = Ladder.make(tempering, n_temperatures, temperatures, lowest_beta,
                          extend_prior=multimodal and tempering == "likelihood" and temperatures is None)
     k = ladder.n_rungs
     n = posterior.n_dim
@@ -969,7 +969,7 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
             flags.append(
                 f"the {ladder.kind} ladder does not connect the modes: along {name} the {n_rep * k} configurations "
                 "sit in different modes and none crossed between them during the run, so exchanges only "
-                "reshuffle a fixed set of modes; use more rungs, a lower beta_min, or tempering='hamiltonian'"
+                "reshuffle a fixed set of modes; use more rungs, a lower lowest_beta, or tempering='hamiltonian'"
             )
     if ladder.kind == "likelihood" and multimodal and not ladder.extends_prior:
         flags.append(

@@ -94,7 +94,7 @@ returns the curve with ``info["converged"] = False`` and per-window flags instea
 :class:`ConvergenceWarning`. A result with ``info["converged"] = True`` had every window pass.
 An R-hat far above 1 after the whole budget means a barrier that the windows' local moves do not
 cross at any affordable length: temper the windows (``tempering="hamiltonian"``, more rungs
-``n_temperatures`` or a lower ``beta_min`` when exchanges are rare), or use more windows / a
+``n_temperatures`` or a lower ``lowest_beta`` when exchanges are rare), or use more windows / a
 larger ``kappa`` so that each window holds one state.
 """
 from __future__ import annotations
@@ -798,7 +798,7 @@ def _failure_message(bad, budget, n_replicas, init_name, tempering, n_windows, t
     advice = []
     stuck = bad[(~bad["mixed"]) & (bad["rhat"] > _BARRIER_RHAT)]  # the largest R-hat of all series
     if len(stuck):
-        ladder = ("more rungs (n_temperatures) or a lower beta_min, since exchanges do not carry states "
+        ladder = ("more rungs (n_temperatures) or a lower lowest_beta, since exchanges do not carry states "
                   "across" if tempering not in (None, "none") else
                   "parallel tempering of the windows (tempering='hamiltonian', with n_temperatures rungs)")
         advice.append(
@@ -819,7 +819,7 @@ def _failure_message(bad, budget, n_replicas, init_name, tempering, n_windows, t
 
 def umbrella_sampling(posterior, reference=None, q_grid=None, *, order_parameter="overlap", windows=None, kappa=None,
                       n_sweeps=2000, burn_in=None, n_replicas=4, thin=1, method="auto", tempering=None,
-                      temperatures=None, n_temperatures=None, beta_min=None, exchange_every=1, init="dispersed",
+                      temperatures=None, n_temperatures=None, lowest_beta=None, exchange_every=1, init="dispersed",
                       max_sweeps=None, allow_unconverged=False, log_prior_grad=None, prior_params=None,
                       density=None, normalise="samples", allow_uncovered=False, seed=0, key=(), progress=None):
     """Umbrella sampling of ``P(q | x_ref)`` combined by MBAR; returns an :class:`UmbrellaResult`.
@@ -887,7 +887,7 @@ def umbrella_sampling(posterior, reference=None, q_grid=None, *, order_parameter
         False (default): windows that fail their criteria within the budget raise
         :class:`ConvergenceError`. True: the curve is returned with ``info["converged"] = False``,
         the per-window flags in ``windows`` and a :class:`ConvergenceWarning`.
-    tempering, temperatures, n_temperatures, beta_min, exchange_every : optional
+    tempering, temperatures, n_temperatures, lowest_beta, exchange_every : optional
         Parallel tempering of every window (``mc.sample``); the restraint is part of the tempered
         energy, the posterior rung keeps it in full. Default: no ladder (``tempering=None``).
     log_prior_grad, prior_params : optional
@@ -976,7 +976,7 @@ def umbrella_sampling(posterior, reference=None, q_grid=None, *, order_parameter
         if kap.ndim == 1 and kap.size != centres.size:
             raise ValueError(f"kappa: {kap.size} values for {centres.size} windows")
     sampler_kwargs = {"tempering": tempering, "temperatures": temperatures, "n_temperatures": n_temperatures,
-                      "beta_min": beta_min, "exchange_every": exchange_every}
+                      "lowest_beta": lowest_beta, "exchange_every": exchange_every}
     if log_prior_grad is not None:
         if spins:
             raise ValueError("log_prior_grad: only for continuous models")

@@ -118,7 +118,7 @@ def _kept_as_shipped(reduced, shipped):
         "grid.source": reduced.grid.source == shipped.grid.source,
         "observables": reduced.observables == shipped.observables,
     }
-    for name in ("method", "replicas", "tempering", "n_temperatures", "beta_min", "step_size", "n_leapfrog", "init",
+    for name in ("method", "replicas", "tempering", "n_temperatures", "lowest_beta", "step_size", "n_leapfrog", "init",
                  "exact_reference"):
         keep[f"sampler.{name}"] = getattr(reduced.sampler, name) == getattr(shipped.sampler, name)
     fp_fields = ("method", "order_parameter", "reference", "q", "bin_average", "replicas", "kappa")

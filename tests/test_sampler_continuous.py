@@ -86,7 +86,7 @@ def test_two_class_posterior_before_speciation_with_tempering(method):
     post = _gmm_posterior(3.0)
     assert 0.2 < post.weights[0] < 0.8
     res = mc.sample(post, n_replicas=4, n_sweeps=20_000, thin=5, method=method, seed=1, tempering="hamiltonian",
-                    n_temperatures=16, beta_min=0.03)
+                    n_temperatures=16, lowest_beta=0.03)
     assert res.exchange_rate.min() > 0.2
     _check_against_exact(post, res)
 

@@ -222,7 +222,7 @@ def test_parallel_tempering_finds_both_modes_where_one_temperature_stays_in_one(
     mean, err = _series_mean_and_error(single.samples.mean(axis=2))
     assert abs(mean - exact) > 10 * err and mean > 0.8
     pt = mc.sample(post, n_replicas=4, n_sweeps=20_000, thin=5, seed=1, init=init, tempering="hamiltonian",
-                   n_temperatures=12, beta_min=0.3)
+                   n_temperatures=12, lowest_beta=0.3)
     mean, err = _series_mean_and_error(pt.samples.mean(axis=2))
     assert abs(mean - exact) <= 5 * err, f"{mean:.4f} +- {err:.4f} vs exact {exact:.4f}"
     assert pt.exchange_rate.mean(axis=0).min() > 0.1

@@ -90,7 +90,7 @@ def test_hash_ignores_output_but_not_physics():
         ({"sampler": 'method = "mala"\nreplicas = 1'}, "sampler.replicas"),
         ({"sampler": 'method = "exact"\ntempering = "hamiltonian"'}, "sampler.tempering"),
         ({"sampler": 'method = "mala"\nn_temperatures = 4'}, "sampler.n_temperatures"),
-        ({"sampler": 'method = "mala"\nbeta_min = 1.5\ntempering = "hamiltonian"'}, "sampler.beta_min"),
+        ({"sampler": 'method = "mala"\nlowest_beta = 1.5\ntempering = "hamiltonian"'}, "sampler.lowest_beta"),
         ({"sampler": 'method = "mala"\nsweeps = 0'}, "sampler.sweeps"),
         ({"observables": 'names = ["participation_ratio"]'}, "observables.names"),
         ({"observables": 'names = ["entropy_of_everything"]'}, "observables.names[0]"),

@@ -132,7 +132,7 @@ def run_task(spec, task):
         res = mc.sample(
             post, n_replicas=s.replicas, n_sweeps=s.sweeps, burn_in=s.burn_in, thin=s.thin, method=s.method,
             seed=spec.scan.seed, key=key, tempering=None if s.tempering == "none" else s.tempering,
-            n_temperatures=s.n_temperatures, beta_min=s.beta_min, step_size=s.step_size, n_leapfrog=s.n_leapfrog,
+            n_temperatures=s.n_temperatures, lowest_beta=s.lowest_beta, step_size=s.step_size, n_leapfrog=s.n_leapfrog,
             init=s.init, store="samples", progress=False,
         )
         samples = res.samples

@@ -309,7 +309,7 @@ class SamplerSection:
     for exact values only), ``sweeps``, ``burn_in``, ``thin``, ``tempering`` (``"auto"``, the
     default: a Hamiltonian ladder where the model's prior may have several modes, as
     ``mc.sample``; ``"none"``, ``"hamiltonian"``, ``"likelihood"``), ``n_temperatures``,
-    ``beta_min``, ``step_size``, ``n_leapfrog``, ``init`` (``"auto"``, the default: even replicas at
+    ``lowest_beta``, ``step_size``, ``n_leapfrog``, ``init`` (``"auto"``, the default: even replicas at
     the observation, odd ones at prior draws; ``"prior"`` or ``"observation"``),
     ``exact_reference`` (with Monte Carlo, also record the exact values where the model has them,
     and the z-score of each Monte Carlo row against them)."""
@@ -322,7 +322,7 @@ class SamplerSection:
     thin: int = 1
     tempering: str = "auto"
     n_temperatures: int | None = None
-    beta_min: float | None = None
+    lowest_beta: float | None = None
     step_size: float | None = None
     n_leapfrog: int = 10
     init: str = "auto"
@@ -528,11 +528,11 @@ def _parse_sampler(table):
             kw[k] = _int(table[k], f"sampler.{k}", minimum=0)
     if "n_temperatures" in table:
         kw["n_temperatures"] = _int(table["n_temperatures"], "sampler.n_temperatures", minimum=2)
-    if "beta_min" in table:
-        b = _float(table["beta_min"], "sampler.beta_min", positive=True)
+    if "lowest_beta" in table:
+        b = _float(table["lowest_beta"], "sampler.lowest_beta", positive=True)
         if b >= 1:
-            raise SpecError(f"sampler.beta_min: must lie in (0, 1), got {b}")
-        kw["beta_min"] = b
+            raise SpecError(f"sampler.lowest_beta: must lie in (0, 1), got {b}")
+        kw["lowest_beta"] = b
     if "step_size" in table:
         kw["step_size"] = _float(table["step_size"], "sampler.step_size", positive=True)
         if kw["step_size"] < MIN_STEP_SIZE:
@@ -667,8 +667,8 @@ def _check_combinations(spec):
     if spec.sampler.tempering not in ("none", "auto") and method == "exact":
         raise SpecError("sampler.tempering: only used with a Monte Carlo method, not 'exact'")
     if spec.sampler.tempering in ("none", "auto") and (spec.sampler.n_temperatures is not None
-                                                       or spec.sampler.beta_min is not None):
-        key = "n_temperatures" if spec.sampler.n_temperatures is not None else "beta_min"
+                                                       or spec.sampler.lowest_beta is not None):
+        key = "n_temperatures" if spec.sampler.n_temperatures is not None else "lowest_beta"
         raise SpecError(f"sampler.{key}: set sampler.tempering to 'hamiltonian' or 'likelihood' to use a ladder")
     if spec.grid.source in ("point", "population") and space != "points":
         raise SpecError(f"grid.source: {spec.grid.source!r} needs a data-set model, not {name!r}")

@@ -12,16 +12,13 @@ import mc
 from replica.cli import EXIT_BROKEN_PIPE, demo_table, main, mixture_speciation_time, time_at_s
 
 
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "replica", *args], capture_output=True, text=True, timeout=120)
-
-
-def test_demo_prints_magnetisation_and_susceptibility_at_several_times():
-    out = run("demo", "--n-dim", "50", "--times", "0.5", "2.0", "5.0")
-    assert out.returncode == 0, out.stderr
+def test_demo_prints_magnetisation_and_susceptibility_at_several_times(capsys):
+    # in this process: `python -m replica` itself is run by the broken-pipe tests below
+    assert main(["demo", "--n-dim", "50", "--times", "0.5", "2.0", "5.0"]) == 0
+    out = capsys.readouterr().out
     for column in ["class_magnetisation", "susceptibility", "p_plus"]:
-        assert column in out.stdout
-    assert "t_S" in out.stdout
+        assert column in out
+    assert "t_S" in out
 
 
 def test_demo_table_shows_speciation_between_small_and_large_t():
@@ -88,8 +85,10 @@ def test_bad_input_exits_2_with_the_field_named(capsys):
     assert main(["demo", "--times", "-1"]) == 2
     assert "t:" in capsys.readouterr().err
     assert main(["demo", "--n-dim", "0"]) == 2
-    out = run("demo", "--process", "XX")
-    assert out.returncode == 2 and "--process" in out.stderr
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as done:  # argparse's refusal: the command exits with this status
+        main(["demo", "--process", "XX"])
+    assert done.value.code == 2 and "--process" in capsys.readouterr().err
 
 
 def readme_python_blocks():
@@ -97,63 +96,92 @@ def readme_python_blocks():
     return re.findall(r"```python\n(.*?)```", readme, flags=re.S)
 
 
-def run_script(path, timeout):
-    out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=timeout)
-    assert out.returncode == 0, out.stderr
-    return out.stdout.strip().splitlines()
+def readme_script(pick, check, name, timeout):
+    """A README Python block, chosen by ``pick(blocks)``, with ``check`` appended, as a script to
+    run: an ``early_command`` (tests/conftest.py), started when the first test starts."""
+    def make(directory):
+        script = directory / name
+        script.write_text(pick(readme_python_blocks()) + check)
+        return dict(args=[sys.executable, str(script)], timeout=timeout)
+
+    return make
 
 
-def test_readme_python_example_runs_and_gives_a_normalised_posterior(tmp_path):
-    """The README's Python block, run as a script, with a check on what it computes appended."""
-    blocks = readme_python_blocks()
+def script_output(command):
+    code, out, err = command.wait()
+    assert code == 0, err
+    return out.strip().splitlines()
+
+
+def _first_block(blocks):
     assert blocks, "README.md has no python example"
-    check = (
-        "\nassert abs(post.weights.sum() - 1) < 1e-12 and post.mean().shape == (100,)"
-        "\nassert 0 < post.cov_trace() < 2 * 100 and np.isfinite(post.log_partition())\nprint('ok')\n"
-    )
-    script = tmp_path / "readme_example.py"
-    script.write_text(blocks[0] + check)
-    assert run_script(script, timeout=120) == ["ok"]
+    return blocks[0]
 
 
-def test_readme_monte_carlo_example_runs(tmp_path):
-    """The README's second Python block (Monte Carlo with replicas), run as a script."""
-    blocks = readme_python_blocks()
+def _second_block(blocks):
     assert len(blocks) >= 2, "README.md has no Monte Carlo example"
-    check = (
-        "\nassert res.samples.shape == (4, 2000, 200) and res.exchange_rate.shape == (4, 7)"
-        "\nassert 0 < q[2].value <= 1 and q[2].stderr > 0 and chi.value > 0 and p_q.prob.sum() <= 1 + 1e-12"
-        "\nprint('ok')\n"
-    )
-    script = tmp_path / "readme_mc.py"
-    script.write_text(blocks[1] + check)
-    assert run_script(script, timeout=300)[-1] == "ok"
+    return blocks[1]
 
 
-def test_readme_thermodynamics_example_runs(tmp_path):
-    """The README's third Python block (trajectories and thermodynamics), run as a script."""
-    blocks = readme_python_blocks()
+def _third_block(blocks):
     assert len(blocks) >= 3, "README.md has no thermodynamics example"
-    check = (
-        "\nassert abs(ift.value - 1) <= 5 * ift.stderr and 0 < ift.stderr < 0.05"
-        "\nassert abs(t_star - 1.1392) < 1e-3 and {'free_energy', 'score_divergence'} <= set(table.observable)"
-        "\nprint('ok')\n"
-    )
-    script = tmp_path / "readme_thermo.py"
-    script.write_text(blocks[2] + check)
-    assert run_script(script, timeout=300)[-1] == "ok"
+    return blocks[2]
 
 
-def test_readme_franz_parisi_example_runs(tmp_path):
+def _franz_parisi_block(blocks):
+    return next(b for b in blocks if "FranzParisi" in b)
+
+
+# The README's commands run one after another in the order of their tests, this one first: the
+# kernels it compiles (cached) are the ones that the next test files, run meanwhile, need soonest.
+THERMODYNAMICS_CHECK = (
+    "\nassert abs(ift.value - 1) <= 5 * ift.stderr and 0 < ift.stderr < 0.05"
+    "\nassert abs(t_star - 1.1392) < 1e-3 and {'free_energy', 'score_divergence'} <= set(table.observable)"
+    "\nprint('ok')\n"
+)
+
+
+@pytest.mark.early_command(make=readme_script(_third_block, THERMODYNAMICS_CHECK, "readme_thermo.py", 300))
+def test_readme_thermodynamics_example_runs(early_command):
+    """The README's third Python block (trajectories and thermodynamics), run as a script."""
+    assert script_output(early_command)[-1] == "ok"
+
+
+PYTHON_EXAMPLE_CHECK = (
+    "\nassert abs(post.weights.sum() - 1) < 1e-12 and post.mean().shape == (100,)"
+    "\nassert 0 < post.cov_trace() < 2 * 100 and np.isfinite(post.log_partition())\nprint('ok')\n"
+)
+
+
+@pytest.mark.early_command(make=readme_script(_first_block, PYTHON_EXAMPLE_CHECK, "readme_example.py", 120))
+def test_readme_python_example_runs_and_gives_a_normalised_posterior(early_command):
+    """The README's Python block, run as a script, with a check on what it computes appended."""
+    assert script_output(early_command) == ["ok"]
+
+
+MONTE_CARLO_CHECK = (
+    "\nassert res.samples.shape == (4, 2000, 200) and res.exchange_rate.shape == (4, 7)"
+    "\nassert 0 < q[2].value <= 1 and q[2].stderr > 0 and chi.value > 0 and p_q.prob.sum() <= 1 + 1e-12"
+    "\nprint('ok')\n"
+)
+
+
+@pytest.mark.early_command(make=readme_script(_second_block, MONTE_CARLO_CHECK, "readme_mc.py", 300))
+def test_readme_monte_carlo_example_runs(early_command):
+    """The README's second Python block (Monte Carlo with replicas), run as a script."""
+    assert script_output(early_command)[-1] == "ok"
+
+
+FRANZ_PARISI_CHECK = (
+    "\nassert bool(extrema.exists.all()) and 0.2 < t_d < 0.25"
+    "\nassert fp.fragmented_ and fp.secondary_minimum_.q.value < -0.5"
+    "\nassert umb.covered.all() and np.isfinite(umb.V).all()"
+    "\nprint('ok')\n"
+)
+
+
+@pytest.mark.early_command(make=readme_script(_franz_parisi_block, FRANZ_PARISI_CHECK, "readme_fp.py", 300))
+def test_readme_franz_parisi_example_runs(early_command):
     """The README's Franz-Parisi block, run as a script: Yu & Huang's t = 1 potential has its
     secondary minimum, the Hopfield posterior is fragmented, umbrella sampling covers the grid."""
-    block = next(b for b in readme_python_blocks() if "FranzParisi" in b)
-    check = (
-        "\nassert bool(extrema.exists.all()) and 0.2 < t_d < 0.25"
-        "\nassert fp.fragmented_ and fp.secondary_minimum_.q.value < -0.5"
-        "\nassert umb.covered.all() and np.isfinite(umb.V).all()"
-        "\nprint('ok')\n"
-    )
-    script = tmp_path / "readme_fp.py"
-    script.write_text(block + check)
-    assert run_script(script, timeout=300)[-1] == "ok"
+    assert script_output(early_command)[-1] == "ok"

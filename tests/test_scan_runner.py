@@ -21,7 +21,7 @@ from replica._environment import pin_threads
 from replica.cli import EXIT_FAILURE, EXIT_OK, main
 from replica.scan.runner import merge, run_scan, task_complete
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from conftest import ROOT, assert_same_tables, dataset_spec, merged_tables, readme_main_job_args, scan_env
 
 SMALL = """
 [scan]
@@ -49,50 +49,6 @@ draws = 40
 names = ["class_magnetisation", "q_self", "overlap_truth", "susceptibility", "overlap_histogram"]
 bins = 11
 """
-
-DATASET = """
-[scan]
-name = "ds"
-seed = 3
-
-[model]
-name = "dataset_gaussian"
-n_points = 40
-
-[process]
-name = "VP"
-
-[grid]
-n_dim = [6]
-t = [0.05, 0.5, 2.0]
-disorder = {disorder}
-source = "point"
-
-[sampler]
-method = "exact"
-"""
-
-
-def _env():
-    env = dict(os.environ, OMP_NUM_THREADS="1", MPIR_CVAR_CH4_PROGRESS_THROTTLE="1")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [ROOT, env.get("PYTHONPATH")]))
-    return env
-
-
-def _cli(args, timeout=240, **kw):
-    return subprocess.run([sys.executable, "-m", "replica.cli", *args], env=_env(), capture_output=True, text=True,
-                          timeout=timeout, cwd=kw.pop("cwd", ROOT), **kw)
-
-
-def _tables(out):
-    return {k: pd.read_parquet(os.path.join(out, "merged", f"{k}.parquet")) for k in ("results", "histograms")
-            if os.path.exists(os.path.join(out, "merged", f"{k}.parquet"))}
-
-
-def _assert_same_tables(a, b):
-    assert a.keys() == b.keys()
-    for k in a:
-        pd.testing.assert_frame_equal(a[k], b[k], check_exact=True)
 
 
 def test_task_values_equal_a_direct_computation():
@@ -197,7 +153,7 @@ def test_serial_scan_writes_verified_tasks_and_merges(tmp_path):
     assert all(task_complete(out / "tasks", t.name, spec.hash) for t in tasks)
     info = merge(out)
     assert info["tasks"] == 24 and info["missing"] == 0
-    res = _tables(out)["results"]
+    res = merged_tables(out)["results"]
     assert set(res.n_dim) == {8, 32} and res.groupby(["n_dim", "t", "disorder"]).ngroups == 24
     meta = json.loads((out / "tasks" / f"{tasks[0].name}.meta.json").read_text())
     for k in ("spec_hash", "version", "seed", "wall_time", "host", "rank", "files"):
@@ -210,26 +166,25 @@ def test_serial_scan_writes_verified_tasks_and_merges(tmp_path):
 
 
 @pytest.mark.mpi
-def test_one_two_and_four_ranks_give_identical_merged_tables(tmp_path):
+def test_one_two_and_four_ranks_give_identical_merged_tables(tmp_path, finished_scan):
     spec_path = tmp_path / "small.toml"
     spec_path.write_text(SMALL)
-    one = _cli(["scan", str(spec_path), "--out", str(tmp_path / "one"), "--quiet"])
-    assert one.returncode == 0, one.stderr
+    one = finished_scan(SMALL)  # the serial scan, run in this process (the serial code path is the command's)
     mpiexec = os.path.join(sysconfig.get_path("scripts"), "mpiexec")
     two = subprocess.run([mpiexec, "-n", "2", sys.executable, "-m", "replica.cli", "scan", str(spec_path), "--out",
-                          str(tmp_path / "two"), "--verbose"], env=_env(), capture_output=True, text=True, timeout=240,
-                         cwd=ROOT)
+                          str(tmp_path / "two"), "--verbose"], env=scan_env(), capture_output=True, text=True,
+                         timeout=240, cwd=ROOT)
     assert two.returncode == 0, two.stderr
     ranks = {json.loads(p.read_text())["rank"] for p in (tmp_path / "two" / "tasks").glob("*.meta.json")}
     assert ranks == {0, 1}  # both ranks worked
     assert "[rank 1/2]" in two.stderr
-    _assert_same_tables(_tables(tmp_path / "one"), _tables(tmp_path / "two"))
+    assert_same_tables(merged_tables(one), merged_tables(tmp_path / "two"))
     # four ranks on two cores (oversubscribed): the same tables again
     four = subprocess.run([mpiexec, "-n", "4", sys.executable, "-m", "replica.cli", "scan", str(spec_path), "--out",
-                           str(tmp_path / "four"), "--quiet"], env=_env(), capture_output=True, text=True, timeout=240,
-                          cwd=ROOT)
+                           str(tmp_path / "four"), "--quiet"], env=scan_env(), capture_output=True, text=True,
+                          timeout=240, cwd=ROOT)
     assert four.returncode == 0, four.stderr
-    _assert_same_tables(_tables(tmp_path / "one"), _tables(tmp_path / "four"))
+    assert_same_tables(merged_tables(one), merged_tables(tmp_path / "four"))
 
 
 def _wait_for_manifests(task_dir, n, proc, timeout=120):
@@ -244,14 +199,14 @@ def _wait_for_manifests(task_dir, n, proc, timeout=120):
 
 
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
-def test_killed_scan_resumes_to_the_uninterrupted_table(tmp_path, how):
+def test_killed_scan_resumes_to_the_uninterrupted_table(tmp_path, capsys, finished_scan, how):
     spec_path = tmp_path / "ds.toml"
-    spec_path.write_text(DATASET.format(disorder=80))
-    assert main(["scan", str(spec_path), "--out", str(tmp_path / "full"), "--quiet"]) == 0
+    spec_path.write_text(dataset_spec(80))
+    full = finished_scan(dataset_spec(80))  # the uninterrupted scan, computed once for both signals
 
     out = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, "-m", "replica.cli", "scan", str(spec_path), "--out", str(out)],
-                            env=_env(), stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+                            env=scan_env(), stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     _wait_for_manifests(out / "tasks", 20, proc)
     proc.send_signal(signal.SIGKILL if how == "SIGKILL" else signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
@@ -260,21 +215,21 @@ def test_killed_scan_resumes_to_the_uninterrupted_table(tmp_path, how):
         assert "interrupted" in err
     first = {p.name: p.read_bytes() for p in (out / "tasks").glob("*.meta.json")}
     assert 20 <= len(first) < 240
-    res = _cli(["scan", str(spec_path), "--out", str(out), "--resume", "--quiet"])
-    assert res.returncode == 0, res.stderr
-    run, done = map(int, re.search(r"(\d+) run, (\d+) already done", res.stderr).groups())
+    # the resume in this process: only the kill needs a process of its own
+    capsys.readouterr()
+    assert main(["scan", str(spec_path), "--out", str(out), "--resume", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    run, done = map(int, re.search(r"(\d+) run, (\d+) already done", err).groups())
     assert done == len(first) and run == 240 - len(first)
     # no task finished before the kill ran again: its manifest is byte for byte the same
     assert all((out / "tasks" / name).read_bytes() == data for name, data in first.items())
-    _assert_same_tables(_tables(tmp_path / "full"), _tables(out))
+    assert_same_tables(merged_tables(full), merged_tables(out))
 
 
-def test_corrupt_and_truncated_task_files_are_detected_and_rerun(tmp_path):
-    spec = parse_spec(DATASET.format(disorder=4))
-    out = tmp_path / "out"
-    run_scan(spec, out, progress=False)
-    merge(out)
-    reference = _tables(out)
+def test_corrupt_and_truncated_task_files_are_detected_and_rerun(tmp_path, finished_scan):
+    spec = parse_spec(dataset_spec(4))
+    out = finished_scan(dataset_spec(4), copy_to=tmp_path / "out")  # a finished, merged scan of our own
+    reference = merged_tables(out)
     tasks = make_tasks(spec)
     truncated = out / "tasks" / f"{tasks[1].name}.results.parquet"
     truncated.write_bytes(truncated.read_bytes()[:100])
@@ -288,11 +243,11 @@ def test_corrupt_and_truncated_task_files_are_detected_and_rerun(tmp_path):
     again = run_scan(spec, out, resume=True, progress=False)
     assert again.done == 3 and again.skipped == len(tasks) - 3
     merge(out)
-    _assert_same_tables(reference, _tables(out))
+    assert_same_tables(reference, merged_tables(out))
 
 
 def test_failing_task_is_recorded_and_the_scan_goes_on(tmp_path):
-    spec = parse_spec(DATASET.format(disorder=3))
+    spec = parse_spec(dataset_spec(3))
     tasks = make_tasks(spec)
     bad = tasks[4].name
 
@@ -314,14 +269,14 @@ def test_failing_task_is_recorded_and_the_scan_goes_on(tmp_path):
 
 def test_changed_spec_is_refused_unless_forced(tmp_path, capsys):
     spec_path = tmp_path / "s.toml"
-    spec_path.write_text(DATASET.format(disorder=2))
+    spec_path.write_text(dataset_spec(2))
     out = str(tmp_path / "out")
     assert main(["scan", str(spec_path), "--out", out, "--quiet"]) == 0
     capsys.readouterr()
     assert main(["scan", str(spec_path), "--out", out, "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "out:" in err and "--resume" in err
-    spec_path.write_text(DATASET.format(disorder=3))
+    spec_path.write_text(dataset_spec(3))
     assert main(["scan", str(spec_path), "--out", out, "--resume", "--quiet"]) == 2
     assert "spec:" in capsys.readouterr().err
     assert main(["scan", str(spec_path), "--out", out, "--resume", "--force", "--quiet"]) == 0
@@ -330,7 +285,7 @@ def test_changed_spec_is_refused_unless_forced(tmp_path, capsys):
 
 def test_bad_spec_exits_2_naming_the_key_and_writes_nothing(tmp_path, capsys):
     spec_path = tmp_path / "bad.toml"
-    spec_path.write_text(DATASET.format(disorder=0))
+    spec_path.write_text(dataset_spec(0))
     assert main(["scan", str(spec_path), "--out", str(tmp_path / "out")]) == 2
     assert "grid.disorder" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
@@ -354,12 +309,11 @@ def test_dry_run_prints_tasks_cost_and_configuration_without_writing(tmp_path, c
     assert re.search(r"estimated total [0-9.e+]+ core-seconds \+ [0-9.e+]+ s of writes", out)
 
 
-def test_dry_run_write_estimate_is_close_to_what_a_task_writes(tmp_path, capsys):
+def test_dry_run_write_estimate_is_close_to_what_a_task_writes(tmp_path, capsys, finished_scan):
     from replica.scan.runner import write_cost
 
     spec = parse_spec(SMALL)
-    out = tmp_path / "out"
-    run_scan(spec, out, progress=False)
+    out = finished_scan(SMALL, copy_to=tmp_path / "out")  # a finished scan of this spec, of our own
     task = make_tasks(spec)[-1]
     real = sum(os.path.getsize(p) for p in (out / "tasks").glob(f"{task.name}.*"))
     before = sorted(os.listdir(out))
@@ -439,17 +393,26 @@ def test_pin_threads_sets_only_what_the_user_left_unset():
     assert env["NUMBA_NUM_THREADS"] == "1" and "NUMBA_CACHE_DIR" in env
 
 
-def test_readme_main_job_runs_end_to_end(tmp_path):
+def _readme_main_job(directory):
+    """The README's main job command, with ``--out`` in ``directory`` and ``--quiet``."""
     readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
-    lines = [ln.strip() for ln in readme.splitlines() if ln.strip().startswith("replica scan jobs/demo.toml")]
-    assert lines, "the README shows the main job command"
-    args = lines[0].split()[1:]
-    if "--out" in args:
-        i = args.index("--out")
-        del args[i:i + 2]
+    args = readme_main_job_args(readme)
+    assert args is not None, "the README shows the main job command"
+    out = directory / "results" / "demo"
+    return dict(args=[sys.executable, "-m", "replica.cli", *args, "--out", str(out), "--quiet"], env=scan_env(),
+                cwd=ROOT, timeout=300)
+
+
+@pytest.mark.early_command(make=_readme_main_job)
+def test_readme_main_job_runs_end_to_end(early_command):
+    """The README's main job command, run as a command (``--out`` in a directory of this run,
+    ``--quiet``), then the README's pandas example on what it wrote. The command is started when
+    the first test starts (``early_command``, tests/conftest.py)."""
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    code, _, err = early_command.wait()
+    assert code == 0, err
+    tmp_path = early_command.directory
     out = tmp_path / "results" / "demo"
-    res = _cli([*args, "--out", str(out), "--quiet"], timeout=300)
-    assert res.returncode == 0, res.stderr
     results = pd.read_parquet(out / "merged" / "results.parquet")
     assert {"class_magnetisation", "q_self"} <= set(results.observable)
     assert np.isfinite(results.value).all()
@@ -485,11 +448,11 @@ def test_readme_serial_then_mpi_commands_run_as_written(tmp_path):
         args = [mpiexec if a == "mpiexec" else a for a in args]
         i = args.index("replica")
         args[i:i + 1] = [sys.executable, "-m", "replica.cli"]
-        ran = subprocess.run(args, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=600)
+        ran = subprocess.run(args, cwd=tmp_path, env=scan_env(), capture_output=True, text=True, timeout=600)
         assert ran.returncode == 0, (command, ran.stderr)
         assert "error" not in ran.stderr
         outs.append(tmp_path / args[args.index("--out") + 1])
-    _assert_same_tables(_tables(outs[0]), _tables(outs[1]))
+    assert_same_tables(merged_tables(outs[0]), merged_tables(outs[1]))
 
 
 def test_franz_parisi_potentials_reach_the_merged_table_and_equal_a_direct_fit(tmp_path):
@@ -539,5 +502,5 @@ n_references = 16
 
 def test_the_command_module_imports_no_numerics_before_pinning_threads():
     code = "import sys, replica.cli; assert 'numpy' not in sys.modules and 'numba' not in sys.modules; print('light')"
-    ran = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=60)
+    ran = subprocess.run([sys.executable, "-c", code], env=scan_env(), capture_output=True, text=True, timeout=60)
     assert ran.returncode == 0 and ran.stdout.strip() == "light", ran.stderr

@@ -19,10 +19,11 @@ from replica import table
 from replica._environment import pin_threads, private_cache_dir, unsafe_directory_reason
 from replica.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from replica.scan import parse_spec
-from replica.scan.runner import LOCK_NAME, merge, run_scan
+from replica.scan.runner import LOCK_NAME, _ScanLock, merge, run_scan
 from replica.scan.spec import SpecError
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from conftest import ROOT, scan_env
+
 UID = os.getuid()
 
 TINY = """
@@ -63,12 +64,6 @@ def umask():
     os.umask(old)
     yield os.umask
     os.umask(old)
-
-
-def _env():
-    env = dict(os.environ, OMP_NUM_THREADS="1", MPIR_CVAR_CH4_PROGRESS_THROTTLE="1")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [ROOT, env.get("PYTHONPATH")]))
-    return env
 
 
 # ------------------------------------------------------------------------------ Numba cache
@@ -226,14 +221,51 @@ def test_scan_outputs_honour_the_umask(tmp_path, umask, mask, mode):
 
 
 # ------------------------------------------------------------------------------ scan lock
-_HOLDER = """
-import sys, time
-from replica.scan.runner import _ScanLock
-lock = _ScanLock.take(sys.argv[1])
-print("locked", flush=True)
-sys.stdin.read()
-lock.release()
-"""
+class _Holder:
+    """Another process that holds the scan lock of ``out`` (``_ScanLock.take``) until released.
+
+    It is a fork of this one: a new interpreter would spend seconds importing the package for a
+    lock that a child takes in microseconds. A POSIX lock belongs to one process, and a forked
+    child inherits none of its parent's, so the lock is held against this process exactly as a
+    separate command would hold it. The child only takes the lock, reports, waits and exits.
+    """
+
+    def __init__(self, out):
+        ready_r, ready_w = os.pipe()
+        release_r, release_w = os.pipe()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # fork() of a process that has threads
+            pid = os.fork()
+        if pid == 0:  # the holder
+            status = 1
+            try:
+                os.close(ready_r)
+                os.close(release_w)
+                lock = _ScanLock.take(str(out))
+                os.write(ready_w, b"locked\n")
+                os.read(release_r, 1)  # returns when the parent releases (or is gone)
+                lock.release()
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(ready_w)
+        os.close(release_r)
+        self.pid, self._release = pid, release_w
+        with os.fdopen(ready_r) as fh:
+            ready = fh.readline().strip()
+        if ready != "locked":
+            self.release()
+            pytest.fail(f"the holder did not take the lock of {str(out)!r}")
+
+    def release(self):
+        """Let the holder release the lock and exit; its exit status must be 0."""
+        if self._release is None:
+            return
+        os.close(self._release)
+        self._release = None
+        _, status = os.waitpid(self.pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, status
+
 
 _PROBE = """
 import fcntl, os, sys
@@ -248,10 +280,7 @@ else:
 
 
 def _hold_lock(out):
-    proc = subprocess.Popen([sys.executable, "-c", _HOLDER, str(out)], env=_env(), stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "locked"
-    return proc
+    return _Holder(out)
 
 
 def _probe(out):
@@ -266,9 +295,8 @@ def _write_spec(tmp_path):
     return str(path)
 
 
-def test_second_scan_on_a_locked_directory_exits_2_naming_it_and_the_holder(tmp_path, capsys):
-    spec_path, out = _write_spec(tmp_path), tmp_path / "out"
-    assert main(["scan", spec_path, "--out", str(out), "--quiet"]) == EXIT_OK
+def test_second_scan_on_a_locked_directory_exits_2_naming_it_and_the_holder(tmp_path, capsys, finished_scan):
+    spec_path, out = _write_spec(tmp_path), finished_scan(TINY, copy_to=tmp_path / "out")
     before = {p.name: p.stat().st_mtime_ns for p in (out / "tasks").iterdir()}
     holder = _hold_lock(out)
     try:
@@ -281,7 +309,7 @@ def test_second_scan_on_a_locked_directory_exits_2_naming_it_and_the_holder(tmp_
         assert main(["scan", spec_path, "--out", str(out), "--quiet"]) == EXIT_BAD_INPUT
         assert {p.name: p.stat().st_mtime_ns for p in (out / "tasks").iterdir()} == before
     finally:
-        holder.communicate("", timeout=60)
+        holder.release()
     assert main(["scan", spec_path, "--out", str(out), "--resume", "--quiet"]) == EXIT_OK
     assert _probe(out) == "free"
 
@@ -331,10 +359,10 @@ def test_under_mpi_every_rank_refuses_a_locked_directory(tmp_path):
     holder = _hold_lock(out)
     try:
         ran = subprocess.run([mpiexec, "-n", "2", sys.executable, "-m", "replica.cli", "scan", spec_path, "--out",
-                              str(out), "--resume", "--quiet"], env=_env(), capture_output=True, text=True,
+                              str(out), "--resume", "--quiet"], env=scan_env(), capture_output=True, text=True,
                              timeout=240)
     finally:
-        holder.communicate("", timeout=60)
+        holder.release()
     assert ran.returncode == EXIT_BAD_INPUT, ran.stderr
     assert f"out: {str(out)!r} is in use by another scan (host" in ran.stderr, ran.stderr
     assert not (out / "scan.json").exists() and not (out / "tasks").exists()  # no rank computed anything
@@ -351,18 +379,16 @@ def _leave_temporaries(out):
     return stale, kept
 
 
-def test_resume_removes_stale_temporaries_of_a_killed_run(tmp_path):
-    spec_path, out = _write_spec(tmp_path), tmp_path / "out"
-    assert main(["scan", spec_path, "--out", str(out), "--quiet"]) == EXIT_OK
+def test_resume_removes_stale_temporaries_of_a_killed_run(tmp_path, finished_scan):
+    spec_path, out = _write_spec(tmp_path), finished_scan(TINY, copy_to=tmp_path / "out")
     stale, kept = _leave_temporaries(out)
     assert sorted(table.temporary_files(out / "tasks")) == sorted(str(p) for p in stale[:2])
     assert main(["scan", spec_path, "--out", str(out), "--resume", "--quiet"]) == EXIT_OK
     assert not any(p.exists() for p in stale) and all(p.exists() for p in kept)
 
 
-def test_merge_removes_stale_temporaries_only_when_no_scan_holds_the_lock(tmp_path):
-    spec_path, out = _write_spec(tmp_path), tmp_path / "out"
-    assert main(["scan", spec_path, "--out", str(out), "--quiet"]) == EXIT_OK
+def test_merge_removes_stale_temporaries_only_when_no_scan_holds_the_lock(tmp_path, finished_scan):
+    spec_path, out = _write_spec(tmp_path), finished_scan(TINY, copy_to=tmp_path / "out")
     stale, kept = _leave_temporaries(out)
     holder = _hold_lock(out)
     try:
@@ -371,6 +397,6 @@ def test_merge_removes_stale_temporaries_only_when_no_scan_holds_the_lock(tmp_pa
         assert main(["scan", spec_path, "--out", str(out), "--resume", "--quiet"]) == EXIT_BAD_INPUT
         assert all(p.exists() for p in stale)
     finally:
-        holder.communicate("", timeout=60)
+        holder.release()
     assert main(["merge", str(out)]) == EXIT_OK
     assert not any(p.exists() for p in stale) and all(p.exists() for p in kept)

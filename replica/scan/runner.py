@@ -562,6 +562,36 @@ def _scan_hash(out):
         raise SpecError(f"directory: {out!r} is not a scan directory (no readable scan.json)") from None
 
 
+def _concat_task_files(paths):
+    """The task files ``paths`` (one table kind) as one DataFrame, rows in the order of ``paths``:
+    the frame ``pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True, sort=False)``.
+
+    Parquet files that share one schema (columns, types and pandas metadata: the files of one
+    scan) are read as Arrow tables, concatenated, and converted to pandas once, through
+    ``pd.read_parquet`` of the concatenated table, so the conversion (dtypes, index) is the one of
+    a single file; converting each small file on its own dominated the merge of a large scan.
+    CSV files, or parquet files whose schemas differ, are read and concatenated file by file.
+    """
+    pd = table.pd
+    if all(p.endswith(".parquet") for p in paths):
+        import io
+
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        tables = []
+        for p in paths:
+            with pq.ParquetFile(p) as fh:
+                tables.append(fh.read())
+        schema = tables[0].schema
+        if all(t.schema.equals(schema, check_metadata=True) for t in tables[1:]):
+            sink = pa.BufferOutputStream()
+            pq.write_table(pa.concat_tables(tables), sink, compression="none")
+            return pd.read_parquet(io.BytesIO(sink.getvalue().to_pybytes()))
+    frames = [pd.read_parquet(p) if p.endswith(".parquet") else pd.read_csv(p) for p in paths]
+    return pd.concat(frames, ignore_index=True, sort=False)
+
+
 def merge(out):
     """Build ``OUT/merged/<table>.parquet`` (CSV without pyarrow) from the complete tasks.
 
@@ -586,22 +616,21 @@ def merge(out):
         f[: -len(".error.json")] for f in (os.listdir(task_dir) if os.path.isdir(task_dir) else [])
         if f.endswith(".error.json") and not f.startswith(".")
     )
-    frames = {name: [] for name in ("results", "histograms", "potentials")}
+    files_of = {name: [] for name in ("results", "histograms", "potentials")}
     for name in complete:
         with open(_manifest_path(task_dir, name), encoding="utf-8") as fh:
             files = json.load(fh)["files"]
         for base in files:
             kind = base[len(name) + 1:].split(".")[0]
-            path = os.path.join(task_dir, base)
-            frames[kind].append(table.pd.read_parquet(path) if base.endswith(".parquet") else table.pd.read_csv(path))
+            files_of[kind].append(os.path.join(task_dir, base))
     merged_dir = os.path.join(out, "merged")
     os.makedirs(merged_dir, exist_ok=True)
     fmt = "parquet" if table.parquet_available() else "csv"
     paths = []
-    for kind, parts in frames.items():
+    for kind, parts in files_of.items():
         if not parts:
             continue
-        df = table.pd.concat(parts, ignore_index=True, sort=False)
+        df = _concat_task_files(parts)
         keys = [k for k in _SORT + ["q"] if k in df.columns]
         df = df.sort_values(keys, kind="mergesort").reset_index(drop=True)
         paths.append(table.write_table(df, os.path.join(merged_dir, f"{kind}.{fmt}")))

@@ -64,8 +64,8 @@ t = {{start = 0.5, stop = 3.0, num = {num}}}
 disorder = 4
 [sampler]
 method = "heat_bath"
-replicas = 4
-sweeps = {sweeps}
+n_replicas = 4
+n_sweeps = {sweeps}
 burn_in = 200
 exact_reference = false
 [observables]

@@ -54,7 +54,7 @@ disorder = 2
 
 [sampler]
 method = "exact"
-replicas = 3
+n_replicas = 3
 draws = 300
 """
 

@@ -97,16 +97,16 @@ def reduce_spec(path):
     if s.method == "exact":
         sampler["draws"] = min(s.draws, MAX_DRAWS)
     else:
-        sweeps = min(s.sweeps, MAX_SWEEPS)
-        burn_in = s.sweeps // 4 if s.burn_in is None else s.burn_in
-        sampler["sweeps"] = sweeps
-        sampler["burn_in"] = int(math.ceil(burn_in * sweeps / s.sweeps))
+        sweeps = min(s.n_sweeps, MAX_SWEEPS)
+        burn_in = s.n_sweeps // 4 if s.burn_in is None else s.burn_in
+        sampler["n_sweeps"] = sweeps
+        sampler["burn_in"] = int(math.ceil(burn_in * sweeps / s.n_sweeps))
         sampler["thin"] = min(s.thin, sweeps)
     if "franz_parisi" in raw:
         fp = raw["franz_parisi"]
         fp["n_references"] = min(shipped.franz_parisi.n_references, MAX_REFERENCES)
         if shipped.franz_parisi.method == "umbrella":
-            fp["sweeps"] = min(shipped.franz_parisi.sweeps, MAX_UMBRELLA_SWEEPS)
+            fp["n_sweeps"] = min(shipped.franz_parisi.n_sweeps, MAX_UMBRELLA_SWEEPS)
     return _toml(raw), shipped
 
 
@@ -118,10 +118,10 @@ def _kept_as_shipped(reduced, shipped):
         "grid.source": reduced.grid.source == shipped.grid.source,
         "observables": reduced.observables == shipped.observables,
     }
-    for name in ("method", "replicas", "tempering", "n_temperatures", "lowest_beta", "step_size", "n_leapfrog", "init",
+    for name in ("method", "n_replicas", "tempering", "n_temperatures", "lowest_beta", "step_size", "n_leapfrog", "init",
                  "exact_reference"):
         keep[f"sampler.{name}"] = getattr(reduced.sampler, name) == getattr(shipped.sampler, name)
-    fp_fields = ("method", "order_parameter", "reference", "q", "bin_average", "replicas", "kappa")
+    fp_fields = ("method", "order_parameter", "reference", "q", "bin_average", "n_replicas", "kappa")
     keep["franz_parisi"] = (reduced.franz_parisi is None) == (shipped.franz_parisi is None) and (
         shipped.franz_parisi is None
         or all(getattr(reduced.franz_parisi, f) == getattr(shipped.franz_parisi, f) for f in fp_fields))

@@ -120,7 +120,7 @@ def test_lattice_models_from_a_spec_agree_with_enumeration(lines, n):
     """Monte Carlo (heat bath) of a lattice posterior against the exact enumeration of its 2^N
     states, both from the same spec: every z-score within 5."""
     spec = parse_spec(spec_text(lines, grid=f"n_dim = [{n}]\nt = [0.8]",
-                                sampler='method = "heat_bath"\nreplicas = 4\nsweeps = 3000\ntempering = "none"',
+                                sampler='method = "heat_bath"\nn_replicas = 4\nn_sweeps = 3000\ntempering = "none"',
                                 observables='names = ["q_self", "overlap_truth", "susceptibility"]'))
     res = run_task(spec, make_tasks(spec)[0])["results"]
     z = res[res["observable"].str.startswith("z_exact:")]
@@ -148,7 +148,7 @@ def plugin():
 
 
 SPEC_PLUGIN = spec_text('name = "three_points"\nspacing = 0.5', grid="n_dim = [6]\nt = [0.3, 1.0, 2.5]\ndisorder = 2",
-                        sampler='method = "exact"\nreplicas = 2\ndraws = 400',
+                        sampler='method = "exact"\nn_replicas = 2\ndraws = 400',
                         observables='names = ["participation_ratio", "mean_projection"]')
 
 

@@ -41,8 +41,8 @@ source = "prior"
 
 [sampler]
 method = "mala"
-replicas = 4
-sweeps = 2000
+n_replicas = 4
+n_sweeps = 2000
 burn_in = 500
 thin = 4
 {extra}

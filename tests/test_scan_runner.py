@@ -42,7 +42,7 @@ disorder = 3
 
 [sampler]
 method = "exact"
-replicas = 3
+n_replicas = 3
 draws = 40
 
 [observables]
@@ -91,7 +91,7 @@ source = "point"
 
 [sampler]
 method = "exact"
-replicas = 6
+n_replicas = 6
 draws = 300
 
 [observables]

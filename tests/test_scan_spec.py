@@ -12,7 +12,7 @@ BASE = {
     "model": 'name = "two_class_mixture"\nmu = 1.0',
     "process": 'name = "VP"',
     "grid": 'n_dim = [8, 16]\nt = {start = 0.5, stop = 2.0, num = 4}\ndisorder = 3',
-    "sampler": 'method = "exact"\nreplicas = 4\ndraws = 10',
+    "sampler": 'method = "exact"\nn_replicas = 4\ndraws = 10',
 }
 
 
@@ -87,11 +87,11 @@ def test_hash_ignores_output_but_not_physics():
         ({"grid": None}, "grid"),
         ({"sampler": 'method = "gibbs"'}, "sampler.method"),
         ({"sampler": 'method = "heat_bath"'}, "sampler.method"),
-        ({"sampler": 'method = "mala"\nreplicas = 1'}, "sampler.replicas"),
+        ({"sampler": 'method = "mala"\nn_replicas = 1'}, "sampler.n_replicas"),
         ({"sampler": 'method = "exact"\ntempering = "hamiltonian"'}, "sampler.tempering"),
         ({"sampler": 'method = "mala"\nn_temperatures = 4'}, "sampler.n_temperatures"),
         ({"sampler": 'method = "mala"\nlowest_beta = 1.5\ntempering = "hamiltonian"'}, "sampler.lowest_beta"),
-        ({"sampler": 'method = "mala"\nsweeps = 0'}, "sampler.sweeps"),
+        ({"sampler": 'method = "mala"\nn_sweeps = 0'}, "sampler.n_sweeps"),
         ({"observables": 'names = ["participation_ratio"]'}, "observables.names"),
         ({"observables": 'names = ["entropy_of_everything"]'}, "observables.names[0]"),
         ({"observables": 'bins = 1'}, "observables.bins"),
@@ -244,7 +244,7 @@ def test_planted_spins_beyond_exact_prior_draws_are_refused_naming_grid_source(m
     from mc.models.ising import MAX_ENUMERATION_DIM
 
     with pytest.raises(SpecError) as err:
-        parse_spec(spec_text(model=model, grid=grid, sampler='method = "heat_bath"\nsweeps = 100'))
+        parse_spec(spec_text(model=model, grid=grid, sampler='method = "heat_bath"\nn_sweeps = 100'))
     msg = str(err.value)
     assert msg.startswith("grid.source:"), msg
     name = model.split('"')[1]
@@ -316,7 +316,7 @@ def test_declared_prior_draw_limit_matches_the_models_capabilities(name):
         ({"grid": 'n_dim = 8\nt = {start = 0.1, stop = 1.0, num = 1000000000000}'}, "grid.t.num"),
         ({"grid": 'n_dim = 8\nt = [1.0]\ndisorder = 10000000000'}, "grid.disorder"),
         ({"sampler": 'method = "mala"\nstep_size = true'}, "sampler.step_size"),
-        ({"sampler": 'method = "mala"\nsweeps = 8\nthin = 8'}, "sampler.thin"),
+        ({"sampler": 'method = "mala"\nn_sweeps = 8\nthin = 8'}, "sampler.thin"),
         ({"observables": 'bins = true'}, "observables.bins"),
         ({"franz_parisi": 'q = {start = -1.0, stop = 1.0, num = 1000000000}'}, "franz_parisi.q.num"),
     ],

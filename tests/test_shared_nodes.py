@@ -45,7 +45,7 @@ disorder = 2
 
 [sampler]
 method = "exact"
-replicas = 2
+n_replicas = 2
 draws = 10
 
 [observables]

@@ -140,8 +140,8 @@ def test_model_max_gib_is_the_budget():
 @pytest.mark.parametrize(
     "sections, key",
     [
-        ({"sampler": 'method = "exact"\nreplicas = 10000000\ndraws = 10'}, "sampler.draws"),
-        ({"sampler": 'method = "mala"\nreplicas = 4\nsweeps = 100000000'}, "sampler.sweeps"),
+        ({"sampler": 'method = "exact"\nn_replicas = 10000000\ndraws = 10'}, "sampler.draws"),
+        ({"sampler": 'method = "mala"\nn_replicas = 4\nn_sweeps = 100000000'}, "sampler.n_sweeps"),
         ({"observables": 'names = ["overlap_histogram"]\nbins = 1000000000'}, "observables.bins"),
         ({"franz_parisi": "n_references = 100000000"}, "franz_parisi.n_references"),
         ({"franz_parisi": 'method = "umbrella"\nkappa = 1e300'}, "franz_parisi.kappa"),
@@ -174,7 +174,7 @@ def _peak(spec):
     "model, sampler",
     [
         ('name = "two_class_mixture"', 'method = "exact"\ndraws = 10'),
-        ('name = "two_class_mixture"', 'method = "mala"\nsweeps = 200\nexact_reference = false'),
+        ('name = "two_class_mixture"', 'method = "mala"\nn_sweeps = 200\nexact_reference = false'),
         ('name = "curie_weiss"', 'method = "exact"\ndraws = 10'),
         ('name = "dataset_gaussian"\nn_points = 2000', 'method = "exact"\ndraws = 10'),
     ],
@@ -212,7 +212,7 @@ def test_the_largest_seed_runs_and_is_written(tmp_path):
         ({"model": f'name = "two_class_mixture"\nid = {2**70}'}, "model.id"),
         ({"grid": f"n_dim = [8, {2**64}]\nt = [1.0]"}, "grid.n_dim[1]"),
         ({"grid": f"n_dim = 8\nt = [1.0]\ndisorder = {2**63}"}, "grid.disorder"),
-        ({"sampler": f'method = "mala"\nsweeps = {2**64}'}, "sampler.sweeps"),
+        ({"sampler": f'method = "mala"\nn_sweeps = {2**64}'}, "sampler.n_sweeps"),
         ({"observables": f"bins = {2**63}"}, "observables.bins"),
     ],
 )
@@ -261,9 +261,9 @@ def test_continuous_observation_beyond_float64_is_refused():
     """y = x_t / a_t has squared norm about N s_t; Monte Carlo started at y needs sqrt(s_t) <= 1e30."""
     msg = refused("grid.t", grid="n_dim = [8, 1000]\nt = [1.0, 354.0]")
     assert "N s_t" in msg and "N = 1000" in msg, msg
-    msg = refused("grid.t", grid="n_dim = [8]\nt = [1.0, 100.0]", sampler='method = "mala"\nsweeps = 20')
+    msg = refused("grid.t", grid="n_dim = [8]\nt = [1.0, 100.0]", sampler='method = "mala"\nn_sweeps = 20')
     assert "sampler.init = 'auto'" in msg and "t <= 69.0776" in msg, msg
-    spec = parse_spec(spec_text(grid="n_dim = [8]\nt = [1.0, 100.0]", sampler='method = "mala"\nsweeps = 20\n'
+    spec = parse_spec(spec_text(grid="n_dim = [8]\nt = [1.0, 100.0]", sampler='method = "mala"\nn_sweeps = 20\n'
                                                                               'init = "prior"'))
     assert spec.grid.t == (1.0, 100.0)
 
@@ -299,9 +299,9 @@ def test_process_time_range_and_representable():
         # a data set cap so large that exp(alpha N) points pass it
         ({"model": 'name = "dataset_alpha"\nalpha = 50.0\nmax_gib = 1e300'}, "model.max_gib"),
         # Monte Carlo that records fewer than two draws
-        ({"sampler": 'method = "mala"\nsweeps = 10\nthin = 100'}, "sampler.thin"),
-        ({"sampler": 'method = "heat_bath"\nsweeps = 1', "model": 'name = "curie_weiss"'}, "sampler.sweeps"),
-        ({"franz_parisi": 'method = "umbrella"\nsweeps = 1'}, "franz_parisi.sweeps"),
+        ({"sampler": 'method = "mala"\nn_sweeps = 10\nthin = 100'}, "sampler.thin"),
+        ({"sampler": 'method = "heat_bath"\nn_sweeps = 1', "model": 'name = "curie_weiss"'}, "sampler.n_sweeps"),
+        ({"franz_parisi": 'method = "umbrella"\nn_sweeps = 1'}, "franz_parisi.n_sweeps"),
         # a proposal variance that underflows to zero
         ({"sampler": 'method = "mala"\nstep_size = 1e-200'}, "sampler.step_size"),
         # ranges with more points than float64 resolves (repeated times / q values)
@@ -324,7 +324,7 @@ def test_extreme_values_every_task_would_hit_are_refused(sections, key):
         {"model": 'name = "two_class_mixture"\nvariance = 0.0'},
         {"model": f'name = "hypersphere"\nradius = {LENGTH_RANGE[1]}'},
         {"model": 'name = "curie_weiss"\nfield = 1e300'},
-        {"sampler": f'method = "mala"\nsweeps = 2\nstep_size = {MIN_STEP_SIZE}'},
+        {"sampler": f'method = "mala"\nn_sweeps = 2\nstep_size = {MIN_STEP_SIZE}'},
         {"franz_parisi": f"q = {{start = -1.0, stop = 1.0, num = {MAX_Q_POINTS}}}"},
     ],
 )

@@ -127,10 +127,10 @@ def run_task(spec, task):
     samples = None
     if s.method == "exact" and s.draws > 0:
         rng = np.random.default_rng(seed_sequence(spec.scan.seed, *key, EXACT_STREAM))
-        samples = exact_samples(post, s.replicas, s.draws, rng)
+        samples = exact_samples(post, s.n_replicas, s.draws, rng)
     elif s.method != "exact":
         res = mc.sample(
-            post, n_replicas=s.replicas, n_sweeps=s.sweeps, burn_in=s.burn_in, thin=s.thin, method=s.method,
+            post, n_replicas=s.n_replicas, n_sweeps=s.n_sweeps, burn_in=s.burn_in, thin=s.thin, method=s.method,
             seed=spec.scan.seed, key=key, tempering=None if s.tempering == "none" else s.tempering,
             n_temperatures=s.n_temperatures, lowest_beta=s.lowest_beta, step_size=s.step_size, n_leapfrog=s.n_leapfrog,
             init=s.init, store="samples", progress=False,
@@ -213,7 +213,7 @@ def _franz_parisi(spec, post, state, key):
     fp = spec.franz_parisi
     umbrella = {}
     if fp.method == "umbrella":
-        umbrella = {"n_sweeps": fp.sweeps, "n_replicas": fp.replicas, "progress": False}
+        umbrella = {"n_sweeps": fp.n_sweeps, "n_replicas": fp.n_replicas, "progress": False}
         if fp.kappa is not None:
             umbrella["kappa"] = fp.kappa
     planted = fp.reference == "planted"

@@ -33,7 +33,7 @@ Example (``jobs/demo.toml``)::
 
     [sampler]
     method = "exact"
-    replicas = 4
+    n_replicas = 4
     draws = 100
 
 Sections and keys are documented on the dataclasses below; :data:`MODELS` lists the models and
@@ -304,9 +304,9 @@ class GridSection:
 class SamplerSection:
     """``[sampler]``: ``method`` (``"exact"`` or a Monte Carlo method of the model's state
     space: spins ``heat_bath`` / ``metropolis``, continuous ``mala`` / ``hmc`` / ``rwm``,
-    sphere ``sphere``, data sets ``points``), ``replicas`` (>= 2 for overlaps), ``draws``
+    sphere ``sphere``, data sets ``points``), ``n_replicas`` (>= 2 for overlaps), ``draws``
     (exact route: independent exact draws per replica for sampled estimates and histograms, 0
-    for exact values only), ``sweeps``, ``burn_in``, ``thin``, ``tempering`` (``"auto"``, the
+    for exact values only), ``n_sweeps``, ``burn_in``, ``thin``, ``tempering`` (``"auto"``, the
     default: a Hamiltonian ladder where the model's prior may have several modes, as
     ``mc.sample``; ``"none"``, ``"hamiltonian"``, ``"likelihood"``), ``n_temperatures``,
     ``lowest_beta``, ``step_size``, ``n_leapfrog``, ``init`` (``"auto"``, the default: even replicas at
@@ -315,9 +315,9 @@ class SamplerSection:
     and the z-score of each Monte Carlo row against them)."""
 
     method: str = "exact"
-    replicas: int = 4
+    n_replicas: int = 4
     draws: int = 0
-    sweeps: int = 1000
+    n_sweeps: int = 1000
     burn_in: int | None = None
     thin: int = 1
     tempering: str = "auto"
@@ -346,8 +346,8 @@ class FranzParisiSection:
     (references drawn from the posterior), ``reference`` (``"posterior"``: drawn; ``"planted"``:
     the x0 that generated x_t, an exact posterior sample when the disorder is planted), ``q``
     (grid ``{start, stop, num}``; default per route), ``bin_average`` (mixtures: density averaged
-    over each bin, as umbrella sampling reports it), and for umbrella sampling ``sweeps``,
-    ``replicas``, ``kappa`` per window."""
+    over each bin, as umbrella sampling reports it), and for umbrella sampling ``n_sweeps``,
+    ``n_replicas``, ``kappa`` per window."""
 
     method: str = "exact"
     order_parameter: str = "overlap"
@@ -355,8 +355,8 @@ class FranzParisiSection:
     reference: str = "posterior"
     q: tuple | None = None
     bin_average: bool = True
-    sweeps: int = 2000
-    replicas: int = 4
+    n_sweeps: int = 2000
+    n_replicas: int = 4
     kappa: float | None = None
 
 
@@ -520,7 +520,7 @@ def _parse_sampler(table):
     kw = {}
     if "method" in table:
         kw["method"] = _str(table["method"], "sampler.method")
-    for k in ("replicas", "sweeps", "thin", "n_leapfrog"):
+    for k in ("n_replicas", "n_sweeps", "thin", "n_leapfrog"):
         if k in table:
             kw[k] = _int(table[k], f"sampler.{k}", minimum=1)
     for k in ("draws", "burn_in"):
@@ -590,7 +590,7 @@ def _parse_franz_parisi(table):
         kw["order_parameter"] = _str(table["order_parameter"], f"{key}.order_parameter", ("overlap", "distance"))
     if "reference" in table:
         kw["reference"] = _str(table["reference"], f"{key}.reference", ("posterior", "planted"))
-    for k, minimum in (("n_references", 1), ("sweeps", 2), ("replicas", 1)):
+    for k, minimum in (("n_references", 1), ("n_sweeps", 2), ("n_replicas", 1)):
         if k in table:  # umbrella sampling records a draw per sweep and needs two for an error bar
             kw[k] = _int(table[k], f"{key}.{k}", minimum=minimum)
     if "bin_average" in table:
@@ -661,9 +661,9 @@ def _check_combinations(spec):
                 + f"; use a Monte Carlo method ({', '.join(_MC_METHODS[space])})"
             )
     else:
-        if spec.sampler.replicas < 2 and {"q_self", "susceptibility", "score_divergence",
+        if spec.sampler.n_replicas < 2 and {"q_self", "susceptibility", "score_divergence",
                                            "overlap_histogram"} & set(spec.observables.names):
-            raise SpecError("sampler.replicas: overlaps and susceptibilities from samples need at least 2 replicas")
+            raise SpecError("sampler.n_replicas: overlaps and susceptibilities from samples need at least 2 replicas")
     if spec.sampler.tempering not in ("none", "auto") and method == "exact":
         raise SpecError("sampler.tempering: only used with a Monte Carlo method, not 'exact'")
     if spec.sampler.tempering in ("none", "auto") and (spec.sampler.n_temperatures is not None
@@ -744,7 +744,7 @@ def task_memory(spec, n_dim):
     vectors = _FIXED_VECTORS
     if monte_carlo:
         rungs = s.n_temperatures or (1 if s.tempering == "none" else 8)
-        vectors += _VECTORS_PER_CHAIN * s.replicas * rungs
+        vectors += _VECTORS_PER_CHAIN * s.n_replicas * rungs
     parts = [("grid.n_dim", f"the state ({vectors:.0f} vectors of N floats)", 8.0 * vectors * n + _FIXED_BYTES)]
     if exact_route and "q_self" in names:
         m = _EXACT_Q_SELF_MATRICES[space]
@@ -752,16 +752,16 @@ def task_memory(spec, n_dim):
     parts.extend(spec.model.entry.memory(spec.model.parameters, n_dim))  # the model's own arrays
     draws = 0
     if not monte_carlo and s.draws:
-        draws = s.replicas * s.draws
-        parts.append(("sampler.draws", f"sampler.replicas x sampler.draws = {draws} exact draws",
+        draws = s.n_replicas * s.draws
+        parts.append(("sampler.draws", f"sampler.n_replicas x sampler.draws = {draws} exact draws",
                       8.0 * _VECTORS_PER_EXACT_DRAW * draws * n))
     elif not monte_carlo and "overlap_histogram" in names and space != "points":
         draws = math.prod(HISTOGRAM_DRAWS)
         parts.append(("observables.names", f"{draws} exact draws for the overlap histogram",
                       8.0 * _VECTORS_PER_EXACT_DRAW * draws * n))
     elif monte_carlo:
-        draws = s.replicas * (s.sweeps // s.thin)
-        parts.append(("sampler.sweeps", f"sampler.replicas x sampler.sweeps / sampler.thin = {draws} stored draws",
+        draws = s.n_replicas * (s.n_sweeps // s.thin)
+        parts.append(("sampler.n_sweeps", f"sampler.n_replicas x sampler.n_sweeps / sampler.thin = {draws} stored draws",
                       8.0 * _VECTORS_PER_MC_DRAW * draws * n))
     if "overlap_histogram" in names:
         bins = spec.observables.bins
@@ -776,7 +776,7 @@ def task_memory(spec, n_dim):
             extent = fp.q[-1] - fp.q[0] if fp.q else 2.0
             windows = extent * math.sqrt(fp.kappa * n) + 2.0
             parts.append(("franz_parisi.kappa", f"the q series of {windows:.3g} umbrella windows ((q extent) "
-                          f"sqrt(kappa N))", 8.0 * windows * fp.sweeps * fp.replicas))
+                          f"sqrt(kappa N))", 8.0 * windows * fp.n_sweeps * fp.n_replicas))
     return parts
 
 
@@ -891,10 +891,10 @@ def _check_limits(spec):
     record fewer than two draws, and tasks that do not fit in memory."""
     _check_times(spec)
     s = spec.sampler
-    if s.method != "exact" and s.sweeps // s.thin < 2:
-        key = "sampler.thin" if s.thin > 1 else "sampler.sweeps"
-        raise SpecError(f"{key}: a Monte Carlo run records sampler.sweeps // sampler.thin = {s.sweeps} // {s.thin} = "
-                        f"{s.sweeps // s.thin} draws per replica; its error bars need at least 2")
+    if s.method != "exact" and s.n_sweeps // s.thin < 2:
+        key = "sampler.thin" if s.thin > 1 else "sampler.n_sweeps"
+        raise SpecError(f"{key}: a Monte Carlo run records sampler.n_sweeps // sampler.thin = {s.n_sweeps} // {s.thin} = "
+                        f"{s.n_sweeps // s.thin} draws per replica; its error bars need at least 2")
     _check_memory(spec)
 
 

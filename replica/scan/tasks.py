@@ -156,13 +156,13 @@ def task_cost(spec, task):
         exact += min(points, 4096) ** 2 * n * 0.05
     units = (exact if s.method == "exact" else 0.0) + 1e5
     if s.method == "exact":
-        units += 20.0 * s.replicas * s.draws * n
+        units += 20.0 * s.n_replicas * s.draws * n
     else:
         rungs = s.n_temperatures or (1 if s.tempering == "none" else 8)
         per_site = entry.site_cost(p, n) * (2 if space != "spins" else 1)
         # burn-in too (mc.sample's default: sweeps // 4, where 1.2 x 1.25 sweeps is the former 1.5 x sweeps)
-        burn_in = s.sweeps // 4 if s.burn_in is None else s.burn_in
-        units += (burn_in + s.sweeps) * s.replicas * rungs * n * max(1, per_site) * 1.2
+        burn_in = s.n_sweeps // 4 if s.burn_in is None else s.burn_in
+        units += (burn_in + s.n_sweeps) * s.n_replicas * rungs * n * max(1, per_site) * 1.2
         if s.exact_reference and math.isfinite(exact):
             units += exact
     if not math.isfinite(units):

@@ -8,6 +8,7 @@ both read through it, so they agree on which tasks are complete.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 
@@ -15,13 +16,58 @@ import pandas as pd
 
 from ..table import HISTOGRAM_COLUMNS, POTENTIAL_COLUMNS, RESULT_COLUMNS
 
-__all__ = ["TABLES", "ScanStatus", "scan_status", "load_scan", "table_files"]
+__all__ = ["TABLES", "ScanStatus", "scan_status", "load_scan", "table_files", "task_complete", "task_table_files",
+           "manifest_path", "error_path", "sha256"]
 
 #: The tables of a scan directory.
 TABLES = ("results", "histograms", "potentials")
 _EMPTY_COLUMNS = {"results": RESULT_COLUMNS, "histograms": HISTOGRAM_COLUMNS, "potentials": POTENTIAL_COLUMNS}
 _TABLE_SUFFIXES = tuple(f".{t}.{ext}" for t in TABLES for ext in ("parquet", "csv"))
 
+# ----------------------------------------------------------------------------- one task
+def sha256(path):
+    """SHA-256 of a file, hex."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def manifest_path(task_dir, name):
+    """``tasks/<task>.meta.json``: the checksummed manifest of a complete task."""
+    return os.path.join(task_dir, f"{name}.meta.json")
+
+
+def error_path(task_dir, name):
+    """``tasks/<task>.error.json``: the error record of a failed task."""
+    return os.path.join(task_dir, f"{name}.error.json")
+
+
+def task_complete(task_dir, name, spec_hash):
+    """Whether a task's files are complete and intact: manifest readable, same spec hash, every
+    listed file present with the recorded size and SHA-256."""
+    try:
+        with open(manifest_path(task_dir, name), encoding="utf-8") as fh:
+            meta = json.load(fh)
+    except (OSError, ValueError):
+        return False
+    if not isinstance(meta, dict) or meta.get("spec_hash") != spec_hash or not isinstance(meta.get("files"), dict):
+        return False
+    if not meta["files"]:
+        return False
+    for base, rec in meta["files"].items():
+        path = os.path.join(task_dir, base)
+        try:
+            if os.path.getsize(path) != rec["bytes"] or sha256(path) != rec["sha256"]:
+                return False
+        except (OSError, KeyError, TypeError):
+            return False
+    return True
+
+
+
+# ----------------------------------------------------------------------------- the directory
 class ScanStatus:
     """What a scan directory holds (see :func:`scan_status`).
 
@@ -114,7 +160,6 @@ def scan_status(directory):
 
     Raises ``ValueError`` naming ``directory`` when it does not exist or holds no scan.
     """
-    from .runner import task_complete  # the same test as ``replica merge``
 
     path = _check_directory(directory)
     record = _read_json(os.path.join(path, "scan.json")) or {}
@@ -160,7 +205,7 @@ def _merged_paths(path):
     return out
 
 
-def _task_files(task_dir, task):
+def task_table_files(task_dir, task):
     """The table files of one complete task: those its manifest lists, else those named after it."""
     meta = _read_json(os.path.join(task_dir, f"{task}.meta.json")) or {}
     listed = meta.get("files")
@@ -192,7 +237,7 @@ def table_files(path, status):
         note = f"per-task files ({task_dir}); no merged tables yet"
     files = {t: [] for t in TABLES}
     for task in status.done:
-        for kind, file in _task_files(task_dir, task).items():
+        for kind, file in task_table_files(task_dir, task).items():
             files[kind].append(file)
     return files, "tasks", note
 

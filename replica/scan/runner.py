@@ -29,7 +29,6 @@ import contextlib
 import datetime
 import errno
 import functools
-import hashlib
 import inspect
 import json
 import os
@@ -52,6 +51,7 @@ from mc import __version__
 
 from .. import table
 from ..exit_codes import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK
+from .directory import TABLES, error_path, manifest_path, scan_status, sha256, task_complete, task_table_files
 from .progress import Progress
 from .spec import SpecError
 from .tasks import assign, make_tasks, task_cost
@@ -73,44 +73,6 @@ _MANIFEST_VERSION = 1
 # ----------------------------------------------------------------------------- files
 def _atomic_write_text(path, text):
     table.write_atomic(path, lambda handle: handle.write(text.encode("utf-8")))
-
-
-def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _manifest_path(task_dir, name):
-    return os.path.join(task_dir, f"{name}.meta.json")
-
-
-def _error_path(task_dir, name):
-    return os.path.join(task_dir, f"{name}.error.json")
-
-
-def task_complete(task_dir, name, spec_hash):
-    """Whether a task's files are complete and intact: manifest readable, same spec hash, every
-    listed file present with the recorded size and SHA-256."""
-    try:
-        with open(_manifest_path(task_dir, name), encoding="utf-8") as fh:
-            meta = json.load(fh)
-    except (OSError, ValueError):
-        return False
-    if not isinstance(meta, dict) or meta.get("spec_hash") != spec_hash or not isinstance(meta.get("files"), dict):
-        return False
-    if not meta["files"]:
-        return False
-    for base, rec in meta["files"].items():
-        path = os.path.join(task_dir, base)
-        try:
-            if os.path.getsize(path) != rec["bytes"] or _sha256(path) != rec["sha256"]:
-                return False
-        except (OSError, KeyError, TypeError):
-            return False
-    return True
 
 
 def _now():
@@ -413,10 +375,10 @@ class ScanSummary:
 def _write_task_files(task_dir, task, frames, meta):
     paths = table.write_task(task_dir, task.name, frames["results"], frames.get("histograms"),
                              potentials=frames.get("potentials"))
-    meta["files"] = {os.path.basename(p): {"bytes": os.path.getsize(p), "sha256": _sha256(p)} for p in paths}
-    _atomic_write_text(_manifest_path(task_dir, task.name), json.dumps(meta, indent=2, default=str) + "\n")
+    meta["files"] = {os.path.basename(p): {"bytes": os.path.getsize(p), "sha256": sha256(p)} for p in paths}
+    _atomic_write_text(manifest_path(task_dir, task.name), json.dumps(meta, indent=2, default=str) + "\n")
     with contextlib.suppress(FileNotFoundError):
-        os.unlink(_error_path(task_dir, task.name))
+        os.unlink(error_path(task_dir, task.name))
 
 
 #: errno values of a full disk or an exhausted quota: the scan stops instead of failing every task.
@@ -529,7 +491,7 @@ def run_scan(spec, out, *, resume=False, force=False, comm=None, progress=True, 
                         "traceback": traceback.format_exc(),
                     }
                     with contextlib.suppress(OSError):
-                        _atomic_write_text(_error_path(task_dir, task.name), json.dumps(record, indent=2) + "\n")
+                        _atomic_write_text(error_path(task_dir, task.name), json.dumps(record, indent=2) + "\n")
                     report.failed(task.name, exc, cost)
                     continue
                 summary.done += 1
@@ -604,25 +566,13 @@ def merge(out):
     out = os.fspath(out)
     if not os.path.isdir(out):
         raise SpecError(f"directory: {out!r} does not exist")
-    spec_hash = _scan_hash(out)
+    _scan_hash(out)  # a scan directory: its scan.json names the spec every task is checked against
     _remove_stale_temporaries_if_idle(out)
-    task_dir = os.path.join(out, "tasks")
-    names = sorted(
-        f[: -len(".meta.json")] for f in (os.listdir(task_dir) if os.path.isdir(task_dir) else [])
-        if f.endswith(".meta.json") and not f.startswith(".")
-    )
-    complete = [n for n in names if task_complete(task_dir, n, spec_hash)]
-    failed = sorted(
-        f[: -len(".error.json")] for f in (os.listdir(task_dir) if os.path.isdir(task_dir) else [])
-        if f.endswith(".error.json") and not f.startswith(".")
-    )
-    files_of = {name: [] for name in ("results", "histograms", "potentials")}
-    for name in complete:
-        with open(_manifest_path(task_dir, name), encoding="utf-8") as fh:
-            files = json.load(fh)["files"]
-        for base in files:
-            kind = base[len(name) + 1:].split(".")[0]
-            files_of[kind].append(os.path.join(task_dir, base))
+    status = scan_status(out)  # the reader replica report uses: the same complete tasks
+    files_of = {name: [] for name in TABLES}
+    for name in status.done:
+        for kind, path in task_table_files(os.path.join(out, "tasks"), name).items():
+            files_of[kind].append(path)
     merged_dir = os.path.join(out, "merged")
     os.makedirs(merged_dir, exist_ok=True)
     fmt = "parquet" if table.parquet_available() else "csv"
@@ -634,13 +584,9 @@ def merge(out):
         keys = [k for k in _SORT + ["q"] if k in df.columns]
         df = df.sort_values(keys, kind="mergesort").reset_index(drop=True)
         paths.append(table.write_table(df, os.path.join(merged_dir, f"{kind}.{fmt}")))
-    try:
-        with open(os.path.join(out, "scan.json"), encoding="utf-8") as fh:
-            n_tasks = int(json.load(fh).get("n_tasks", len(complete)))
-    except (OSError, ValueError):
-        n_tasks = len(complete)
-    return {"tasks": len(complete), "missing": max(n_tasks - len(complete), 0), "failed": len(failed),
-            "paths": paths}
+    n_done = len(status.done)
+    n_tasks = n_done if status.n_tasks is None else status.n_tasks
+    return {"tasks": n_done, "missing": max(n_tasks - n_done, 0), "failed": len(status.failed), "paths": paths}
 
 
 # ----------------------------------------------------------------------------- dry run
@@ -741,7 +687,7 @@ def write_cost(spec, out, repeats=3):
             name = f"probe{r}"
             paths = [table.write_table(df, os.path.join(scratch, f"{name}.{kind}.{fmt}"))
                      for kind, df in frames.items()]
-            files = {os.path.basename(p): {"bytes": os.path.getsize(p), "sha256": _sha256(p)} for p in paths}
+            files = {os.path.basename(p): {"bytes": os.path.getsize(p), "sha256": sha256(p)} for p in paths}
             meta = json.dumps({"manifest_version": _MANIFEST_VERSION, "task": name, "key": [0] * 6, "files": files,
                                "spec_hash": spec.hash, "version": __version__, "host": socket.gethostname(),
                                "started": _now(), "finished": _now(), "warnings": []}, indent=2) + "\n"

@@ -326,8 +326,8 @@ class _SpinFamily(_Family):
         self.arrays["spins"] = spins
         # the prior names its kernel family and the arrays it needs (mc.models.ising.SpinKernel)
         spec = prior.spin_kernel()
-        if spec.kind == "curie_weiss":
-            self.kind = "curie_weiss"
+        if spec.kind == "mean_field":
+            self.kind = "mean_field"
             self.jn = spec.coupling
             self.arrays["mag"] = spins.sum(axis=2, dtype=np.int64)
         elif spec.kind == "sparse":
@@ -342,7 +342,7 @@ class _SpinFamily(_Family):
             if nb is not None:
                 tables = kl.acceptance_tables(self.theta, nb[2], len(nb[0]), self.b, self.h, self.heat_bath)
             if tables is not None:
-                self.kind = "lattice"
+                self.kind = "tabulated"
                 self.nbrs, self.sgns, self.g = nb
                 self.table, self.thresholds, self.ftab = tables
         elif spec.kind == "dense":
@@ -353,16 +353,16 @@ class _SpinFamily(_Family):
         else:
             raise ValueError(
                 f"model: {type(prior).__name__}.spin_kernel() returned the unknown kind {spec.kind!r} "
-                "(expected 'dense', 'curie_weiss' or 'sparse')"
+                "(expected 'dense', 'mean_field' or 'sparse')"
             )
 
     def run(self, n_sweeps, exchange_every, sweep0, rng):
         a = self.arrays
         common = (self.theta, a["rung_of"], a["chain_at"], n_sweeps, self.heat_bath, self.random_order,
                   exchange_every, sweep0, rng, a["acc"], a["att"], self.phi, a["ex_att"], a["ex_acc"])
-        if self.kind == "curie_weiss":
+        if self.kind == "mean_field":
             ks.run_curie_weiss(a["spins"], a["mag"], self.jn, self.b, self.h, *common)
-        elif self.kind == "lattice":
+        elif self.kind == "tabulated":
             kl.run_lattice(a["spins"], self.nbrs, self.sgns, self.g, self.b, self.h, self.table, self.thresholds,
                            self.ftab, *common)
         elif self.kind == "sparse":
@@ -372,9 +372,9 @@ class _SpinFamily(_Family):
 
     def features(self):
         a = self.arrays
-        if self.kind == "curie_weiss":
+        if self.kind == "mean_field":
             ks.features_curie_weiss(a["spins"], a["mag"], self.jn, self.b, self.h, self.phi)
-        elif self.kind == "lattice":
+        elif self.kind == "tabulated":
             kl.features_lattice(a["spins"], self.nbrs, self.sgns, self.g, self.b, self.h, self.phi)
         elif self.kind == "sparse":
             ks.features_sparse(a["spins"], self.indptr, self.indices, self.weights, self.b, self.h, self.phi)

@@ -170,7 +170,7 @@ def test_spin_kernel_hooks_describe_the_kernel_families():
     np.testing.assert_array_equal(dense.couplings, sk.couplings * 0.7)
     assert dense.couplings.flags.c_contiguous and dense.couplings.dtype == np.float64
     cw = mc.IsingPrior.curie_weiss(8, J=1.5, beta=0.6).spin_kernel()
-    assert cw.kind == "curie_weiss" and cw.coupling == 0.6 * 1.5 / 8 and cw.couplings is None
+    assert cw.kind == "mean_field" and cw.coupling == 0.6 * 1.5 / 8 and cw.couplings is None
     lat = mc.IsingPrior.lattice(3, 2, J=0.5, beta=2.0)
     sp = lat.spin_kernel()
     assert sp.kind == "sparse" and sp.indptr.dtype == sp.indices.dtype == np.int64

@@ -162,7 +162,7 @@ def test_lattice_kernel_at_zero_field_matches_enumeration(kind, n, beta, method,
 
 
 @pytest.mark.parametrize("kind,expected", [
-    ("lattice", "lattice"), ("lattice_field", "lattice"), ("ea_pm", "lattice"), ("ea_pm_open", "lattice"),
+    ("lattice", "tabulated"), ("lattice_field", "tabulated"), ("ea_pm", "tabulated"), ("ea_pm_open", "tabulated"),
     ("ea3d", "sparse"),  # Gaussian bonds: magnitudes differ
 ])
 def test_sampler_picks_the_tabulated_kernel_for_bonds_of_one_magnitude(kind, expected):

@@ -159,14 +159,14 @@ class SpinKernel:
 
     Attributes
     ----------
-    kind : {"dense", "curie_weiss", "sparse"}
-        ``"dense"``: ``mc.kernels.spins.run_dense`` with ``couplings``; ``"curie_weiss"``:
+    kind : {"dense", "mean_field", "sparse"}
+        ``"dense"``: ``mc.kernels.spins.run_dense`` with ``couplings``; ``"mean_field"``:
         ``run_curie_weiss`` (mean field, O(1) per attempt) with ``coupling``; ``"sparse"``:
         ``run_sparse`` (neighbour lists; the sampler may switch to the tabulated lattice kernel).
     couplings : float64 array (N, N), C-contiguous
         ``beta W`` (kind ``"dense"``).
     coupling : float
-        ``beta J / N``, the mean-field coupling of ``(beta J / (2 N)) M^2`` (kind ``"curie_weiss"``).
+        ``beta J / N``, the mean-field coupling of ``(beta J / (2 N)) M^2`` (kind ``"mean_field"``).
     indptr, indices : int64 arrays; data : float64 array
         ``beta W`` in CSR form, symmetric, no diagonal (kind ``"sparse"``).
     """
@@ -554,9 +554,9 @@ class CurieWeissPrior(IsingPrior):
         return self.J >= 0
 
     def spin_kernel(self):
-        """:class:`SpinKernel` of kind ``"curie_weiss"`` with ``coupling = beta J / N``: the
+        """:class:`SpinKernel` of kind ``"mean_field"`` with ``coupling = beta J / N``: the
         mean-field kernel, which tracks ``M = sum_i sigma_i`` (no N x N matrix)."""
-        return SpinKernel("curie_weiss", coupling=self.beta * self.J / self._n)
+        return SpinKernel("mean_field", coupling=self.beta * self.J / self._n)
 
     @property
     def capabilities(self):

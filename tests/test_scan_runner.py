@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import sysconfig
-import time
+import threading
 
 import numpy as np
 import pandas as pd
@@ -187,15 +187,22 @@ def test_one_two_and_four_ranks_give_identical_merged_tables(tmp_path, finished_
     assert_same_tables(merged_tables(one), merged_tables(tmp_path / "four"))
 
 
-def _wait_for_manifests(task_dir, n, proc, timeout=120):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        if task_dir.exists() and len(list(task_dir.glob("*.meta.json"))) >= n:
-            return
-        if proc.poll() is not None:
-            pytest.fail(f"the scan ended before {n} tasks were written: {proc.stderr.read()}")
-        time.sleep(0.01)
-    pytest.fail("timed out waiting for tasks")
+def _read_until_tasks_done(proc, n, timeout=120):
+    """Read a ``--verbose`` scan's standard error until ``n`` tasks are done (their line is printed
+    after their files and manifest are written) and return what was read. It blocks on the scan's
+    own output, not on a clock; a scan that hangs is killed after ``timeout`` seconds."""
+    watchdog = threading.Timer(timeout, proc.kill)
+    watchdog.start()
+    lines, done = [], 0
+    try:
+        for line in proc.stderr:
+            lines.append(line)
+            done += bool(re.match(r"\[rank \d+/\d+\] \d+/\d+ ", line))
+            if done >= n:
+                return "".join(lines)
+    finally:
+        watchdog.cancel()
+    pytest.fail(f"the scan ended (or hung) before {n} tasks were written: {''.join(lines)}")
 
 
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
@@ -205,11 +212,13 @@ def test_killed_scan_resumes_to_the_uninterrupted_table(tmp_path, capsys, finish
     full = finished_scan(dataset_spec(80))  # the uninterrupted scan, computed once for both signals
 
     out = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "replica.cli", "scan", str(spec_path), "--out", str(out)],
-                            env=scan_env(), stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    _wait_for_manifests(out / "tasks", 20, proc)
+    proc = subprocess.Popen([sys.executable, "-m", "replica.cli", "scan", str(spec_path), "--out", str(out),
+                             "--verbose"], env=scan_env(), stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            cwd=ROOT)
+    before = _read_until_tasks_done(proc, 20)
     proc.send_signal(signal.SIGKILL if how == "SIGKILL" else signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
+    err = before + err
     if how == "SIGTERM":
         assert proc.returncode == 3, err  # interrupted: finished the running task, then stopped
         assert "interrupted" in err

@@ -23,6 +23,7 @@ import numbers
 import numpy as np
 from scipy.optimize import brentq
 
+from mc._validation import as_float_array
 from mc._validation import as_scalar as _scalar  # one scalar check for the project
 
 _PROCESSES = ("vp", "ve")
@@ -47,16 +48,11 @@ def _sigma(sigma):
 
 
 def _array(value, name, *, positive=False, nonnegative=False, ndim=None):
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}: expected numbers ({exc})") from None
-    if ndim is not None and arr.ndim != ndim:
-        raise ValueError(f"{name}: expected {ndim} dimension(s), got shape {arr.shape}")
+    """A non-empty, finite float64 array (``mc._validation.as_float_array``), with the sign checks
+    the closed forms need."""
+    arr = as_float_array(value, name, ndim=ndim)
     if arr.size == 0:
         raise ValueError(f"{name}: empty")
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name}: must be finite, got {arr[~np.isfinite(arr)].ravel()[0]}")
     if positive and (arr <= 0).any():
         raise ValueError(f"{name}: must be > 0, got {arr[arr <= 0].ravel()[0]}")
     if nonnegative and (arr < 0).any():

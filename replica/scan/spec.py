@@ -42,6 +42,7 @@ their parameters.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -272,9 +273,10 @@ class ModelSection:
         """The registered model (``mc.models.registry.ModelEntry``)."""
         return MODELS[self.name]
 
-    @property
+    @functools.cached_property
     def parameters(self):
-        """The validated parameters as the model's frozen schema object."""
+        """The validated parameters as the model's frozen schema object (built once: the task
+        list asks for it once per task)."""
         return self.entry.Parameters(**self.params)
 
 

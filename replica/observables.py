@@ -21,7 +21,16 @@ from mc._validation import as_float_array, as_scalar, probability_vector
 from mc.posterior import Posterior
 
 from .overlaps import _pair_mean_of_products
-from .samples import as_samples, draw_chunks, exact_of, pair_dots, pair_indices, pairs_within, source_kind
+from .samples import (
+    CHUNK_ELEMENTS,
+    as_samples,
+    draw_chunks,
+    exact_of,
+    pair_dots,
+    pair_indices,
+    pairs_within,
+    source_kind,
+)
 from .states import class_responsibilities, nearest_point, state_labels
 from .stats import Estimate, correlated_mean, jackknife, replica_mean
 
@@ -34,6 +43,9 @@ __all__ = [
     "class_magnetisation_variance",
     "susceptibility",
     "score_divergence",
+    "memorised_fraction",
+    "denoiser_nearest_distance",
+    "denoiser_origin_distance",
 ]
 
 
@@ -517,3 +529,237 @@ def score_divergence(source, *, a_t=None, D_t=None, warn=True):
     est = _replica_trace(x, warn, x.shape[0] * x.shape[1])
     c = (a / D) ** 2 * n_dim
     return Estimate(-n_dim / D + c * est.value, c * est.stderr, n=est.n, tau=est.tau, method="samples")
+
+
+# memorisation ----------------------------------------------------------------------------------
+def _training_points(points, n_dim=None):
+    pts = as_float_array(points, "points", ndim=2)
+    if pts.shape[0] < 1:
+        raise ValueError("points: expected at least one training point")
+    if n_dim is not None and pts.shape[1] != n_dim:
+        raise ValueError(f"points: expected points of dimension {n_dim}, got shape {pts.shape}")
+    return pts
+
+
+def _two_nearest(x, pts):
+    """Distances to the nearest and second-nearest of ``pts`` and the index of the nearest, for
+    each row of ``x`` ``(M, N)``: ``(d1, d2, i1)``, each of shape ``(M,)``.
+
+    The two candidates are ranked by ``|y^mu|^2 - 2 x . y^mu`` (``|x - y^mu|^2`` less the
+    constant ``|x|^2``) from one matrix product per chunk of rows (temporaries of at most about
+    ``CHUNK_ELEMENTS`` elements, never ``(M, n, N)``); their distances are then recomputed from
+    the differences ``x - y^mu``, so that a configuration equal to a training point is at
+    distance exactly 0 (the expansion would leave a rounding residue of order
+    ``eps |y^mu|^2``, clipped or not). With a single point ``d2 = inf``.
+    """
+    m, n_dim = x.shape
+    n = pts.shape[0]
+    k = min(2, n)
+    sq_pts = np.einsum("ij,ij->i", pts, pts)
+    d1 = np.empty(m)
+    d2 = np.full(m, np.inf)
+    i1 = np.empty(m, dtype=np.int64)
+    rows = max(1, CHUNK_ELEMENTS // max(n, k * n_dim))
+    for start in range(0, m, rows):
+        block = x[start : start + rows]
+        score = block @ pts.T
+        score *= -2.0
+        score += sq_pts
+        idx = np.argpartition(score, k - 1, axis=1)[:, :k]  # the k nearest, in any order
+        diff = block[:, None, :] - pts[idx]
+        dist = np.sqrt(np.einsum("bkn,bkn->bk", diff, diff))
+        order = np.argsort(dist, axis=1, kind="stable")
+        dist = np.take_along_axis(dist, order, axis=1)
+        sl = slice(start, start + block.shape[0])
+        d1[sl] = dist[:, 0]
+        i1[sl] = np.take_along_axis(idx, order[:, :1], axis=1)[:, 0]
+        if k == 2:
+            d2[sl] = dist[:, 1]
+    return d1, d2, i1
+
+
+def _duplicated(pts):
+    """Whether each point has an exact copy (another row equal to it) among ``pts``."""
+    n = pts.shape[0]
+    out = np.zeros(n, dtype=bool)
+    if n < 2:
+        return out
+    order = np.lexsort(pts.T[::-1])  # rows in lexicographic order: equal rows are adjacent
+    same = np.all(pts[order[1:]] == pts[order[:-1]], axis=1)
+    out[order[1:][same]] = True
+    out[order[:-1][same]] = True
+    return out
+
+
+def _memorised(x, pts, ratio):
+    """``d1(x) < ratio d2(x)`` for each row of ``x`` ``(M, N)``."""
+    d1, d2, _ = _two_nearest(x, pts)
+    return d1 < ratio * d2
+
+
+def memorised_fraction(source, points, *, ratio=1.0 / 3.0, warn=True):
+    """Fraction of configurations that are copies of a training point: ``d1(x) < ratio d2(x)``.
+
+    ``d1(x)`` and ``d2(x)`` are the Euclidean distances from ``x`` to its nearest and
+    second-nearest training point ``y^mu``. With ``ratio = 1/3`` this is the memorisation
+    criterion of Yoon et al. 2023 ("Diffusion probabilistic models generalize when they fail to
+    memorize") and Gu et al. 2023 ("On memorization in diffusion models"), used by Bonnaire,
+    Urfin, Biroli & Mezard 2025 ("Why diffusion models don't memorize"). ``ratio`` lies in
+    ``(0, 1]``; with a single training point ``d2 = inf`` and every configuration counts.
+
+    ``source``:
+
+    * samples ``(R, T, N)`` (exact draws, Monte Carlo, or the output of any other generator,
+      e.g. a learned score): per draw the indicator ``1[d1 < ratio d2]``, averaged over replicas
+      and draws, with the error of :func:`replica.stats.replica_mean` (each replica a chain).
+      Distances in chunks, see :func:`_two_nearest`.
+    * an exact posterior over the training points (``Dataset``): ``sum_mu w_mu 1[memorised(y^mu)]``
+      where for the training point itself ``d1 = 0`` and ``d2`` is the distance to the nearest
+      *other* point, so a point is memorised unless it has an exact duplicate (``d2 = 0``, and
+      ``0 < 0`` is false). Every draw of the exact empirical posterior is a training point, so
+      the value is ``1 - `` (posterior mass on duplicated points), whatever ``ratio``: the
+      observable is informative for samples of other generators, for which the exact value is
+      the reference of perfect memorisation. An exact posterior whose states are not the
+      training points: ``sum_alpha w_alpha 1[memorised(s_alpha)]`` over its states.
+    * a weight vector over ``points``: as for the exact posterior.
+    """
+    ratio = as_scalar(ratio, "ratio", positive=True)
+    if ratio > 1:
+        raise ValueError(f"ratio: must lie in (0, 1] (d1 <= d2 always), got {ratio}")
+    kind = source_kind(source)
+    if kind in ("exact", "weights"):
+        if kind == "exact":
+            ex = exact_of(source)
+            probs = _enumerated_probs(ex, "memorised fraction")
+            states, _ = ex.enumerate()
+            pts = _training_points(points, ex.n_dim)
+            states = np.asarray(states, dtype=np.float64)
+            on_points = states is pts or (states.shape == pts.shape and np.array_equal(states, pts))
+        else:
+            probs = _weights(source)
+            pts = _training_points(points)
+            if probs.size != pts.shape[0]:
+                raise ValueError(f"source: {probs.size} weights for {pts.shape[0]} points")
+            on_points = True
+        if on_points:  # d1 = 0: memorised iff no other point is at distance 0
+            return _exact(float(probs[~_duplicated(pts)].sum()))
+        keep = np.flatnonzero(probs > 0)
+        hit = _memorised(states[keep], pts, ratio)
+        return _exact(float(probs[keep] @ hit))
+    x = as_samples(source, min_draws=2)
+    pts = _training_points(points, x.shape[2])
+    r, t, n_dim = x.shape
+    hit = _memorised(x.reshape(r * t, n_dim), pts, ratio).reshape(r, t).astype(np.float64)
+    return _replica_average(hit, warn)
+
+
+# the optimal (empirical) denoiser ---------------------------------------------------------------
+def _denoiser_distance(source, distance_rows, n_dim_of, warn):
+    """Value and error of ``f(m)`` with ``m = E[x0 | x_t]``; ``distance_rows(rows)`` returns, for
+    posterior means ``rows`` ``(K, N)``, ``f`` per row and the point it is measured from ``(K, N)``."""
+    kind = source_kind(source)
+    if kind == "exact":
+        m = np.asarray(exact_of(source).mean(), dtype=np.float64)
+        n_dim_of(m.size)
+        dist, _ = distance_rows(m[None, :])
+        return _exact(dist[0])
+    if kind != "samples":
+        raise ValueError("source: expected an exact posterior or samples (replicas, draws, N)")
+    x = as_samples(source, min_draws=2)
+    r, t, n_dim = x.shape
+    n_dim_of(n_dim)
+    sums = x.sum(axis=1)  # (R, N)
+    total = sums.sum(axis=0)
+    m = total / (r * t)
+    dist, ref = distance_rows(m[None, :])
+    value = float(dist[0])
+    # error of the linearised statistic g . m (g the gradient of f at m) from the
+    # autocorrelation of its per-draw series; the jackknife over replicas is done on f itself
+    gap = m - ref[0]
+    norm = math.sqrt(float(gap @ gap))
+    g = gap / (norm * math.sqrt(n_dim)) if norm > 0 else np.zeros(n_dim)
+    proj = x @ g  # (R, T)
+    lin = replica_mean(lambda keep: proj[keep].mean(axis=0), r, min_replicas=r, warn=warn)
+    se = lin.stderr
+    if r >= 2:
+        loo = (total[None, :] - sums) / ((r - 1) * t)
+        thetas, _ = distance_rows(loo)
+        se_jk = math.sqrt((r - 1) / r * float(np.sum((thetas - thetas.mean()) ** 2)))
+        se = max(se, se_jk)
+    return Estimate(value, se, n=r * t, tau=lin.tau, method="samples")
+
+
+def _check_dim(expected, name):
+    def check(n_dim):
+        if n_dim != expected:
+            raise ValueError(f"{name}: dimension {expected}, but the source has N = {n_dim}")
+    return check
+
+
+def denoiser_nearest_distance(source, points, *, warn=True):
+    """Distance of the optimal denoiser's output to the nearest training point, per coordinate:
+    ``min_mu |m - y^mu| / sqrt(N)`` with ``m = E[x0 | x_t]``.
+
+    For the empirical prior ``m = sum_mu w_mu y^mu`` is the output of the optimal (empirical)
+    denoiser, Tweedie's formula ``m = (x_t + D_t grad log p_t(x_t)) / a_t`` (Efron 2011); it
+    reaches a training point when the posterior collapses onto it (memorisation: Biroli,
+    Bonnaire, de Bortoli & Mezard 2024; Bonnaire, Urfin, Biroli & Mezard 2025). The nearest
+    point is found by the chunked ranking of :func:`memorised_fraction` and its distance
+    computed from the difference ``m - y^mu``.
+
+    ``source``:
+
+    * an exact posterior: ``m`` from its ``mean()``;
+    * a weight vector over ``points``: ``m = sum_mu w_mu y^mu``;
+    * samples ``(R, T, N)``: ``m`` estimated by the mean over all replicas and draws and the
+      plug-in value ``f(m_hat)``. Error: the larger of the jackknife over replicas
+      (``theta_(a)`` from the mean without replica ``a``,
+      ``stderr = sqrt((R - 1) / R sum_a (theta_(a) - theta_(.))^2)``, needs ``R >= 2``) and the
+      autocorrelation error of the linearised statistic ``g . x`` per draw (``g`` the gradient of
+      ``f`` at ``m_hat``), as :func:`replica.stats.replica_means` does for means. The plug-in
+      value is biased by the finite sample: ``E|m_hat - c|^2 = |m - c|^2 + tr Cov[m_hat]`` with
+      ``tr Cov[m_hat] ~ tau tr Cov[x0 | x_t] / (R T)``, so the squared distance per coordinate
+      is biased upward by ``O(tr Cov / (R T N))``; the distance itself by about that over
+      ``2 f`` while the nearest point does not change, and at most by ``E|m_hat - m| / sqrt(N)``
+      (``f`` is 1-Lipschitz), which is ``O(sqrt(tr Cov / (R T N)))`` where ``f -> 0``.
+    """
+    kind = source_kind(source)
+    if kind == "weights":
+        w = _weights(source)
+        pts = _training_points(points)
+        if w.size != pts.shape[0]:
+            raise ValueError(f"source: {w.size} weights for {pts.shape[0]} points")
+        m = w @ pts
+        d1, _, _ = _two_nearest(m[None, :], pts)
+        return _exact(d1[0] / math.sqrt(pts.shape[1]))
+    pts = _training_points(points)
+
+    def rows(ms):
+        d1, _, i1 = _two_nearest(ms, pts)
+        return d1 / math.sqrt(pts.shape[1]), pts[i1]
+
+    return _denoiser_distance(source, rows, _check_dim(pts.shape[1], "points"), warn)
+
+
+def denoiser_origin_distance(source, x0, *, warn=True):
+    """Distance of the optimal denoiser's output to the clean point that generated ``x_t``, per
+    coordinate: ``|m - x0| / sqrt(N)`` with ``m = E[x0 | x_t]``.
+
+    ``x0`` is the quenched state's clean point (``QuenchedState.x0``): a training point for
+    planted disorder, or a held-out point (``grid.source = "population"``), for which this is
+    the generalisation error of the empirical denoiser (it tends to the distance from ``x0`` to
+    the training point the posterior collapses onto, as ``t -> 0``). Its square is the
+    per-coordinate error of the posterior mean, not the MMSE ``E|x - x0|^2 / N`` (which adds
+    ``tr Cov / N``).
+
+    ``source``: an exact posterior (``m`` from its ``mean()``) or samples ``(R, T, N)``
+    (the plug-in estimate with its errors and finite-sample bias as in
+    :func:`denoiser_nearest_distance`).
+    """
+    x0 = as_float_array(x0, "x0", ndim=1)
+
+    def rows(ms):
+        gap = ms - x0
+        return np.sqrt(np.einsum("kn,kn->k", gap, gap)) / math.sqrt(x0.size), np.broadcast_to(x0, ms.shape)
+
+    return _denoiser_distance(source, rows, _check_dim(x0.size, "x0"), warn)

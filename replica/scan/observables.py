@@ -29,6 +29,9 @@ from ..observables import (
     class_magnetisation,
     class_magnetisation_variance,
     cloning_probability,
+    denoiser_nearest_distance,
+    denoiser_origin_distance,
+    memorised_fraction,
     nearest_point_overlap,
     participation_ratio,
     score_divergence,
@@ -47,6 +50,7 @@ ENTRY_POINT_GROUP = "diffusion_replicas.observables"
 NEEDS = {
     "points": "the training points of a data set",
     "labels": "class labels on the training points",
+    "two_classes": "two classes, labelled 0 and 1, on the training points",
     "class_axis": "a class axis (the mean of a two-class mixture)",
 }
 
@@ -129,16 +133,19 @@ def get(name):
     return _REGISTRY.get(name)
 
 
-def missing_inputs(obs, entry):
-    """Tokens that ``obs`` needs and the model ``entry`` does not provide, in its state space."""
-    return sorted(obs.needs_in(entry.space) - set(entry.provides))
+def missing_inputs(obs, entry, provided=None):
+    """Tokens that ``obs`` needs and the model ``entry`` does not provide, in its state space
+    (``provided``: what it provides with given parameters, ``entry.provided(p)``; default
+    ``entry.provides``)."""
+    have = entry.provides if provided is None else provided
+    return sorted(obs.needs_in(entry.space) - set(have))
 
 
-def defaults(entry):
+def defaults(entry, provided=None):
     """The default observables of a model: those whose ``default_for`` holds its state space and
-    whose inputs it provides, in registration order."""
+    whose inputs it provides (``provided``, as in :func:`missing_inputs`), in registration order."""
     return tuple(name for name, obs in observables().items()
-                 if entry.space in obs.default_for and not missing_inputs(obs, entry))
+                 if entry.space in obs.default_for and not missing_inputs(obs, entry, provided))
 
 
 # ------------------------------------------------------------------------- built-in observables
@@ -302,7 +309,7 @@ register(Observable(
     "posterior variance of the class: of m . mu / |mu|^2 (mixture), of the label spin c = +-1, 1 - E[c]^2 "
     "(labelled data set)",
     exact=_class_variance, samples=_class_variance,
-    default_for=("continuous", "points"), needs={"points": ("points", "labels"), "continuous": ("class_axis",)},
+    default_for=("continuous", "points"), needs={"points": ("points", "two_classes"), "continuous": ("class_axis",)},
 ))
 register(Observable(
     "susceptibility_class", ("continuous",),
@@ -311,4 +318,27 @@ register(Observable(
     samples=lambda s, x: susceptibility(s, kind="direction", direction=x.model.means[0], wrt="x_t", warn=x.warn,
                                         **x.rates),
     default_for=("continuous",), needs={"continuous": ("class_axis",)},
+))
+register(Observable(
+    "memorised_fraction", ("points",),
+    "fraction of x closer to its nearest training point than 1/3 of the distance to the second-nearest "
+    "(d1 < d2 / 3); exact: 1 - posterior mass on duplicated points",
+    exact=lambda p, x: memorised_fraction(p, x.model.points, warn=x.warn),
+    samples=lambda s, x: memorised_fraction(s, x.model.points, warn=x.warn),
+    needs={"points": ("points",)},
+))
+register(Observable(
+    "denoiser_nearest_distance", ("points",),
+    "min_mu |m - y^mu| / sqrt(N): distance of the optimal denoiser m = E[x0 | x_t] to the nearest training point",
+    exact=lambda p, x: denoiser_nearest_distance(p, x.model.points, warn=x.warn),
+    samples=lambda s, x: denoiser_nearest_distance(s, x.model.points, warn=x.warn),
+    needs={"points": ("points",)},
+))
+register(Observable(
+    "denoiser_origin_distance", ("points",),
+    "|m - x0| / sqrt(N): distance of the optimal denoiser m = E[x0 | x_t] to the clean x0 (generalisation error "
+    "for a held-out x0)",
+    exact=lambda p, x: denoiser_origin_distance(p, x.state.x0, warn=x.warn),
+    samples=lambda s, x: denoiser_origin_distance(s, x.state.x0, warn=x.warn),
+    needs={"points": ("points",)},
 ))

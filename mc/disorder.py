@@ -73,12 +73,14 @@ def draw_quenched(model, process, t, *, seed, disorder=0, key=(), source="prior"
         Disorder index (>= 0).
     key : tuple of int
         Further task identifiers placed before the disorder index (e.g. scan, model, N).
-    source : {"prior", "point", "population"} or DataModel
+    source : {"prior", "point", "population", "heldout"} or DataModel
         ``"prior"``: x0 ~ p0 (planted). ``"point"``: x0 is a training point of a Dataset:
         drawn from the prior weights when ``point`` is None (planted, and the index is
         recorded), or the given index (unplanted: the disorder is conditioned on that point).
         ``"population"``: x0 from ``model.population``, the law a generated Dataset came from
-        (unplanted). A DataModel: x0 from that law (unplanted).
+        (unplanted). ``"heldout"``: x0 a uniformly drawn point of ``model.heldout`` (a Dataset of
+        held-out points, e.g. a data file's test set; unplanted: generalisation), its index
+        recorded in ``point_index``. A DataModel: x0 from that law (unplanted).
     point : int, optional
         Training-point index for ``source="point"``.
     """
@@ -109,6 +111,15 @@ def draw_quenched(model, process, t, *, seed, disorder=0, key=(), source="prior"
                 f"{type(model).__name__} does not (pass that law as a DataModel instead)"
             )
         planted, label = False, "population"
+    elif source == "heldout":
+        held = getattr(model, "heldout", None)
+        if held is None:
+            raise ValueError(f"source: 'heldout' needs a data set with held-out points (model.heldout), "
+                             f"{type(model).__name__} has none")
+        if held.n_dim != model.n_dim:
+            raise ValueError(f"source: held-out points of dimension {held.n_dim} for a model of dimension {model.n_dim}")
+        law, planted, label = None, False, "heldout"
+        point_index = int(held.sample_indices(1, rng_x0)[0])
     elif source == "point":
         if not hasattr(model, "sample_indices"):
             raise ValueError(f"source: 'point' needs a Dataset model, got {type(model).__name__}")
@@ -123,13 +134,14 @@ def draw_quenched(model, process, t, *, seed, disorder=0, key=(), source="prior"
             planted = False
     else:
         raise ValueError(
-            f"source: expected 'prior', 'point', 'population' or a DataModel, got {source!r}"
+            f"source: expected 'prior', 'point', 'population', 'heldout' or a DataModel, got {source!r}"
         )
     if point is not None and source != "point":
         raise ValueError("point: only used with source='point'")
 
     if law is None:
-        x0 = np.array(model.points[point_index], dtype=np.float64)
+        points = model.heldout.points if label == "heldout" else model.points
+        x0 = np.array(points[point_index], dtype=np.float64)
     else:
         if law.n_dim != model.n_dim:
             raise ValueError(f"source: law of dimension {law.n_dim} for a model of dimension {model.n_dim}")

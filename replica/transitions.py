@@ -812,11 +812,38 @@ def _vp_parameters(row):
     return variance, mu_norm2, _param(row, "alpha"), float(row.get("n_dim", math.nan))
 
 
-def _speciation_theory(row):
-    """Biroli et al.'s ``t_S = (1/2) log Lambda``, ``Lambda = |mu|^2 + variance`` (two-class
-    mixture or a data set drawn from it)."""
+def _process_of(row):
+    """``(process, sigma)`` of a row for ``replica.theory`` (``"vp"`` or ``"ve"`` with
+    ``process_sigma``), or None for another process."""
+    name = str(row.get("process"))
+    if name == "VP":
+        return "vp", 1.0
+    if name == "VE":
+        sigma = _param(row, "process_sigma")
+        return "ve", (sigma if np.isfinite(sigma) else 1.0)
+    return None
+
+
+def _data_file_speciation(row):
+    """``t_S`` from a data file's ``cov_top_eigenvalue`` (``(1/2) log Lambda`` under VP,
+    ``Lambda / sigma^2`` under VE), or None when the row has no such column."""
     from . import theory
 
+    lam, proc = _param(row, "cov_top_eigenvalue"), _process_of(row)
+    if not np.isfinite(lam) or lam <= 0 or proc is None:
+        return None
+    return float(theory.speciation_time(lam, proc[0], sigma=proc[1])), "t_S of the data covariance, Lambda = top eigenvalue"
+
+
+def _speciation_theory(row):
+    """Biroli et al.'s ``t_S = (1/2) log Lambda``, ``Lambda = |mu|^2 + variance`` (two-class
+    mixture or a data set drawn from it), or ``Lambda`` the top eigenvalue of a data file's
+    covariance (``cov_top_eigenvalue``; VP and VE)."""
+    from . import theory
+
+    data = _data_file_speciation(row)
+    if data is not None:
+        return data
     p = _vp_parameters(row)
     if p is None:
         return math.nan, ""
@@ -848,9 +875,15 @@ def _speciation_level_theory(row):
 
 def _collapse_theory(row, name="t_C"):
     """``t_C = (1/2) log(1 + variance / (e^{2 alpha} - 1))`` of a data set of ``e^{alpha N}``
-    points (``alpha``), the N -> infinity value."""
+    points (``alpha``), the N -> infinity value; for a data file, the time where the Gaussian
+    mutual information of its covariance spectrum equals ``log n_points``
+    (``collapse_s_information``, ``replica.theory.collapse_time_gaussian``; VP and VE)."""
     from . import theory
 
+    s_info, proc = _param(row, "collapse_s_information"), _process_of(row)
+    if np.isfinite(s_info) and proc is not None:
+        return (float(theory.time_from_s(s_info, proc[0], sigma=proc[1])),
+                f"{name}: (1/2) sum_k log(1 + lambda_k / s) = log n over the data covariance")
     p = _vp_parameters(row)
     if p is None or not np.isfinite(p[2]):
         return math.nan, ""

@@ -2,6 +2,7 @@
 entry points, every model reachable from a spec, and the two bugs that parallel lists caused
 (the task cost of a labelled data set, the ``alpha`` column of Hopfield rows)."""
 import importlib
+import json
 import math
 import os
 import sys
@@ -34,18 +35,25 @@ def spec_text(model, grid="n_dim = [9]\nt = [1.0]", sampler='method = "exact"', 
     return text
 
 
-def model_lines(name):
+def model_lines(name, data_dir=None):
+    """The spec lines of a model with its required parameters; a model that reads a data file
+    gets a file of 12 points in N = 9 written into ``data_dir``."""
     entry = MODELS[name]
     fields = entry.Parameters.model_fields
-    lines = [f'name = "{name}"'] + [f"{k} = {REQUIRED[k]}" for k, f in fields.items() if f.is_required()]
+    required = dict(REQUIRED)
+    if entry.files:
+        path = os.path.join(data_dir, "points.npy")
+        np.save(path, np.random.default_rng(0).standard_normal((12, 9)))
+        required["path"] = json.dumps(path)
+    lines = [f'name = "{name}"'] + [f"{k} = {required[k]}" for k, f in fields.items() if f.is_required()]
     return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------ one vocabulary
 @pytest.mark.parametrize("name", sorted(MODELS))
-def test_every_model_writes_only_its_declared_columns_of_the_vocabulary(name):
+def test_every_model_writes_only_its_declared_columns_of_the_vocabulary(name, tmp_path):
     entry = MODELS[name]
-    spec = parse_spec(spec_text(model_lines(name)))
+    spec = parse_spec(spec_text(model_lines(name, tmp_path)))
     columns = set(build_model(spec, 9).params()) - {"n_dim"}
     declared = set(entry.columns)
     assert columns <= declared, (name, sorted(columns - declared))

@@ -534,3 +534,19 @@ def test_reached_as_a_submodule():
 
     assert replica.theory is th
     assert "collapse_time" in th.__all__ and all(hasattr(th, n) for n in th.__all__)
+
+
+def test_collapse_time_gaussian_takes_the_round_off_of_constant_pixels():
+    """A covariance with constant coordinates has zero eigenvalues that eigvalsh returns as
+    -9e-17; speciation_time accepts such a spectrum, and so must collapse_time_gaussian (same
+    answer as with exact zeros), while a truly negative eigenvalue is still refused."""
+    lam = np.array([-9e-17, 0.0, 0.5, 2.0])
+    t_round = th.collapse_time_gaussian(lam, 100.0)
+    assert t_round == th.collapse_time_gaussian(np.clip(lam, 0, None), 100.0)
+    pixels = np.random.default_rng(0).standard_normal((50, 6))
+    pixels[:, :2] = 0.0  # two constant pixels
+    spectrum = np.linalg.eigvalsh(np.cov(pixels.T, bias=True))
+    assert np.isfinite(th.collapse_time_gaussian(spectrum, 100.0))
+    assert np.isfinite(th.speciation_time(np.cov(pixels.T, bias=True), "ve"))
+    with pytest.raises(ValueError, match="eigenvalues: must be >= 0"):
+        th.collapse_time_gaussian(np.array([-0.1, 1.0]), 100.0)

@@ -58,7 +58,7 @@ class _BarsAndStripesEntry(registry.ModelEntry):
     name = "bars_and_stripes"
     space = "points"
     doc = "bars and stripes: the 2^(L+1) - 4 non-uniform L x L binary images constant along rows or columns, labelled"
-    provides = frozenset({"points", "labels"})
+    provides = frozenset({"points", "labels", "two_classes"})
     columns = {"n_points": registry.PARAMETER_COLUMNS["n_points"],
                "image_side": "side L of a square binary image (N = L^2)"}
 

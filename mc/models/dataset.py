@@ -495,6 +495,7 @@ class _DatasetGaussianEntry(_reg.ModelEntry):
     space = "points"
     doc = "n_points i.i.d. N(0, variance I) training points (empirical prior)"
     random = True
+    population = True
     provides = frozenset({"points"})
     columns = ("n_points", "variance")
 
@@ -535,6 +536,7 @@ class _DatasetAlphaEntry(_AlphaEntry):
     space = "points"
     doc = "n = round(exp(alpha N)) i.i.d. Gaussian training points (REM scaling)"
     random = True
+    population = True
     provides = frozenset({"points"})
     columns = ("n_points", "alpha", "variance")
 
@@ -553,7 +555,8 @@ class _DatasetTwoClassEntry(_AlphaEntry):
     doc = ("n = round(exp(alpha N)) training points from (1/2) N(mu 1, variance I) + (1/2) N(-mu 1, variance I), "
            "|mu|^2 = N mu^2, labelled by class (speciation and collapse in one system)")
     random = True
-    provides = frozenset({"points", "labels"})
+    population = True
+    provides = frozenset({"points", "labels", "two_classes"})
     columns = ("n_points", "alpha", "mu", "mu_norm2", "variance")
 
     class Parameters(_reg.Parameters):

@@ -98,6 +98,12 @@ PARAMETER_COLUMNS = {
     "periodic": "periodic boundary conditions of a lattice",
     "bonds": "law of the Edwards-Anderson bonds: gaussian or bimodal (+-J)",
     "n_bonds": "number of nearest-neighbour bonds of a lattice",
+    # data-derived theory inputs of a data file (replica.scan.compute.data_theory_columns)
+    "cov_top_eigenvalue": "largest eigenvalue Lambda of the covariance of a data file's points (speciation)",
+    "collapse_s_information": ("s = D_t / a_t^2 where (1/2) sum_k log(1 + lambda_k / s) = log n_points over the "
+                               "covariance spectrum of a data file (Gaussian mutual-information collapse)"),
+    "collapse_s_entropy": ("s = D_t / a_t^2 of the planted excess-entropy collapse of n_points of a data file's "
+                           "points (replica.theory.collapse_time_entropy)"),
 }
 
 
@@ -225,6 +231,31 @@ class ModelEntry:
     prior_draw_max_n: ClassVar[int | None] = None
     #: Why, when there is a limit.
     prior_draw_limit: ClassVar[str] = ""
+    #: Whether its models know the law their points were drawn from (``model.population``), so
+    #: that ``grid.source = "population"`` draws unplanted x0 from it.
+    population: ClassVar[bool] = False
+    #: Parameters that name data files: paths relative to the spec file, resolved by the spec
+    #: (:meth:`describe_files` then checks and fingerprints them before any work).
+    files: ClassVar[tuple] = ()
+    #: A parameter that a spec may give as a list: every value makes its own tasks, like a
+    #: point of the grid (``n_points`` of a data file: the training-set size axis).
+    axis: ClassVar[str | None] = None
+
+    def provided(self, p):
+        """Inputs its models offer with parameters ``p`` (default :attr:`provides`; a data file
+        offers labels only when given a labels file)."""
+        return self.provides
+
+    def data_dimension(self, p):
+        """The dimension N fixed by the model's data (``None``: N comes from ``grid.n_dim``)."""
+        return None
+
+    def describe_files(self, p, max_gib):
+        """Check the data files named by ``p`` (already resolved to absolute paths) and return
+        what identifies them for the spec hash and the task manifests (SHA-256, shape,
+        preprocessing), as a JSON-serialisable dict; raise :class:`ModelSpecError` naming the
+        key. Called once per spec, before any task."""
+        return {}
 
     def build(self, p, n_dim, *, seed, max_bytes):
         """The model at dimension ``n_dim`` for one disorder sample (``seed``: its own randomness)."""

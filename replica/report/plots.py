@@ -353,7 +353,8 @@ def _plot_observables(summary, transitions, plot_dir, written):
             continue
         fig, (ax,) = _figure(width=9.0, height=4.6)
         colour_keys = ["n_dim"] + [k for k in _varying(part, curve_keys)
-                                   if k not in ("n_dim", "method") and (k in _BASE_KEYS or not _follows_n(part, k))]
+                                   if k not in ("n_dim", "method") and (k in _BASE_KEYS or not _follows_n(part, k))
+                                   and not _follows_n(part, k, by="n_points")]
         colours, groups, colour_handles, estimators = {}, [], [], []
         for key, group in part.groupby(colour_keys, dropna=False, sort=True):
             key = key if isinstance(key, tuple) else (key,)
@@ -610,13 +611,26 @@ def _draw_located(ax, transitions, log_n, lo, hi, *, estimators="preferred"):
     return drawn_theory
 
 
+def _against_training_size(transitions):
+    """A scan over training-set sizes at one N (a data file's ``n_points`` list) is drawn
+    against n: ``(rows with n_dim := n_points, "n (training points)")``; other scans against N
+    (``(transitions, "N")``)."""
+    finite = transitions[np.isfinite(transitions["n_dim"].to_numpy(float))]
+    if ("n_points" in finite and finite["n_dim"].nunique() == 1 and finite["n_points"].nunique() > 1
+            and np.isfinite(finite["n_points"].to_numpy(float)).all()):
+        return finite.assign(n_dim=finite["n_points"].astype(float)), "n (training points)"
+    return transitions, "N"
+
+
 def _plot_phase_diagram(transitions, plot_dir, written):
     """``phase_diagram.png``: t against N with the located transitions (points with error
     bars; crossings of two sizes as open markers at the larger N; N -> infinity extrapolations
     as bands at the right edge), the theory (labelled lines) and the regions they bound.
     Criteria the tests check against their theory are filled markers; indicators are open and
     say so in the legend (:data:`CRITERION_ROLES`); criteria with equal times share a marker and
-    a legend entry, others are shifted slightly apart. The legend sits outside the axes."""
+    a legend entry, others are shifted slightly apart. The legend sits outside the axes. A scan
+    over training-set sizes at one N is drawn against n instead (:func:`_against_training_size`)."""
+    transitions, size_label = _against_training_size(transitions)
     finite = transitions[np.isfinite(transitions["n_dim"].to_numpy(float))]
     dims = np.sort(finite["n_dim"].unique().astype(float))
     if dims.size == 0:
@@ -674,7 +688,7 @@ def _plot_phase_diagram(transitions, plot_dir, written):
     ax.set_ylim(t_lo, t_hi)
     _size_ticks(ax.xaxis, dims)
     _plain_log_ticks(ax.yaxis, t_lo, t_hi)
-    ax.set_xlabel("N")
+    ax.set_xlabel(size_label)
     process = transitions["process"] if "process" in transitions else []
     ax.set_ylabel(_time_label(process) + "\ngeneration runs downwards", fontsize=9)
     ax.set_title("phase diagram: located transitions (points, bootstrap errors), theory (labelled lines);\n"
@@ -686,7 +700,9 @@ def _plot_phase_diagram(transitions, plot_dir, written):
 
 def _plot_transitions(transitions, plot_dir, written):
     """``transitions.png``: located transition times per N and per estimator (offset so that
-    equal values stay visible), theory lines labelled. Returns the Figure (None when empty)."""
+    equal values stay visible), theory lines labelled; against the training-set size n for a
+    scan over sizes at one N. Returns the Figure (None when empty)."""
+    transitions, size_label = _against_training_size(transitions)
     transitions = transitions[np.isfinite(transitions["n_dim"].to_numpy(float))
                               & ~np.isfinite(transitions["n_dim_ref"].to_numpy(float))]
     if transitions.empty:
@@ -701,7 +717,7 @@ def _plot_transitions(transitions, plot_dir, written):
     if log_n:
         ax.set_xscale("log")
     _size_ticks(ax.xaxis, dims)
-    ax.set_xlabel("N")
+    ax.set_xlabel(size_label)
     process = transitions["process"] if "process" in transitions else []
     ax.set_ylabel(_time_label(process), fontsize=9)
     ax.set_title("located transitions (finite-N estimates, bootstrap errors; [estimator]); theory (lines)",

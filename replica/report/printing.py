@@ -34,9 +34,13 @@ def _varying(frame, columns):
     return [c for c in columns if c in frame.columns and frame[c].nunique(dropna=False) > 1]
 
 
-def _follows_n(frame, column):
-    """Whether a column takes one value per N (e.g. ``mu_norm2 = N``): no label of its own."""
-    return bool((frame.groupby("n_dim")[column].nunique(dropna=False) <= 1).all())
+def _follows_n(frame, column, by="n_dim"):
+    """Whether a column takes one value per N (e.g. ``mu_norm2 = N``), or per value of another
+    size column ``by`` (the theory columns of a data file per training-set size n): no label of
+    its own."""
+    if column == by or by not in frame.columns:
+        return False
+    return bool((frame.groupby(by)[column].nunique(dropna=False) <= 1).all())
 
 
 def format_summary(summary):
@@ -152,10 +156,15 @@ def _print_transitions(transitions, stream):
           "interpolation error of the t grid; theory: see theory_criterion):", file=stream)
     show = transitions.copy()
     show["N"] = [_size_label(n, r) for n, r in zip(show["n_dim"], show["n_dim_ref"])]
+    sizes = []
+    if "n_points" in show and show["n_points"].nunique() > 1:  # a scan over training-set sizes
+        show["n"] = [str(int(v)) if np.isfinite(v) else "" for v in show["n_points"].to_numpy(float)]
+        sizes = ["n"]
     show["t"] = [_cell(v, e) + (f" (± {s:.2g} finite size)" if np.isfinite(s) else "")
                  for v, e, s in zip(show["t_estimate"], show["stderr"], show["systematic"])]
     show["theory"] = [f"{v:.4g}" if np.isfinite(v) else "" for v in show["theory"]]
-    cols = ["transition", "N", "t", "theory", "method", "estimator", "stderr_method"] + _varying(show, ["model", "process"])
+    cols = (["transition", "N", *sizes, "t", "theory", "method", "estimator", "stderr_method"]
+            + _varying(show, ["model", "process"]))
     print(show[cols].to_string(index=False), file=stream)
     few = show[(show["n_disorder"] > 0) & (show["n_disorder"] < 16)]
     if not few.empty:

@@ -21,6 +21,8 @@ Routes (``[sampler] method``):
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 import mc
@@ -34,7 +36,7 @@ from . import observables as _observables
 from .spec import MODELS
 from .tasks import EXACT_STREAM, FP_STREAM, HISTOGRAM_STREAM, MODEL_STREAM
 
-__all__ = ["build_model", "build_process", "quenched_state", "run_task"]
+__all__ = ["build_model", "build_process", "quenched_state", "run_task", "data_theory_columns"]
 
 
 def _model_seed(spec, n_dim, disorder):
@@ -43,11 +45,12 @@ def _model_seed(spec, n_dim, disorder):
     return int(ss.generate_state(1, np.uint32)[0])
 
 
-def build_model(spec, n_dim, disorder=0):
+def build_model(spec, n_dim, disorder=0, n_points=None):
     """The data model of the spec at dimension ``n_dim`` for one disorder sample (built by its
-    registry entry, ``MODELS[name].build``, from the seed of ``(N, disorder)``)."""
+    registry entry, ``MODELS[name].build``, from the seed of ``(N, disorder)``; ``n_points``:
+    the training-set size of a scan over sizes, whose subsets share that seed and are nested)."""
     entry = MODELS[spec.model.name]
-    return entry.build(spec.model.parameters, n_dim, seed=_model_seed(spec, n_dim, disorder),
+    return entry.build(spec.model.task_parameters(n_points), n_dim, seed=_model_seed(spec, n_dim, disorder),
                        max_bytes=spec.model.max_gib * 2**30)
 
 
@@ -62,6 +65,51 @@ def quenched_state(spec, model, process, task):
         model, process, task.t, seed=spec.scan.seed, disorder=task.disorder,
         key=(spec.scan.id, spec.model.id, task.n_dim), source=spec.grid.source,
     )
+
+
+#: Planted draws and the size cap of the ``collapse_s_entropy`` column (cost ``200 n N``).
+ENTROPY_DRAWS = 200
+ENTROPY_MAX_POINTS = 20_000
+
+
+def data_theory_columns(model):
+    """The theory columns of a model read from a data file (``model.data_file``, see
+    ``mc.models.data_file``), the same for every disorder sample, from the whole preprocessed file:
+
+    * ``cov_top_eigenvalue``: the largest eigenvalue ``Lambda`` of the points' covariance
+      (``ddof = 0``): speciation at ``t_S = (1/2) log Lambda`` (VP; Biroli et al. 2024,
+      ``replica.theory.speciation_time``);
+    * ``collapse_s_information``: ``s = D_t / a_t^2`` where the Gaussian mutual information of
+      that covariance spectrum, ``(1/2) sum_k log(1 + lambda_k / s)``, equals ``log n``, n the
+      training-set size (``replica.theory.collapse_time_gaussian``);
+    * ``collapse_s_entropy``: ``s`` of the planted excess-entropy collapse of n of the file's
+      points (``replica.theory.collapse_time_entropy(method="planted")``, :data:`ENTROPY_DRAWS`
+      draws on a fixed subset, seed 0), ``nan`` above :data:`ENTROPY_MAX_POINTS` points.
+
+    Empty for other models. Cached per process with the data.
+    """
+    from ..theory.collapse import _solve_information, collapse_time_entropy
+
+    data = getattr(model, "data_file", None)
+    if data is None:
+        return {}
+    n = int(model.n_points)
+    cache = data.derived.setdefault("theory_columns", {})
+    if n not in cache:
+        lam = data.covariance_eigenvalues
+        out = {"cov_top_eigenvalue": float(lam.max()), "collapse_s_information": np.nan,
+               "collapse_s_entropy": np.nan}
+        if n > 1 and lam.max() > 0:
+            out["collapse_s_information"] = float(_solve_information(lam[lam > 0], np.log(n)))
+        if 3 <= n <= ENTROPY_MAX_POINTS:
+            try:
+                est = collapse_time_entropy(data.reference_subset(n), "vp", method="planted", n_draws=ENTROPY_DRAWS,
+                                            seed=0)
+                out["collapse_s_entropy"] = float(est.s)
+            except ValueError:  # duplicated points: the planted point never dominates
+                pass
+        cache[n] = out
+    return cache[n]
 
 
 # ----------------------------------------------------------------------------- observables
@@ -98,11 +146,14 @@ def run_task(spec, task):
     """Compute one task. Returns ``{"results": DataFrame, "histograms": DataFrame or None}``."""
     space = MODELS[spec.model.name].space
     s = spec.sampler
-    model = build_model(spec, task.n_dim, task.disorder)
+    model = build_model(spec, task.n_dim, task.disorder, task.n_points)
     process = build_process(spec)
     state = quenched_state(spec, model, process, task)
     post = mc.Posterior(model, process, state.x_t, task.t)
     info = TaskInfo.from_state(model, process, state, scan=spec.scan.name, seed=spec.scan.seed)
+    theory = data_theory_columns(model)
+    if theory:
+        info = dataclasses.replace(info, params={**info.params, **theory})
     inputs = _observables.Inputs(model=model, posterior=post, state=state, space=space)
     names = [n for n in spec.observables.names if _observables.get(n).table == "results"]
     want_hist = "overlap_histogram" in spec.observables.names

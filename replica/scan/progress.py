@@ -140,7 +140,8 @@ class Progress:
         self.done_cost += cost
         if self.mode == "verbose":
             print(f"[rank {self.rank}/{self.size}] {self.finished}/{self.n_tasks} {task.name} "
-                  f"(N={task.n_dim}, t={task.t:.4g}, disorder {task.disorder}) {wall_time:.2f} s, "
+                  f"(N={task.n_dim}{'' if task.n_points is None else f', n={task.n_points}'}, t={task.t:.4g}, "
+                  f"disorder {task.disorder}) {wall_time:.2f} s, "
                   f"ETA {format_duration(self.eta())}", file=self.stream, flush=True)
         elif self.mode is True:
             self._advance(cost)

@@ -46,6 +46,7 @@ import functools
 import hashlib
 import json
 import math
+import os
 import re
 import sys
 from collections.abc import Mapping
@@ -267,6 +268,12 @@ class ModelSection:
     id: int = 0
     realisation: str = "per_disorder"
     max_gib: float = 2.0
+    #: What identifies the model's data files (SHA-256, shape, preprocessing; the entry's
+    #: ``describe_files``): part of the spec hash, so a changed file is a changed scan.
+    data: dict = field(default_factory=dict)
+    #: The data-file parameters resolved to absolute paths (relative ones are relative to the
+    #: spec file); not part of the hash, so a scan may move with its data.
+    resolved: dict = field(default_factory=dict, compare=False)
 
     @property
     def entry(self):
@@ -275,9 +282,24 @@ class ModelSection:
 
     @functools.cached_property
     def parameters(self):
-        """The validated parameters as the model's frozen schema object (built once: the task
-        list asks for it once per task)."""
-        return self.entry.Parameters(**self.params)
+        """The validated parameters as the model's frozen schema object, data-file paths resolved
+        (built once: the task list asks for it once per task). A list-valued axis parameter
+        (``entry.axis``) keeps its whole list: estimates made from it are for the largest value."""
+        return self.entry.Parameters(**self.params).model_copy(update=self.resolved)
+
+    @property
+    def axis_values(self):
+        """The values of the entry's axis parameter (``n_points`` of a data file), one set of
+        tasks each; ``(None,)`` when the model has no axis or the spec gives none."""
+        axis = self.entry.axis
+        values = None if axis is None else getattr(self.parameters, axis)
+        return (None,) if values is None else tuple(values)
+
+    def task_parameters(self, value):
+        """The parameters of the tasks at one value of the axis (``None``: the model's own)."""
+        if value is None:
+            return self.parameters
+        return self.parameters.model_copy(update={self.entry.axis: [value]})
 
 
 @dataclass(frozen=True)
@@ -289,12 +311,19 @@ class ProcessSection:
     params: dict
 
 
+#: Where the quenched x0 comes from (``grid.source``).
+SOURCES = ("prior", "point", "population", "heldout")
+
+
 @dataclass(frozen=True)
 class GridSection:
     """``[grid]``: ``n_dim`` (integer or list), ``t`` (list of times > 0 or a range table
     ``{start, stop, num, spacing = "linear" | "log"}``), ``disorder`` (number of disorder
     samples), ``source`` (``"prior"``: planted; ``"point"``: x0 a training point drawn from the
-    prior weights; ``"population"``: x0 from the law the data set was drawn from, unplanted)."""
+    prior weights (memorisation); ``"population"``: x0 from the law a generated data set was
+    drawn from, unplanted; ``"heldout"``: x0 a held-out point of a data file's ``heldout`` file,
+    unplanted (generalisation)). A model whose data fix N (a data file) takes N from them:
+    ``n_dim`` is then left out, and its ``n_points`` list is the size axis instead."""
 
     n_dim: tuple
     t: tuple
@@ -388,6 +417,7 @@ class ScanSpec:
             value = getattr(self, f.name)
             out[f.name] = None if value is None else dataclasses.asdict(value)
         out["scan"].pop("output", None)
+        out["model"].pop("resolved", None)
         return out
 
     @property
@@ -426,7 +456,18 @@ def _parse_scan(table):
     return ScanSection(name=name, seed=seed, id=scan_id, output=output)
 
 
-def _parse_model(table):
+def _resolve_files(entry, params, base_dir):
+    """Absolute paths of the entry's data-file parameters (relative ones against ``base_dir``)."""
+    out = {}
+    for key in entry.files:
+        value = getattr(params, key, None)
+        if value is not None:
+            path = os.path.expanduser(value)
+            out[key] = os.path.normpath(path if os.path.isabs(path) else os.path.join(base_dir, path))
+    return out
+
+
+def _parse_model(table, base_dir=None):
     table = _table(table, "model")
     name = _str(_require(table, "name", "model"), "model.name", choices=tuple(MODELS))
     entry = MODELS[name]
@@ -441,7 +482,15 @@ def _parse_model(table):
     if max_gib > MAX_GIB:
         raise SpecError(f"model.max_gib: must be <= {MAX_GIB:g} GiB (replica.scan.spec.MAX_GIB, more than any node "
                         f"holds), got {max_gib:g}")
-    return ModelSection(name=name, params=params.model_dump(), id=model_id, realisation=realisation, max_gib=max_gib)
+    resolved, data = {}, {}
+    if entry.files:
+        resolved = _resolve_files(entry, params, os.getcwd() if base_dir is None else base_dir)
+        try:
+            data = entry.describe_files(params.model_copy(update=resolved), max_gib)
+        except _registry.ModelSpecError as exc:
+            raise SpecError(str(exc)) from None
+    return ModelSection(name=name, params=params.model_dump(), id=model_id, realisation=realisation, max_gib=max_gib,
+                        data=data, resolved=resolved)
 
 
 _PROCESS_PARAMS = {"VP": {}, "VE": {"sigma": 1.0}, "VPLinear": {"beta_min": 0.1, "beta_max": 20.0}}
@@ -495,14 +544,24 @@ def _increasing(grid, key):
     return tuple(float(v) for v in grid)
 
 
-def _parse_grid(table):
+def _parse_grid(table, model):
     table = _table(table, "grid")
     _check_keys(table, ("n_dim", "t", "disorder", "source"), "grid")
-    n_dim = _parse_list(_require(table, "n_dim", "grid"), "grid.n_dim", lambda v, k: _int(v, k, minimum=1))
+    fixed = model.entry.data_dimension(model.parameters)
+    if fixed is not None and "n_dim" not in table:
+        n_dim = (fixed,)
+    else:
+        n_dim = _parse_list(_require(table, "n_dim", "grid"), "grid.n_dim", lambda v, k: _int(v, k, minimum=1))
+        if fixed is not None and n_dim != (fixed,):
+            raise SpecError(f"grid.n_dim: the data of model {model.name!r} have dimension N = {fixed}, got "
+                            f"{list(n_dim)}; leave grid.n_dim out (N is the data's)")
     t = _parse_times(_require(table, "t", "grid"), "grid.t")
     disorder = _int(table.get("disorder", 1), "grid.disorder", minimum=1)
-    source = _str(table.get("source", "prior"), "grid.source", ("prior", "point", "population"))
-    factors = {"grid.n_dim": len(n_dim), "grid.t": len(t), "grid.disorder": disorder}
+    source = _str(table.get("source", "prior"), "grid.source", SOURCES)
+    factors = {"grid.n_dim": len(n_dim), f"model.{model.entry.axis}": len(model.axis_values), "grid.t": len(t),
+               "grid.disorder": disorder}
+    if model.axis_values == (None,):
+        factors.pop(f"model.{model.entry.axis}")
     n_tasks = math.prod(factors.values())
     if n_tasks > MAX_TASKS:
         key = max(factors, key=factors.get)
@@ -549,17 +608,18 @@ def _parse_sampler(table):
     return SamplerSection(**kw)
 
 
-def _parse_observables(table, model_name):
+def _parse_observables(table, model):
     registry = _observable_registry()
     table = _table(table, "observables")
     _check_keys(table, ("names", "bins"), "observables")
-    entry = MODELS[model_name]
+    model_name, entry = model.name, model.entry
+    provided = entry.provided(model.parameters)
     space = entry.space
     if "names" in table:
         names = _parse_list(table["names"], "observables.names",
                             lambda v, k: _str(v, k, tuple(registry.observables())))
     else:
-        names = registry.defaults(entry)
+        names = registry.defaults(entry, provided)
     for name in names:
         obs = registry.get(name)
         if space not in obs.spaces:
@@ -567,7 +627,7 @@ def _parse_observables(table, model_name):
                 f"observables.names: {name!r} is not defined for this model ({space} state space); "
                 f"it is defined for {list(obs.spaces)}"
             )
-        missing = registry.missing_inputs(obs, entry)
+        missing = registry.missing_inputs(obs, entry, provided)
         if missing:
             having = [m for m, e in MODELS.items() if e.space == space and not registry.missing_inputs(obs, e)]
             raise SpecError(
@@ -672,8 +732,18 @@ def _check_combinations(spec):
                                                        or spec.sampler.lowest_beta is not None):
         key = "n_temperatures" if spec.sampler.n_temperatures is not None else "lowest_beta"
         raise SpecError(f"sampler.{key}: set sampler.tempering to 'hamiltonian' or 'likelihood' to use a ladder")
-    if spec.grid.source in ("point", "population") and space != "points":
+    if spec.grid.source in ("point", "population", "heldout") and space != "points":
         raise SpecError(f"grid.source: {spec.grid.source!r} needs a data-set model, not {name!r}")
+    if spec.grid.source == "population" and not spec.model.entry.population:
+        having = [m for m, e in MODELS.items() if e.population]
+        raise SpecError(f"grid.source: 'population' draws x0 from the law the data set was drawn from, which model "
+                        f"{name!r} does not know (models that do: {having})"
+                        + ("; for a data file use grid.source = 'heldout' with model.heldout" if spec.model.entry.files
+                           else ""))
+    if spec.grid.source == "heldout" and "heldout" not in spec.model.entry.provided(spec.model.parameters):
+        raise SpecError(f"grid.source: 'heldout' draws x0 from held-out points, which model {name!r} does not have"
+                        + (" (give model.heldout, a file of held-out points)"
+                           if "heldout" in spec.model.entry.Parameters.model_fields else ""))
     fp = spec.franz_parisi
     if fp is not None:
         if fp.method == "exact":
@@ -900,8 +970,11 @@ def _check_limits(spec):
     _check_memory(spec)
 
 
-def parse_spec(text):
-    """Validate the text of a TOML spec into a :class:`ScanSpec` (raises :class:`SpecError`)."""
+def parse_spec(text, base_dir=None):
+    """Validate the text of a TOML spec into a :class:`ScanSpec` (raises :class:`SpecError`).
+
+    ``base_dir``: the directory that relative data-file paths are relative to (the spec file's,
+    for :func:`load_spec`; the working directory when None)."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -910,14 +983,14 @@ def parse_spec(text):
     for section in ("scan", "model", "process", "grid"):
         if section not in raw:
             raise SpecError(f"{section}: required section [{section}] is missing")
-    model = _parse_model(raw["model"])
+    model = _parse_model(raw["model"], base_dir)
     spec = ScanSpec(
         scan=_parse_scan(raw["scan"]),
         model=model,
         process=_parse_process(raw["process"]),
-        grid=_parse_grid(raw["grid"]),
+        grid=_parse_grid(raw["grid"], model),
         sampler=_parse_sampler(raw.get("sampler", {})),
-        observables=_parse_observables(raw.get("observables", {}), model.name),
+        observables=_parse_observables(raw.get("observables", {}), model),
         franz_parisi=_parse_franz_parisi(raw.get("franz_parisi")),
         source_text=text,
     )
@@ -937,4 +1010,4 @@ def load_spec(path):
         raise SpecError(f"spec: {str(path)!r} is not UTF-8 text ({exc})") from None
     except IsADirectoryError:
         raise SpecError(f"spec: {str(path)!r} is a directory, not a TOML file") from None
-    return parse_spec(text)
+    return parse_spec(text, base_dir=os.path.dirname(os.path.abspath(path)))

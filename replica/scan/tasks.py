@@ -1,6 +1,7 @@
 """The task list of a scan: (N, t, disorder) units, their seed keys, costs and rank assignment.
 
-A task is one disorder sample at one dimension and one time. Its seed key is the tuple
+A task is one disorder sample at one dimension and one time (and, for a data file with an
+``n_points`` list, one training-set size). Its seed key is the tuple
 ``(scan id, model id, N, t index, disorder)`` (``design.md``: seeding): the quenched state is drawn
 from ``(root seed, scan id, model id, N)`` and the disorder index (so the same x0 and noise are
 used at every t: curves against t are coupled), the model's own randomness (training points,
@@ -41,21 +42,28 @@ HISTOGRAM_STREAM = 1002
 
 @dataclass(frozen=True, order=True)
 class Task:
-    """One (N, t, disorder) unit of a scan."""
+    """One (N, t, disorder) unit of a scan; ``n_points`` is the training-set size of a scan
+    over sizes (a data file's ``model.n_points`` list), ``None`` otherwise."""
 
     n_dim: int
     t_index: int
     disorder: int
     t: float
+    n_points: int | None = None
 
     @property
     def name(self):
-        """File-name stem: ``N<n>_t<index>_d<disorder>``."""
-        return f"N{self.n_dim}_t{self.t_index:03d}_d{self.disorder:04d}"
+        """File-name stem: ``N<n>_t<index>_d<disorder>``, ``N<n>_n<size>_t<index>_d<disorder>``
+        in a scan over training-set sizes."""
+        size = "" if self.n_points is None else f"_n{self.n_points}"
+        return f"N{self.n_dim}{size}_t{self.t_index:03d}_d{self.disorder:04d}"
 
     def key(self, spec):
-        """Seed key ``(scan id, model id, N, t index, disorder)``."""
-        return (spec.scan.id, spec.model.id, self.n_dim, self.t_index, self.disorder)
+        """Seed key ``(scan id, model id, N, t index, disorder)``, with the training-set size
+        after N in a scan over sizes. (The model's points and the quenched x0 and noise do not
+        depend on the size: at one disorder sample the subsets are nested and x_t is shared.)"""
+        size = () if self.n_points is None else (self.n_points,)
+        return (spec.scan.id, spec.model.id, self.n_dim, *size, self.t_index, self.disorder)
 
 
 def _check_spec(spec):
@@ -65,19 +73,20 @@ def _check_spec(spec):
 
 
 def count_tasks(spec):
-    """Number of tasks of a spec, ``len(grid.n_dim) x len(grid.t) x grid.disorder``, without
-    making them."""
+    """Number of tasks of a spec, ``len(grid.n_dim) x (training-set sizes) x len(grid.t) x
+    grid.disorder``, without making them."""
     grid = _check_spec(spec).grid
-    return len(grid.n_dim) * len(grid.t) * grid.disorder
+    return len(grid.n_dim) * len(spec.model.axis_values) * len(grid.t) * grid.disorder
 
 
 def iter_tasks(spec):
-    """The tasks of a spec one by one, ordered by N, then t, then disorder."""
+    """The tasks of a spec one by one, ordered by N, then training-set size, then t, then disorder."""
     grid = _check_spec(spec).grid
     for n in grid.n_dim:
-        for i, t in enumerate(grid.t):
-            for d in range(grid.disorder):
-                yield Task(n_dim=n, t_index=i, disorder=d, t=t)
+        for size in spec.model.axis_values:
+            for i, t in enumerate(grid.t):
+                for d in range(grid.disorder):
+                    yield Task(n_dim=n, t_index=i, disorder=d, t=t, n_points=size)
 
 
 class TaskList(Sequence):
@@ -90,6 +99,7 @@ class TaskList(Sequence):
 
     def __init__(self, spec):
         self._grid = _check_spec(spec).grid
+        self._sizes = spec.model.axis_values
         self._spec = spec
         self._len = count_tasks(spec)
 
@@ -107,17 +117,18 @@ class TaskList(Sequence):
         i = index + self._len if index < 0 else index
         if not 0 <= i < self._len:
             raise IndexError(f"task index {index} out of range for {self._len} tasks")
-        grid = self._grid
-        i_n, rest = divmod(i, len(grid.t) * grid.disorder)
+        grid, sizes = self._grid, self._sizes
+        i_n, rest = divmod(i, len(sizes) * len(grid.t) * grid.disorder)
+        i_s, rest = divmod(rest, len(grid.t) * grid.disorder)
         i_t, d = divmod(rest, grid.disorder)
-        return Task(n_dim=grid.n_dim[i_n], t_index=i_t, disorder=d, t=grid.t[i_t])
+        return Task(n_dim=grid.n_dim[i_n], t_index=i_t, disorder=d, t=grid.t[i_t], n_points=sizes[i_s])
 
     def __iter__(self):
         return iter_tasks(self._spec)
 
     def __eq__(self, other):
         if isinstance(other, TaskList):
-            return self._grid == other._grid
+            return self._grid == other._grid and self._sizes == other._sizes
         if isinstance(other, (list, tuple)):
             return len(other) == self._len and all(a == b for a, b in zip(self, other))
         return NotImplemented
@@ -148,7 +159,7 @@ def task_cost(spec, task):
     draws."""
     n = task.n_dim
     entry = MODELS[spec.model.name]
-    space, p = entry.space, spec.model.parameters
+    space, p = entry.space, spec.model.task_parameters(task.n_points)
     s = spec.sampler
     exact = entry.exact_cost(p, n)
     if space == "points" and "overlap_histogram" in spec.observables.names:  # exact pair sum over the support

@@ -103,7 +103,14 @@ def collapse_time_gaussian(eigenvalues, n_points=None, process="vp", *, log_n_po
     """
     proc = _process(process)
     sd = _sigma(sigma)
-    lam = _array(eigenvalues, "eigenvalues", nonnegative=True, ndim=1)
+    lam = _array(eigenvalues, "eigenvalues", ndim=1)
+    # round-off: a covariance with constant coordinates (e.g. image pixels that are always 0)
+    # has zero eigenvalues that eigvalsh returns as -1e-17; clip those at the tolerance of
+    # speciation_time, refuse a truly negative one
+    floor = -1e-10 * max(float(np.abs(lam).max()), np.finfo(float).tiny) * lam.size
+    if (lam < floor).any():
+        raise ValueError(f"eigenvalues: must be >= 0 (a covariance spectrum), got {float(lam.min())!r}")
+    lam = np.clip(lam, 0.0, None)
     if not (lam > 0).any():
         raise ValueError("eigenvalues: all zero (the data carry no information; no collapse)")
     if (n_points is None) == (log_n_points is None):

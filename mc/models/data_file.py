@@ -15,8 +15,11 @@ Paths are relative to the spec file (:mod:`mc.data_files` reads them as data, ne
 dimension N is the data's; ``n_points`` is the training-set size axis: each value makes its own
 tasks, and every disorder sample draws its own subset, the first n of a random permutation of
 the rows (so at one disorder sample the subsets are nested: the set of size 100 lies inside the
-set of size 300). The held-out points and the labels go through the same preprocessing as the
-training points, with the training points' statistics.
+set of size 300). The held-out points go through the same preprocessing as the training
+points, with the training points' statistics. Rows that repeat a point are one point of the
+empirical prior ``(1/n) sum_mu delta(x0 - y^mu)`` with their multiplicity as weight, so that
+"two replicas on the same point" means the same position (duplicates with different labels
+are refused).
 
 Beside the parameters, its models write the columns ``n_points``, ``n_points_file``,
 ``data_sha256``, ``scale_lo``, ``scale_hi`` and ``centred``, and carry the whole preprocessed
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from typing import Annotated, ClassVar
 
 import numpy as np
@@ -70,6 +74,19 @@ class DataFileSet:
         gram = x @ x.T / n if n < dim else x.T @ x / n  # the same non-zero spectrum
         return np.clip(np.linalg.eigvalsh(gram), 0.0, None)
 
+    @functools.cached_property
+    def first_copy(self):
+        """For every row, the index of the first row equal to it (itself when it is unique):
+        duplicated points are one point of the empirical prior, with their multiplicity as
+        weight."""
+        _, first, inverse = np.unique(self.points, axis=0, return_index=True, return_inverse=True)
+        return first[inverse.ravel()]
+
+    @property
+    def n_duplicates(self):
+        """Rows that repeat an earlier row."""
+        return int(np.count_nonzero(self.first_copy != np.arange(self.n_points)))
+
     def reference_subset(self, n_points, seed=0):
         """The first ``n_points`` rows of a fixed permutation (``default_rng(seed)``), in file order."""
         rng = np.random.default_rng(seed)
@@ -93,10 +110,11 @@ def load_data(path, npz_key=None, labels=None, heldout=None, scale=None, centre=
     naming the spec key. ``scale`` is a ``(lo, hi)`` tuple or None; ``max_bytes`` caps the size
     of the float64 points (checked before reading). A file whose SHA-256 changes while it is
     read is refused."""
-    key = (path, npz_key, labels, heldout, scale, centre)
+    args = (path, npz_key, labels, heldout, scale, centre)
+    key = (*args, tuple(_stat(f) for f in (path, labels, heldout)))  # a file changed in place is read again
     data = _LOADED.pop(key, None)
     if data is None:
-        data = _read(*key, max_bytes)
+        data = _read(*args, max_bytes)
     _LOADED[key] = data
     while len(_LOADED) > _KEEP:
         _LOADED.pop(next(iter(_LOADED)))
@@ -108,24 +126,47 @@ def load_data(path, npz_key=None, labels=None, heldout=None, scale=None, centre=
     return data
 
 
+def _stat(path):
+    """What identifies a file's current version for the cache: (inode, size, mtime in ns)."""
+    if path is None:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _sha256(path, key):
+    """The file's SHA-256, or a :class:`mc.data_files.DataFileError` naming ``key``."""
+    try:
+        return data_files.file_sha256(path)
+    except FileNotFoundError:
+        raise data_files.DataFileError(f"{key}: no such file {path!r}") from None
+    except IsADirectoryError:
+        raise data_files.DataFileError(f"{key}: {path!r} is a directory, not a data file") from None
+    except OSError as exc:
+        raise data_files.DataFileError(f"{key}: cannot read {path!r}: {exc.strerror or exc}") from None
+
+
 def _read(path, npz_key, labels, heldout, scale, centre, max_bytes):
-    sha = {"model.path": data_files.file_sha256(path)}
+    sha = {"model.path": _sha256(path, "model.path")}
     raw = data_files.read_array(path, "model.path", npz_key=npz_key, max_bytes=max_bytes)
-    if data_files.file_sha256(path) != sha["model.path"]:
+    if _sha256(path, "model.path") != sha["model.path"]:
         raise data_files.DataFileError(f"model.path: {path!r} changed while it was read")
     if raw.shape[0] < 2:
         raise data_files.DataFileError(f"model.path: needs at least 2 points (rows), got shape {raw.shape}")
     points, record = data_files.preprocess(raw, scale=scale, centre=centre)
     lab = None
     if labels is not None:
-        sha["model.labels"] = data_files.file_sha256(labels)
+        sha["model.labels"] = _sha256(labels, "model.labels")
         lab = data_files.read_array(labels, "model.labels", ndim=1, integer=True)
         if lab.shape[0] != points.shape[0]:
             raise data_files.DataFileError(f"model.labels: {lab.shape[0]} labels for the {points.shape[0]} points of "
                                            f"model.path; expected one label per point")
     held = None
     if heldout is not None:
-        sha["model.heldout"] = data_files.file_sha256(heldout)
+        sha["model.heldout"] = _sha256(heldout, "model.heldout")
         held = data_files.read_array(heldout, "model.heldout", npz_key=npz_key, max_bytes=max_bytes)
         if held.shape[1] != points.shape[1]:
             raise data_files.DataFileError(f"model.heldout: held-out points of dimension {held.shape[1]}, but the "
@@ -219,7 +260,15 @@ class DataFileEntry(_reg.ModelEntry):
         if p.n_points is not None and p.n_points[-1] > data.n_points:
             raise _reg.ModelSpecError(f"model.n_points: {p.n_points[-1]} is more than the {data.n_points} points of "
                                       f"model.path")
-        out = {"model.path": {"sha256": data.sha256["model.path"], "shape": list(data.points.shape)},
+        if data.labels is not None and data.n_duplicates:
+            clash = np.flatnonzero(data.labels != data.labels[data.first_copy])
+            if clash.size:
+                i = int(clash[0])
+                j = int(data.first_copy[i])
+                raise _reg.ModelSpecError(f"model.labels: rows {j} and {i} of model.path are the same point with "
+                                          f"different labels ({data.labels[j]} and {data.labels[i]})")
+        out = {"model.path": {"sha256": data.sha256["model.path"], "shape": list(data.points.shape),
+                              "duplicated_rows": data.n_duplicates},
                "preprocessing": {"scale": p.scale, "centre": p.centre}}
         if data.labels is not None:
             out["model.labels"] = {"sha256": data.sha256["model.labels"], "shape": list(data.labels.shape),
@@ -239,11 +288,19 @@ class DataFileEntry(_reg.ModelEntry):
                 raise ValueError(f"n_points: one training-set size per model, got {p.n_points}")
             rng = np.random.default_rng(seed)
             idx = np.sort(rng.permutation(data.n_points)[: p.n_points[0]])
-        labels = None if data.labels is None else data.labels[idx]
-        ds = Dataset(data.points[idx], labels=labels)
+        weights = None
+        if data.n_duplicates:  # one point per distinct row, weighted by its multiplicity
+            _, pos, counts = np.unique(data.first_copy[idx], return_index=True, return_counts=True)
+            order = np.argsort(pos)
+            weights = counts[order] / idx.size
+            rows = idx[pos[order]]
+        else:
+            rows = idx
+        labels = None if data.labels is None else data.labels[rows]
+        ds = Dataset(data.points[rows], weights=weights, labels=labels)
         ds.heldout = None if data.heldout is None else Dataset(data.heldout)
         scale = p.scale or (math.nan, math.nan)
-        ds._params = {"n_points_file": data.n_points, "data_sha256": data.sha256["model.path"],
+        ds._params = {"n_points": int(idx.size), "n_points_file": data.n_points, "data_sha256": data.sha256["model.path"],
                       "scale_lo": float(scale[0]), "scale_hi": float(scale[1]), "centred": bool(p.centre)}
         ds.data_file = data
         return ds

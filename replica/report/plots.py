@@ -244,6 +244,14 @@ def _closed_forms(row):
             out["phi"] = lambda t, m=mu_norm2, v=variance: theory.cloning_probability(t, m, v, proc, sigma=sigma)
     if np.isfinite(alpha) and alpha > 0:
         out["t_C"] = float(theory.collapse_time(alpha, variance, proc, sigma=sigma))
+    # a data file: t_S of its covariance, t_C of its spectrum and n (replica.scan.compute.data_theory_columns)
+    lam, s_info = _param(row, "cov_top_eigenvalue"), _param(row, "collapse_s_information")
+    if np.isfinite(lam) and lam > 0:
+        t_s = float(theory.speciation_time(lam, proc, sigma=sigma))
+        if np.isfinite(t_s):
+            out["t_S"], out["data_file"] = t_s, True
+    if np.isfinite(s_info) and s_info > 0:
+        out["t_C"], out["data_file"] = float(theory.time_from_s(s_info, proc, sigma=sigma)), True
     return out
 
 
@@ -277,6 +285,8 @@ def _theory_overlays(ax, obs, groups, t_lo, t_hi, log_t):
         if t_s is not None and t_lo <= t_s <= t_hi:
             label = (r"theory: speciation $t_S = \frac{1}{2} \log \Lambda$, $\Lambda = |\mu|^2 + \sigma^2$"
                      if forms["process"] == "VP" else r"theory: speciation $t_S = \Lambda / \sigma_{VE}^2$")
+            if forms.get("data_file"):
+                label = "theory: speciation t_S of the data covariance (top eigenvalue Λ)"
             label += " (dotted, colour = N)"
             line = ax.axvline(t_s, color=colour, ls=":", lw=1.6, label=label if label not in handles else "_" + label)
             handles.setdefault(label, line)
@@ -285,7 +295,11 @@ def _theory_overlays(ax, obs, groups, t_lo, t_hi, log_t):
             t_c_done.add(round(t_c, 12))
             label = (r"theory: collapse $t_C = \frac{1}{2} \log(1 + \sigma^2 / (e^{2\alpha} - 1))$, N → ∞"
                      if forms["process"] == "VP" else "theory: collapse t_C, N → ∞")
-            line = ax.axvline(t_c, color="k", ls=":", lw=1.4, label=label if label not in handles else "_" + label)
+            data_file = forms.get("data_file")
+            if data_file:  # one t_C per training-set size: in the colour of its curve
+                label = "theory: collapse t_C, Gaussian information of the data spectrum = log n (colour = n)"
+            line = ax.axvline(t_c, color=colour if data_file else "k", ls=":" if not data_file else "-.", lw=1.4,
+                              label=label if label not in handles else "_" + label)
             handles.setdefault(label, line)
         if obs == "cloning_probability" and "phi" in forms:
             label = "theory φ(t): exact integral, planted two-class mixture" + (

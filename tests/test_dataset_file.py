@@ -364,6 +364,35 @@ names = ["participation_ratio"]
     assert y["heldout"].mean() < 0.9, y
 
 
+def test_heldout_x_t_collapses_onto_a_neighbour_and_planted_onto_its_origin(tmp_path):
+    """Generic data (held-out points drawn like the training points): the exact empirical
+    posterior condenses at small t for both sources (Y -> 1: onto the training point nearest
+    to x0), so what tells memorisation from generalisation is where it condenses. The optimal
+    denoiser's output E[x0 | x_t] lands on its origin for a planted x_t (distance -> 0) and on a
+    training point at a finite distance from the held-out origin (the distance from that point
+    to its nearest training point, computed directly here)."""
+    rng = np.random.default_rng(5)
+    train, held = rng.standard_normal((40, 10)), rng.standard_normal((6, 10))
+    np.save(tmp_path / "train.npy", train)
+    np.save(tmp_path / "test.npy", held)
+    text = ('[scan]\nname = "origin"\nseed = 2\n[model]\nname = "dataset_file"\npath = "train.npy"\n'
+            'heldout = "test.npy"\n[process]\nname = "VP"\n[grid]\nt = [0.001]\ndisorder = 6\nsource = "{source}"\n'
+            '[sampler]\nmethod = "exact"\n[observables]\nnames = ["participation_ratio", "denoiser_origin_distance", '
+            '"denoiser_nearest_distance"]\n')
+    out = {}
+    for source in ("point", "heldout"):
+        spec = parse_spec(text.format(source=source), base_dir=tmp_path)
+        rows = pd.concat([run_task(spec, task)["results"] for task in make_tasks(spec)])
+        out[source] = rows[rows.method == "exact"].pivot_table(index="disorder", columns="observable", values="value")
+    for source in ("point", "heldout"):
+        assert (out[source]["participation_ratio"] > 0.999).all(), source  # both condense
+        assert (out[source]["denoiser_nearest_distance"] < 1e-3).all(), source  # onto a training point
+    assert (out["point"]["denoiser_origin_distance"] < 1e-3).all()
+    gap = np.sqrt(((held[:, None, :] - train[None]) ** 2).sum(-1)).min(axis=1) / np.sqrt(10)
+    assert (out["heldout"]["denoiser_origin_distance"] > 0.9 * gap.min()).all()
+    assert set(np.round(out["heldout"]["denoiser_origin_distance"], 6)) <= set(np.round(gap, 6))
+
+
 # 7. one and two MPI ranks ---------------------------------------------------------------------
 @pytest.mark.mpi
 def test_one_and_two_ranks_give_identical_tables(data_dir, serial_scan, tmp_path):
@@ -411,9 +440,9 @@ def test_duplicated_rows_are_one_point_with_their_multiplicity(tmp_path):
     pts[5] = pts[9] = pts[2]  # three copies
     pts[11] = pts[3]
     np.save(tmp_path / "train.npy", pts)
-    text = (f'[scan]\nname = "dup"\nseed = 1\n[model]\nname = "dataset_file"\npath = "train.npy"\n'
-            f'[process]\nname = "VP"\n[grid]\nt = [0.4]\nsource = "point"\n[sampler]\nmethod = "exact"\n'
-            f'n_replicas = 4\ndraws = 400\n[observables]\nnames = ["participation_ratio", "memorised_fraction"]\n')
+    text = ('[scan]\nname = "dup"\nseed = 1\n[model]\nname = "dataset_file"\npath = "train.npy"\n'
+            '[process]\nname = "VP"\n[grid]\nt = [0.4]\nsource = "point"\n[sampler]\nmethod = "exact"\n'
+            'n_replicas = 4\ndraws = 400\n[observables]\nnames = ["participation_ratio", "memorised_fraction"]\n')
     spec = parse_spec(text, base_dir=tmp_path)
     assert spec.model.data["model.path"]["duplicated_rows"] == 3
     model = build_model(spec, 4, 0)

@@ -80,14 +80,57 @@ def _toml(raw):
     return "\n".join(lines)
 
 
+#: A spec that reads data files (``model.path``, ``labels``, ``heldout``) runs on the shipped files
+#: when they have been made (``jobs/make_digits.py``, optional extra), else on stand-ins of the
+#: same kind written beside the copied spec: pixel-like integers 0..16 in N = 64 (as many rows as
+#: the largest training-set size, else this many) and labels 0..9.
+STAND_IN_ROWS, STAND_IN_DIM, STAND_IN_CLASSES = 200, 64, 10
+
+
+def _data_files(path, work):
+    """Copy a spec that reads data files into ``work`` with its files (the shipped ones, or
+    stand-ins when they are not there); returns the spec path to run (``path`` itself for other
+    specs)."""
+    from mc.models.registry import models
+
+    with open(path, "rb") as fh:
+        raw = tomllib.load(fh)
+    model = raw.get("model", {})
+    entry = models().get(model.get("name"))
+    files = [k for k in getattr(entry, "files", ()) if k in model]
+    if not files:
+        return path
+    sizes = model.get("n_points", STAND_IN_ROWS)
+    rows = max(sizes) if isinstance(sizes, list) else sizes  # enough rows for every training-set size
+    rng = np.random.default_rng(0)
+    for key in files:
+        source, target = os.path.join(os.path.dirname(path), model[key]), work / model[key]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if os.path.exists(source):
+            target.write_bytes(open(source, "rb").read())
+        elif key == "labels":
+            np.save(target, np.arange(rows) % STAND_IN_CLASSES)
+        else:
+            np.save(target, rng.integers(0, 17, size=(rows, STAND_IN_DIM)).astype(float))
+    copy = work / os.path.basename(path)
+    copy.write_bytes(open(path, "rb").read())
+    return copy
+
+
 def reduce_spec(path):
-    """The spec at ``path`` cut down to a run of a few seconds; returns ``(text, shipped spec)``."""
+    """The spec at ``path`` cut down to a run of a few seconds; returns ``(text, shipped spec)``.
+    A model that reads data files keeps them and its N; its training-set sizes are cut to the
+    two smallest."""
     shipped = load_spec(path)
     with open(path, "rb") as fh:
         raw = tomllib.load(fh)
     raw["scan"].pop("output", None)
     grid = raw["grid"]
-    grid["n_dim"] = [n for n in shipped.grid.n_dim if n <= MAX_N][:N_SIZES] or [MAX_N]
+    if shipped.model.entry.files:
+        if "n_points" in raw["model"]:
+            raw["model"]["n_points"] = [n for n in shipped.model.axis_values if n <= STAND_IN_ROWS][:N_SIZES]
+    else:
+        grid["n_dim"] = [n for n in shipped.grid.n_dim if n <= MAX_N][:N_SIZES] or [MAX_N]
     times = shipped.grid.t
     picks = sorted({int(round(i)) for i in np.linspace(0, len(times) - 1, min(N_TIMES, len(times)))})
     grid["t"] = [times[i] for i in picks]
@@ -112,8 +155,13 @@ def reduce_spec(path):
 
 def _kept_as_shipped(reduced, shipped):
     """The settings that the reduction must not touch."""
+    same_model = reduced.model == shipped.model
+    if shipped.model.entry.files:  # the data and all but the training-set sizes
+        same_model = (reduced.model.name == shipped.model.name and {k: v for k, v in reduced.model.params.items()
+                                                                    if k != "n_points"}
+                      == {k: v for k, v in shipped.model.params.items() if k != "n_points"})
     keep = {
-        "model": reduced.model == shipped.model,
+        "model": same_model,
         "process": reduced.process == shipped.process,
         "grid.source": reduced.grid.source == shipped.grid.source,
         "observables": reduced.observables == shipped.observables,
@@ -135,9 +183,9 @@ _RUNS = {}
 def _run(path, tmp_path_factory):
     """Run the reduced spec once per test session; returns a dict describing the run."""
     if path not in _RUNS:
-        text, shipped = reduce_spec(path)
-        reduced = parse_spec(text)
         work = tmp_path_factory.mktemp(os.path.basename(path).replace(".toml", ""))
+        text, shipped = reduce_spec(_data_files(path, work))
+        reduced = parse_spec(text, base_dir=work)
         spec_path, out = work / "reduced.toml", work / "out"
         spec_path.write_text(text)
         with mock.patch.dict(os.environ):  # `replica scan` pins threads in os.environ: undo after
@@ -176,7 +224,8 @@ def test_shipped_spec_runs_end_to_end_at_reduced_size(path, tmp_path_factory):
 
     results = _read(out, "results")
     assert results is not None, "no merged results table"
-    assert results.groupby(["n_dim", "t", "disorder"]).ngroups == len(tasks)
+    task_keys = ["n_dim", "t", "disorder"] + (["n_points"] if spec.model.axis_values != (None,) else [])
+    assert results.groupby(task_keys).ngroups == len(tasks)
     assert set(results.scan) == {spec.scan.name} and set(results.n_dim) == set(spec.grid.n_dim)
     wanted = {n for n in spec.observables.names if n != "overlap_histogram"}
     assert wanted <= set(results.observable), f"missing observables {wanted - set(results.observable)}"
@@ -186,7 +235,7 @@ def test_shipped_spec_runs_end_to_end_at_reduced_size(path, tmp_path_factory):
         assert set(main_rows.method) >= {spec.sampler.method}
     if "overlap_histogram" in spec.observables.names:
         histograms = _read(out, "histograms")
-        assert histograms is not None and histograms.groupby(["n_dim", "t", "disorder"]).ngroups == len(tasks)
+        assert histograms is not None and histograms.groupby(task_keys).ngroups == len(tasks)
     if spec.franz_parisi is not None:
         potentials = _read(out, "potentials")
         assert potentials is not None and "q" in potentials.columns

@@ -636,6 +636,28 @@ def _against_training_size(transitions):
     return transitions, "N"
 
 
+def _entropy_collapse_line(ax, transitions):
+    """A data file's second collapse theory against n: the planted excess-entropy criterion on
+    its points (``collapse_s_entropy``, ``replica.theory.collapse_time_entropy``), dotted."""
+    from .. import theory
+
+    if "collapse_s_entropy" not in transitions:
+        return
+    rows = transitions[(transitions["transition"] == "collapse")].drop_duplicates("n_dim").sort_values("n_dim")
+    n, t = [], []
+    for _, row in rows.iterrows():
+        forms = _closed_forms(row)  # the process of the row
+        s = _param(row, "collapse_s_entropy")
+        if "process" in forms and np.isfinite(s) and s > 0:
+            proc = forms["process"].lower()
+            sigma = _param(row, "process_sigma") if proc == "ve" else 1.0
+            n.append(row["n_dim"])
+            t.append(float(theory.time_from_s(s, proc, sigma=sigma if np.isfinite(sigma) else 1.0)))
+    if n:
+        ax.plot(n, t, color=_PHASE_COLOURS["collapse"], ls=":", lw=1.4,
+                label="theory (collapse): planted excess entropy of the n points vanishes (Biroli et al. 2024)")
+
+
 def _plot_phase_diagram(transitions, plot_dir, written):
     """``phase_diagram.png``: t against N with the located transitions (points with error
     bars; crossings of two sizes as open markers at the larger N; N -> infinity extrapolations
@@ -681,6 +703,8 @@ def _plot_phase_diagram(transitions, plot_dir, written):
     ax.text(grid[int(grid.size * 0.15)], np.sqrt(t_lo * upper[int(grid.size * 0.15)]), last, fontsize=9, color="0.3",
             va="center", zorder=1)
     drawn = _draw_located(ax, transitions, log_n, lo, hi)
+    if size_label != "N":
+        _entropy_collapse_line(ax, transitions)
     for kind, colour in _PHASE_COLOURS.items():
         for _, row in transitions[(transitions["transition"] == kind)
                                   & np.isinf(transitions["n_dim"].to_numpy(float))].iterrows():

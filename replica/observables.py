@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from mc._validation import as_float_array, as_scalar, probability_vector
+from mc.models.dataset import first_copies
 from mc.posterior import Posterior
 
 from .overlaps import _pair_mean_of_products
@@ -579,16 +580,10 @@ def _two_nearest(x, pts):
 
 
 def _duplicated(pts):
-    """Whether each point has an exact copy (another row equal to it) among ``pts``."""
-    n = pts.shape[0]
-    out = np.zeros(n, dtype=bool)
-    if n < 2:
-        return out
-    order = np.lexsort(pts.T[::-1])  # rows in lexicographic order: equal rows are adjacent
-    same = np.all(pts[order[1:]] == pts[order[:-1]], axis=1)
-    out[order[1:][same]] = True
-    out[order[:-1][same]] = True
-    return out
+    """Whether each point has an exact copy (another row equal to it) among ``pts``
+    (``mc.models.dataset.first_copies``: a random projection, then exact comparisons)."""
+    first = first_copies(pts)
+    return np.bincount(first, minlength=first.size)[first] > 1
 
 
 def _memorised(x, pts, ratio):

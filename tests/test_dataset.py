@@ -345,3 +345,22 @@ def test_bad_class_labels_raise_value_error_naming_them(labelled_case, call, nam
     post = mc.Posterior(ds, mc.VP(), ds.points[0], 0.6)
     with pytest.raises(ValueError, match=f"^{name}:"):
         call(post, ds)
+
+
+def test_first_copies_matches_a_brute_force_search():
+    """``first_copies`` (random projection, then exact comparisons) against a double loop, on
+    small data sets with many exact repeats at several scales, and on a large one."""
+    from mc.models.dataset import first_copies
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n, d = int(rng.integers(2, 40)), int(rng.integers(1, 6))
+        x = rng.integers(0, 3, size=(n, d)).astype(float) * rng.choice([1.0, 0.1, 1e5])
+        brute = [min(j for j in range(n) if np.array_equal(x[i], x[j])) for i in range(n)]
+        assert first_copies(x).tolist() == brute
+    x = rng.standard_normal((5000, 30))
+    x[[5, 4999]] = x[77]
+    x[100] = np.nextafter(x[101], np.inf)  # differs in the last bit only: not a copy
+    first = first_copies(x)
+    assert first[5] == 5 and first[77] == 5 and first[4999] == 5 and first[100] == 100
+    assert np.count_nonzero(first != np.arange(5000)) == 2

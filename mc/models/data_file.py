@@ -39,7 +39,7 @@ from pydantic import BeforeValidator, Field, field_validator
 
 from .. import data_files
 from . import registry as _reg
-from .dataset import Dataset
+from .dataset import Dataset, first_copies
 
 __all__ = ["load_data", "DataFileSet", "DataFileEntry"]
 
@@ -79,8 +79,7 @@ class DataFileSet:
         """For every row, the index of the first row equal to it (itself when it is unique):
         duplicated points are one point of the empirical prior, with their multiplicity as
         weight."""
-        _, first, inverse = np.unique(self.points, axis=0, return_index=True, return_inverse=True)
-        return first[inverse.ravel()]
+        return first_copies(self.points)
 
     @property
     def n_duplicates(self):

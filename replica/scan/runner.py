@@ -740,7 +740,8 @@ def dry_run(spec, n_ranks=1, stream=None, out=None, out_key="--out", resume=Fals
     tasks = make_tasks(spec)
     costs = [task_cost(spec, t) for t in tasks]
     shares = assign(costs, n_ranks)
-    print(f"scan {spec.scan.name!r}: {len(tasks)} tasks = {len(spec.grid.n_dim)} N x {len(spec.grid.t)} t x "
+    sizes = "" if spec.model.axis_values == (None,) else f"{len(spec.model.axis_values)} n_points x "
+    print(f"scan {spec.scan.name!r}: {len(tasks)} tasks = {len(spec.grid.n_dim)} N x {sizes}{len(spec.grid.t)} t x "
           f"{spec.grid.disorder} disorder samples; spec hash {spec.hash[:12]}", file=stream)
     write_s = 0.0
     if out is not None:

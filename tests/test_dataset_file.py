@@ -2,6 +2,7 @@
 .csv, every refusal with its key first, the spec hash, the training-set size axis, values against a
 direct computation, planted (``source = "point"``) against held-out x0, 1 and 2 MPI ranks, and the
 data-derived theory columns."""
+import json
 import os
 import shutil
 import subprocess
@@ -273,6 +274,9 @@ def test_tasks_and_the_n_points_column(spec, serial_scan):
     for task in (tasks[0], tasks[-1]):
         rows = pd.read_parquet(serial_scan / "tasks" / f"{task.name}.results.parquet")
         assert rows["n_points"].eq(task.n_points).all()
+        manifest = json.loads((serial_scan / "tasks" / f"{task.name}.meta.json").read_text())
+        assert manifest["n_points"] == task.n_points and manifest["data"] == spec.model.data
+        assert manifest["data"]["model.path"]["sha256"] == rows["data_sha256"].iloc[0]
     assert set(res["n_points_file"]) == {N_FILE} and set(res["centred"]) == {True}
     assert set(res["scale_lo"]) == {-1.0} and set(res["scale_hi"]) == {1.0}
 

@@ -22,12 +22,12 @@ not part of the repository: run this once before the scans.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
-import tempfile
 
 import numpy as np
+
+from mc.data_files import file_sha256, save_array
 
 #: Seed of the shuffle before the split.
 SEED = 0
@@ -58,31 +58,6 @@ def split(images, labels, n_heldout=N_HELDOUT, seed=SEED):
             np.ascontiguousarray(images[held]))
 
 
-def save_atomic(path, array):
-    """``np.save`` to a temporary file in the target's directory, then ``os.replace`` it."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, array, allow_pickle=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=DEFAULT_OUT,
@@ -94,8 +69,8 @@ def main(argv=None):
     files = {"digits_train.npy": train, "digits_train_labels.npy": train_labels, "digits_heldout.npy": held}
     for name, array in files.items():
         path = os.path.join(args.out, name)
-        save_atomic(path, array)
-        print(f"{path}  {array.dtype} {tuple(array.shape)}  sha256 {sha256(path)}")
+        save_array(path, array)  # atomic, never pickled
+        print(f"{path}  {array.dtype} {tuple(array.shape)}  sha256 {file_sha256(path)}")
     return 0
 
 

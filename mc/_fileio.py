@@ -67,3 +67,25 @@ def honour_umask(fd):
     """
     if hasattr(os, "fchmod"):  # POSIX; on Windows only a read-only bit exists and mkstemp leaves it off
         os.fchmod(fd, 0o666 & ~current_umask())
+
+
+def write_atomic(path, write, *, prefix=".tmp-", suffix=".tmp"):
+    """Write a file atomically: ``write(fh)`` into a temporary file in the target's directory,
+    fsync, then rename over ``path``, so a reader sees no file or a complete one. The file gets
+    the mode ``0o666 & ~umask`` of a newly created file (not the 0600 of ``tempfile.mkstemp``);
+    on any error the temporary file is removed."""
+    import tempfile
+
+    directory = os.path.dirname(os.path.abspath(path)) or "."
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            honour_umask(fh.fileno())
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -22,7 +22,7 @@ import zipfile
 
 import numpy as np
 
-__all__ = ["DataFileError", "file_sha256", "read_array", "preprocess"]
+__all__ = ["DataFileError", "file_sha256", "read_array", "preprocess", "save_array"]
 
 SUFFIXES = (".npy", ".npz", ".csv", ".txt")
 _NPY_MAGIC = b"\x93NUMPY"
@@ -34,6 +34,19 @@ _KINDS = {"U": "strings", "S": "byte strings", "c": "complex numbers", "M": "dat
 
 class DataFileError(ValueError):
     """A data file that cannot be used; the message starts with the spec key naming it."""
+
+
+def save_array(path, array):
+    """Write ``array`` as a ``.npy`` file atomically (a temporary file in the same directory,
+    fsync, rename), never pickled: numeric arrays only (object arrays raise ``ValueError``),
+    with the mode ``0o666 & ~umask`` of an ordinary new file. A way to hand data to a scan."""
+    from ._fileio import write_atomic
+
+    arr = np.asarray(array)
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"array: expected a numeric array, got dtype {arr.dtype}")
+    write_atomic(os.fspath(path), lambda fh: np.save(fh, arr, allow_pickle=False),
+                 prefix=f".{os.path.basename(os.fspath(path))}.", suffix=".tmp")
 
 
 def file_sha256(path):

@@ -16,12 +16,11 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import tempfile
 import threading
 
 import numpy as np
 
-from ._fileio import honour_umask
+from ._fileio import write_atomic
 
 __all__ = ["check_checkpoint_path", "save_checkpoint", "load_checkpoint", "StopSignals", "progress_bar",
            "show_progress"]
@@ -48,19 +47,7 @@ def save_checkpoint(path, arrays):
     """Write ``arrays`` (name -> array) to the ``.npz`` file ``path`` atomically: a temporary file
     in the same directory, fsync, rename. The file gets the mode ``0o666 & ~umask`` of a newly
     created file, not the 0600 of ``tempfile.mkstemp``."""
-    directory = os.path.dirname(os.path.abspath(path)) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".checkpoint-", suffix=".npz", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            honour_umask(fh.fileno())
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, lambda fh: np.savez(fh, **arrays), prefix=".checkpoint-", suffix=".npz")
 
 
 def load_checkpoint(path):

@@ -218,3 +218,16 @@ def test_preprocess_refusals(points):
         preprocess(points, scale=(0, 2), reference=record)
     with pytest.raises(DataFileError, match=r"^model\.centre: the reference mean has 3 coordinates, the points have dimension 2"):
         preprocess(points[:, :2], reference=record)
+
+
+def test_save_array_writes_a_plain_npy_atomically(tmp_path):
+    from mc.data_files import save_array
+
+    path = tmp_path / "points.npy"
+    x = np.arange(12.0).reshape(4, 3)
+    save_array(path, x)
+    assert np.array_equal(read_array(path, "model.path"), x)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["points.npy"]  # no temporary left
+    with pytest.raises(ValueError, match="numeric"):
+        save_array(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object))
+    assert not (tmp_path / "objects.npy").exists()

@@ -8,11 +8,12 @@ both read through it, so they agree on which tasks are complete.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 
 import pandas as pd
+
+from mc.data_files import file_sha256
 
 from ..table import HISTOGRAM_COLUMNS, POTENTIAL_COLUMNS, RESULT_COLUMNS
 
@@ -26,12 +27,8 @@ _TABLE_SUFFIXES = tuple(f".{t}.{ext}" for t in TABLES for ext in ("parquet", "cs
 
 # ----------------------------------------------------------------------------- one task
 def sha256(path):
-    """SHA-256 of a file, hex."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    """SHA-256 of a file, hex (``mc.data_files.file_sha256``)."""
+    return file_sha256(path)
 
 
 def manifest_path(task_dir, name):

@@ -25,6 +25,8 @@ from replica.cli import EXIT_OK, main
 from replica.report import report
 from replica.scan import load_spec, make_tasks, parse_spec
 
+from conftest import STAND_IN_ROWS, stage_shipped_spec
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10 only
@@ -78,43 +80,6 @@ def _toml(raw):
         lines.extend(f"{key} = {_toml_value(value)}" for key, value in table.items())
         lines.append("")
     return "\n".join(lines)
-
-
-#: A spec that reads data files (``model.path``, ``labels``, ``heldout``) runs on the shipped files
-#: when they have been made (``jobs/make_digits.py``, optional extra), else on stand-ins of the
-#: same kind written beside the copied spec: pixel-like integers 0..16 in N = 64 (as many rows as
-#: the largest training-set size, else this many) and labels 0..9.
-STAND_IN_ROWS, STAND_IN_DIM, STAND_IN_CLASSES = 200, 64, 10
-
-
-def _data_files(path, work):
-    """Copy a spec that reads data files into ``work`` with its files (the shipped ones, or
-    stand-ins when they are not there); returns the spec path to run (``path`` itself for other
-    specs)."""
-    from mc.models.registry import models
-
-    with open(path, "rb") as fh:
-        raw = tomllib.load(fh)
-    model = raw.get("model", {})
-    entry = models().get(model.get("name"))
-    files = [k for k in getattr(entry, "files", ()) if k in model]
-    if not files:
-        return path
-    sizes = model.get("n_points", STAND_IN_ROWS)
-    rows = max(sizes) if isinstance(sizes, list) else sizes  # enough rows for every training-set size
-    rng = np.random.default_rng(0)
-    for key in files:
-        source, target = os.path.join(os.path.dirname(path), model[key]), work / model[key]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if os.path.exists(source):
-            target.write_bytes(open(source, "rb").read())
-        elif key == "labels":
-            np.save(target, np.arange(rows) % STAND_IN_CLASSES)
-        else:
-            np.save(target, rng.integers(0, 17, size=(rows, STAND_IN_DIM)).astype(float))
-    copy = work / os.path.basename(path)
-    copy.write_bytes(open(path, "rb").read())
-    return copy
 
 
 def reduce_spec(path):
@@ -184,7 +149,7 @@ def _run(path, tmp_path_factory):
     """Run the reduced spec once per test session; returns a dict describing the run."""
     if path not in _RUNS:
         work = tmp_path_factory.mktemp(os.path.basename(path).replace(".toml", ""))
-        text, shipped = reduce_spec(_data_files(path, work))
+        text, shipped = reduce_spec(stage_shipped_spec(path, work))
         reduced = parse_spec(text, base_dir=work)
         spec_path, out = work / "reduced.toml", work / "out"
         spec_path.write_text(text)

@@ -177,16 +177,18 @@ def test_assignment_is_balanced_deterministic_and_covers_every_task():
         assign(costs, 0)
 
 
-def test_shipped_example_specs_validate():
+def test_shipped_example_specs_validate(tmp_path):
     import glob
     import os
+
+    from conftest import stage_shipped_spec
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     paths = sorted(glob.glob(os.path.join(root, "jobs", "*.toml")))
     assert {os.path.basename(p) for p in paths} >= {"demo.toml", "collapse_dataset.toml", "speciation_gmm.toml",
                                                     "spins_cw_sk.toml", "phase_diagram.toml"}
-    for path in paths:
-        spec = load_spec(path)
+    for path in paths:  # a spec that reads data files: with them, or with stand-ins when they are not made
+        spec = load_spec(stage_shipped_spec(path, tmp_path / os.path.basename(path)))
         assert len(make_tasks(spec)) > 0
 
 
@@ -330,11 +332,13 @@ def test_extreme_values_name_their_key(sections, key):
     assert str(err.value).startswith(key + ":"), str(err.value)
 
 
-def test_shipped_example_specs_are_within_the_limits():
+def test_shipped_example_specs_are_within_the_limits(tmp_path):
     """Every shipped spec counts its tasks without building them, fits its memory estimate in
     model.max_gib at every N, and asks only for times its process represents."""
     import glob
     import os
+
+    from conftest import stage_shipped_spec
 
     from mc.processes import VE, VP, VPLinear
     from replica.scan.spec import MAX_TASKS, task_memory
@@ -342,9 +346,10 @@ def test_shipped_example_specs_are_within_the_limits():
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     for path in sorted(glob.glob(os.path.join(root, "jobs", "*.toml"))):
-        spec = load_spec(path)
+        spec = load_spec(stage_shipped_spec(path, tmp_path / os.path.basename(path)))
         assert count_tasks(spec) == len(make_tasks(spec)) <= MAX_TASKS, path
         for n in spec.grid.n_dim:
             assert sum(b for _, _, b in task_memory(spec, n)) <= spec.model.max_gib * 2**30, (path, n)
         process = {"VP": VP, "VE": VE, "VPLinear": VPLinear}[spec.process.name](**spec.process.params)
         assert process.representable(list(spec.grid.t)).all(), path
+

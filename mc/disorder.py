@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import as_positive_int
+from ._validation import as_positive_int, as_scalar
 from .models.base import DataModel
 from .processes import ForwardProcess, check_time
 
@@ -57,7 +57,7 @@ class QuenchedState:
     point_index: int | None = None
 
 
-def draw_quenched(model, process, t, *, seed, disorder=0, key=(), source="prior", point=None):
+def draw_quenched(model, process, t, *, seed, disorder=0, key=(), source="prior", point=None, noise_variance=1.0):
     """Draw the quenched noisy state of one disorder sample.
 
     Parameters
@@ -73,16 +73,21 @@ def draw_quenched(model, process, t, *, seed, disorder=0, key=(), source="prior"
         Disorder index (>= 0).
     key : tuple of int
         Further task identifiers placed before the disorder index (e.g. scan, model, N).
-    source : {"prior", "point", "population", "heldout"} or DataModel
+    source : {"prior", "point", "population", "heldout", "noise"} or DataModel
         ``"prior"``: x0 ~ p0 (planted). ``"point"``: x0 is a training point of a Dataset:
         drawn from the prior weights when ``point`` is None (planted, and the index is
         recorded), or the given index (unplanted: the disorder is conditioned on that point).
         ``"population"``: x0 from ``model.population``, the law a generated Dataset came from
         (unplanted). ``"heldout"``: x0 a uniformly drawn point of ``model.heldout`` (a Dataset of
         held-out points, e.g. a data file's test set; unplanted: generalisation), its index
-        recorded in ``point_index``. A DataModel: x0 from that law (unplanted).
+        recorded in ``point_index``. A DataModel: x0 from that law (unplanted). ``"noise"``:
+        no x0 at all, ``x_t = sqrt(noise_variance) z`` with the same ``z ~ N(0, I)`` at every t
+        (unplanted disorder independent of the prior, e.g. a random field ``h = a_t x_t / D_t``
+        of variance ``a_t^2 v / D_t^2`` on a spin prior); ``x0`` is then all NaN.
     point : int, optional
         Training-point index for ``source="point"``.
+    noise_variance : float > 0
+        Variance ``v`` of ``x_t`` for ``source="noise"``.
     """
     if not isinstance(model, DataModel):
         raise ValueError(f"model: expected a data model, got {type(model).__name__}")
@@ -95,6 +100,16 @@ def draw_quenched(model, process, t, *, seed, disorder=0, key=(), source="prior"
     rng_z = np.random.default_rng(seed_sequence(seed, *key, disorder, _STREAM_NOISE))
 
     point_index = None
+    if isinstance(source, str) and source == "noise":
+        v = as_scalar(noise_variance, "noise_variance", positive=True)
+        if point is not None:
+            raise ValueError("point: only used with source='point'")
+        z = rng_z.standard_normal(model.n_dim)
+        x_t = np.sqrt(v) * np.broadcast_to(z, np.shape(times) + (model.n_dim,))
+        return QuenchedState(
+            x_t=np.array(x_t), x0=np.full(model.n_dim, np.nan), noise=z,
+            t=float(times) if times.ndim == 0 else times, disorder=disorder, planted=False, source="noise",
+        )
     if isinstance(source, DataModel):
         law, planted, label = source, False, source.name
     elif source == "prior" and hasattr(model, "sample_indices"):
@@ -134,7 +149,7 @@ def draw_quenched(model, process, t, *, seed, disorder=0, key=(), source="prior"
             planted = False
     else:
         raise ValueError(
-            f"source: expected 'prior', 'point', 'population', 'heldout' or a DataModel, got {source!r}"
+            f"source: expected 'prior', 'point', 'population', 'heldout', 'noise' or a DataModel, got {source!r}"
         )
     if point is not None and source != "point":
         raise ValueError("point: only used with source='point'")

@@ -353,3 +353,22 @@ def test_shipped_example_specs_are_within_the_limits(tmp_path):
         process = {"VP": VP, "VE": VE, "VPLinear": VPLinear}[spec.process.name](**spec.process.params)
         assert process.representable(list(spec.grid.t)).all(), path
 
+
+def test_noise_source_has_no_x0_and_keeps_older_hashes():
+    """grid.source = "noise": x_t ~ N(0, v I) without an x0, so the default observables leave out
+    the overlap with x0 and naming it is refused; noise_variance only with that source. Specs
+    that use none of the keys added for data files and noise keep the hash they had."""
+    text = spec_text(model='name = "sherrington_kirkpatrick"\nbeta = 1.5',
+                     grid='n_dim = [10]\nt = [0.5, 1.0]\nsource = "noise"\nnoise_variance = 2.0', sampler=None)
+    spec = parse_spec(text)
+    assert spec.grid.source == "noise" and spec.grid.noise_variance == 2.0
+    assert "overlap_truth" not in spec.observables.names and "q_self" in spec.observables.names
+    with pytest.raises(SpecError, match="^observables.names: 'overlap_truth' reads the clean x0"):
+        parse_spec(text + '\n[observables]\nnames = ["q_self", "overlap_truth"]\n')
+    with pytest.raises(SpecError, match="^grid.noise_variance: only used with grid.source = 'noise'"):
+        parse_spec(text.replace('source = "noise"', 'source = "prior"'))
+    with pytest.raises(SpecError, match="^grid.noise_variance: must be > 0"):
+        parse_spec(text.replace("noise_variance = 2.0", "noise_variance = -1.0"))
+    assert parse_spec(text.replace("\nnoise_variance = 2.0", "")).grid.noise_variance == 1.0
+    plain = parse_spec(spec_text()).canonical()
+    assert "noise_variance" not in plain["grid"] and "data" not in plain["model"] and "resolved" not in plain["model"]

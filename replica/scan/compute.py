@@ -64,6 +64,7 @@ def quenched_state(spec, model, process, task):
     return mc.draw_quenched(
         model, process, task.t, seed=spec.scan.seed, disorder=task.disorder,
         key=(spec.scan.id, spec.model.id, task.n_dim), source=spec.grid.source,
+        **({"noise_variance": spec.grid.noise_variance} if spec.grid.source == "noise" else {}),
     )
 
 
@@ -151,9 +152,11 @@ def run_task(spec, task):
     state = quenched_state(spec, model, process, task)
     post = mc.Posterior(model, process, state.x_t, task.t)
     info = TaskInfo.from_state(model, process, state, scan=spec.scan.name, seed=spec.scan.seed)
-    theory = data_theory_columns(model)
-    if theory:
-        info = dataclasses.replace(info, params={**info.params, **theory})
+    extra = dict(data_theory_columns(model))
+    if spec.grid.source == "noise":  # the variance v of the unplanted x_t ~ N(0, v I)
+        extra["noise_variance"] = spec.grid.noise_variance
+    if extra:
+        info = dataclasses.replace(info, params={**info.params, **extra})
     inputs = _observables.Inputs(model=model, posterior=post, state=state, space=space)
     names = [n for n in spec.observables.names if _observables.get(n).table == "results"]
     want_hist = "overlap_histogram" in spec.observables.names

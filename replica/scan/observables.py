@@ -85,6 +85,9 @@ class Observable:
     default_for: tuple = ()
     needs: dict = field(default_factory=dict)
     table: str = "results"
+    #: Whether it reads the clean x0 that made x_t (``inputs.state.x0``), which unplanted
+    #: ``grid.source = "noise"`` disorder does not have.
+    needs_origin: bool = False
 
     def needs_in(self, space):
         """Input tokens it needs from a model of this state space."""
@@ -141,11 +144,13 @@ def missing_inputs(obs, entry, provided=None):
     return sorted(obs.needs_in(entry.space) - set(have))
 
 
-def defaults(entry, provided=None):
+def defaults(entry, provided=None, origin=True):
     """The default observables of a model: those whose ``default_for`` holds its state space and
-    whose inputs it provides (``provided``, as in :func:`missing_inputs`), in registration order."""
+    whose inputs it provides (``provided``, as in :func:`missing_inputs`), in registration order;
+    without those that read the clean x0 when the disorder has none (``origin=False``)."""
     return tuple(name for name, obs in observables().items()
-                 if entry.space in obs.default_for and not missing_inputs(obs, entry, provided))
+                 if entry.space in obs.default_for and not missing_inputs(obs, entry, provided)
+                 and (origin or not obs.needs_origin))
 
 
 # ------------------------------------------------------------------------- built-in observables
@@ -231,7 +236,7 @@ register(Observable(
     "overlap_truth", ALL_SPACES, "overlap with the clean x0, E[x0 . x] / N",
     exact=lambda p, x: overlap_moments(p, (1,), reference=x.state.x0, warn=x.warn)[1],
     samples=lambda s, x: overlap_moments(s, (1,), reference=x.state.x0, warn=x.warn)[1],
-    default_for=ALL_SPACES,
+    default_for=ALL_SPACES, needs_origin=True,
 ))
 register(Observable(
     "susceptibility", ALL_SPACES, "tr Cov[x0 | x_t] / N (response to h)",
@@ -340,5 +345,5 @@ register(Observable(
     "for a held-out x0)",
     exact=lambda p, x: denoiser_origin_distance(p, x.state.x0, warn=x.warn),
     samples=lambda s, x: denoiser_origin_distance(s, x.state.x0, warn=x.warn),
-    needs={"points": ("points",)},
+    needs={"points": ("points",)}, needs_origin=True,
 ))

@@ -312,7 +312,7 @@ class ProcessSection:
 
 
 #: Where the quenched x0 comes from (``grid.source``).
-SOURCES = ("prior", "point", "population", "heldout")
+SOURCES = ("prior", "point", "population", "heldout", "noise")
 
 
 @dataclass(frozen=True)
@@ -322,13 +322,16 @@ class GridSection:
     samples), ``source`` (``"prior"``: planted; ``"point"``: x0 a training point drawn from the
     prior weights (memorisation); ``"population"``: x0 from the law a generated data set was
     drawn from, unplanted; ``"heldout"``: x0 a held-out point of a data file's ``heldout`` file,
-    unplanted (generalisation)). A model whose data fix N (a data file) takes N from them:
+    unplanted (generalisation); ``"noise"``: no x0, ``x_t ~ N(0, noise_variance I)`` with the
+    same draw at every t, unplanted disorder independent of the prior, ``noise_variance``
+    default 1). A model whose data fix N (a data file) takes N from them:
     ``n_dim`` is then left out, and its ``n_points`` list is the size axis instead."""
 
     n_dim: tuple
     t: tuple
     disorder: int
     source: str = "prior"
+    noise_variance: float | None = None
 
 
 @dataclass(frozen=True)
@@ -418,6 +421,11 @@ class ScanSpec:
             out[f.name] = None if value is None else dataclasses.asdict(value)
         out["scan"].pop("output", None)
         out["model"].pop("resolved", None)
+        # keys added later are left out when unused, so that a spec keeps its hash
+        if not out["model"].get("data"):
+            out["model"].pop("data", None)
+        if out["grid"].get("noise_variance") is None:
+            out["grid"].pop("noise_variance", None)
         return out
 
     @property
@@ -546,7 +554,7 @@ def _increasing(grid, key):
 
 def _parse_grid(table, model):
     table = _table(table, "grid")
-    _check_keys(table, ("n_dim", "t", "disorder", "source"), "grid")
+    _check_keys(table, ("n_dim", "t", "disorder", "source", "noise_variance"), "grid")
     fixed = model.entry.data_dimension(model.parameters)
     if fixed is not None and "n_dim" not in table:
         n_dim = (fixed,)
@@ -558,6 +566,15 @@ def _parse_grid(table, model):
     t = _parse_times(_require(table, "t", "grid"), "grid.t")
     disorder = _int(table.get("disorder", 1), "grid.disorder", minimum=1)
     source = _str(table.get("source", "prior"), "grid.source", SOURCES)
+    noise_variance = None
+    if source == "noise":
+        noise_variance = _float(table.get("noise_variance", 1.0), "grid.noise_variance", positive=True)
+        lo, hi = LENGTH_RANGE
+        if not lo * lo <= noise_variance <= hi * hi:
+            raise SpecError(f"grid.noise_variance: must lie within [{lo * lo:g}, {hi * hi:g}] (a variance per "
+                            f"coordinate, see LENGTH_RANGE), got {noise_variance:g}")
+    elif "noise_variance" in table:
+        raise SpecError(f"grid.noise_variance: only used with grid.source = 'noise', not {source!r}")
     factors = {"grid.n_dim": len(n_dim), f"model.{model.entry.axis}": len(model.axis_values), "grid.t": len(t),
                "grid.disorder": disorder}
     if model.axis_values == (None,):
@@ -571,7 +588,8 @@ def _parse_grid(table, model):
             f"set of files per task, and every rank holds the task list); split the scan into several specs "
             f"(e.g. by grid.n_dim) or use fewer times or disorder samples"
         )
-    return GridSection(n_dim=tuple(sorted(n_dim)), t=t, disorder=disorder, source=source)
+    return GridSection(n_dim=tuple(sorted(n_dim)), t=t, disorder=disorder, source=source,
+                       noise_variance=noise_variance)
 
 
 def _parse_sampler(table):
@@ -608,7 +626,7 @@ def _parse_sampler(table):
     return SamplerSection(**kw)
 
 
-def _parse_observables(table, model):
+def _parse_observables(table, model, source="prior"):
     registry = _observable_registry()
     table = _table(table, "observables")
     _check_keys(table, ("names", "bins"), "observables")
@@ -619,9 +637,12 @@ def _parse_observables(table, model):
         names = _parse_list(table["names"], "observables.names",
                             lambda v, k: _str(v, k, tuple(registry.observables())))
     else:
-        names = registry.defaults(entry, provided)
+        names = registry.defaults(entry, provided, origin=source != "noise")
     for name in names:
         obs = registry.get(name)
+        if obs.needs_origin and source == "noise":
+            raise SpecError(f"observables.names: {name!r} reads the clean x0 that made x_t, and grid.source = 'noise' "
+                            f"has none (x_t is drawn directly)")
         if space not in obs.spaces:
             raise SpecError(
                 f"observables.names: {name!r} is not defined for this model ({space} state space); "
@@ -970,6 +991,13 @@ def _check_limits(spec):
     _check_memory(spec)
 
 
+def _source_of(raw):
+    """``grid.source`` as written (checked with the grid; the default list of observables
+    depends on it)."""
+    grid = raw.get("grid")
+    return grid.get("source", "prior") if isinstance(grid, dict) else "prior"
+
+
 def parse_spec(text, base_dir=None):
     """Validate the text of a TOML spec into a :class:`ScanSpec` (raises :class:`SpecError`).
 
@@ -990,7 +1018,7 @@ def parse_spec(text, base_dir=None):
         process=_parse_process(raw["process"]),
         grid=_parse_grid(raw["grid"], model),
         sampler=_parse_sampler(raw.get("sampler", {})),
-        observables=_parse_observables(raw.get("observables", {}), model),
+        observables=_parse_observables(raw.get("observables", {}), model, _source_of(raw)),
         franz_parisi=_parse_franz_parisi(raw.get("franz_parisi")),
         source_text=text,
     )

@@ -17,7 +17,12 @@ this package imports numpy and scipy only. Every public name is importable from
 * :mod:`~replica.theory.fixed_points`: posterior means of two deltas and of the hypersphere,
   fixed points of the reverse drift and their branching, the two-deltas self-consistency and
   fitted critical exponents;
-* :mod:`~replica.theory.curie_weiss`: the Curie-Weiss posterior in a random field.
+* :mod:`~replica.theory.curie_weiss`: the Curie-Weiss posterior in a random field;
+* :mod:`~replica.theory.sherrington_kirkpatrick`: the Sherrington-Kirkpatrick posterior in the
+  random field of an unplanted noisy state: replica-symmetric overlap, replicon, the
+  de Almeida-Thouless line and the fragmentation time where the field crosses it
+  (:func:`sk_rs_overlap`, :func:`sk_replicon`, :func:`sk_at_field_variance`,
+  :func:`sk_field_variance`, :func:`sk_fragmentation_time`, :func:`sk_rs_overlap_at_time`).
 
 Conventions (``physics.md``). Forward process ``x_t = a_t x0 + sqrt(D_t) z``; every posterior
 quantity depends on ``(x_t, t)`` only through ``y = x_t / a_t`` and the effective noise
@@ -43,6 +48,8 @@ Sources (per function in the docstrings)
 * Yu & Huang (2025), "Nonequilibrium physics of generative diffusion models", Phys. Rev. E 111,
   014111, arXiv:2405.11932: speciation as the vanishing curvature of the reverse-SDE potential,
   ``t_s = (1/2) log(|mu|^2 + sqrt(|mu|^4 + (variance - 1)^2))``.
+* Sherrington & Kirkpatrick (1975), Phys. Rev. Lett. 35, 1792; de Almeida & Thouless (1978),
+  J. Phys. A 11, 983: the SK model, its replica-symmetric solution and the replicon (AT line).
 * Derrida (1981), Phys. Rev. B 24, 2613 (random energy model); Mezard, Parisi & Virasoro (1987),
   "Spin glass theory and beyond" (Poisson-Dirichlet weights, ``E Y = 1 - m``,
   ``Var Y = m (1 - m) / 3``).
@@ -60,6 +67,8 @@ from .curie_weiss import (CurieWeissSolutions, curie_weiss_critical_beta, curie_
 from .fixed_points import (CriticalExponents, ExponentFit, FixedPoints, branching_s, branching_time,
                            critical_exponents, hypersphere_mean, reverse_drift_fixed_points, two_deltas_critical_s,
                            two_deltas_fixed_points, two_deltas_mean)
+from .sherrington_kirkpatrick import (sk_at_field_variance, sk_field_variance, sk_fragmentation_time, sk_replicon,
+                                      sk_rs_overlap, sk_rs_overlap_at_time)
 from .speciation import (bimodality_time, cloning_probability, mixture_log_density, mixture_posterior_mean,
                          speciation_time, speciation_time_potential)
 
@@ -91,6 +100,12 @@ __all__ = [
     "curie_weiss_field",
     "curie_weiss_magnetisation",
     "curie_weiss_critical_beta",
+    "sk_rs_overlap",
+    "sk_replicon",
+    "sk_at_field_variance",
+    "sk_field_variance",
+    "sk_fragmentation_time",
+    "sk_rs_overlap_at_time",
     "rem_kl",
     "rem_parisi_m",
     "rem_condensation_time",

@@ -57,7 +57,8 @@ class QuenchedState:
     point_index: int | None = None
 
 
-def draw_quenched(model, process, t, *, seed, disorder=0, key=(), source="prior", point=None, noise_variance=1.0):
+def draw_quenched(model, process, t, *, seed, disorder=0, key=(), source="prior", point=None, noise_variance=1.0,
+                  x0=None):
     """Draw the quenched noisy state of one disorder sample.
 
     Parameters
@@ -88,6 +89,9 @@ def draw_quenched(model, process, t, *, seed, disorder=0, key=(), source="prior"
         Training-point index for ``source="point"``.
     noise_variance : float > 0
         Variance ``v`` of ``x_t`` for ``source="noise"``.
+    x0 : array (N,), optional
+        With ``source="prior"``: the planted x0 itself, drawn from the prior elsewhere (by Monte
+        Carlo where the prior cannot be drawn exactly); the noise comes from the usual stream.
     """
     if not isinstance(model, DataModel):
         raise ValueError(f"model: expected a data model, got {type(model).__name__}")
@@ -100,6 +104,19 @@ def draw_quenched(model, process, t, *, seed, disorder=0, key=(), source="prior"
     rng_z = np.random.default_rng(seed_sequence(seed, *key, disorder, _STREAM_NOISE))
 
     point_index = None
+    if x0 is not None:
+        if not (isinstance(source, str) and source == "prior"):
+            raise ValueError("x0: only used with source='prior' (a planted x0 drawn elsewhere)")
+        x0 = np.array(x0, dtype=np.float64)
+        if x0.shape != (model.n_dim,) or not np.isfinite(x0).all():
+            raise ValueError(f"x0: expected a finite vector of shape ({model.n_dim},), got shape {x0.shape}")
+        z = rng_z.standard_normal(model.n_dim)
+        a = np.asarray(process.a(times))[..., None]
+        D = np.asarray(process.D(times))[..., None]
+        x_t = a * x0 + np.sqrt(D) * z
+        return QuenchedState(x_t=x_t if times.ndim else x_t.reshape(model.n_dim), x0=x0, noise=z,
+                             t=float(times) if times.ndim == 0 else times, disorder=disorder, planted=True,
+                             source="prior")
     if isinstance(source, str) and source == "noise":
         v = as_scalar(noise_variance, "noise_variance", positive=True)
         if point is not None:

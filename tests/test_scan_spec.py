@@ -242,18 +242,16 @@ def test_franz_parisi_impossible_combinations():
         ('name = "hopfield"\nn_patterns = 2', 'n_dim = [32]\nt = [1.0]\nsource = "prior"', [32]),
     ],
 )
-def test_planted_spins_beyond_exact_prior_draws_are_refused_naming_grid_source(model, grid, too_big):
-    from mc.models.ising import MAX_ENUMERATION_DIM
+def test_planted_spins_beyond_exact_prior_draws_are_drawn_by_monte_carlo(model, grid, too_big):
+    """Before: refused at validation (every such task failed). Now the spec's sampler draws the
+    planted x0 beyond the N up to which the prior is enumerated, and only there."""
+    from replica.scan.compute import needs_monte_carlo_prior_draw
 
-    with pytest.raises(SpecError) as err:
-        parse_spec(spec_text(model=model, grid=grid, sampler='method = "heat_bath"\nn_sweeps = 100'))
-    msg = str(err.value)
-    assert msg.startswith("grid.source:"), msg
-    name = model.split('"')[1]
-    # why (the model, the N, the limit) and what to do instead
-    assert repr(name) in msg and str(too_big) in msg and f"N = {MAX_ENUMERATION_DIM}" in msg, msg
-    assert "MAX_ENUMERATION_DIM" in msg and "Monte Carlo" in msg, msg
-    assert f"grid.n_dim <= {MAX_ENUMERATION_DIM}" in msg and "'curie_weiss'" in msg, msg
+    spec = parse_spec(spec_text(model=model, grid=grid, sampler='method = "heat_bath"\nn_sweeps = 100'))
+    assert [n for n in spec.grid.n_dim if needs_monte_carlo_prior_draw(spec, n)] == too_big
+    noise = parse_spec(spec_text(model=model, grid=grid.replace('source = "prior"', "") + '\nsource = "noise"',
+                                 sampler='method = "heat_bath"\nn_sweeps = 100'))
+    assert not any(needs_monte_carlo_prior_draw(noise, n) for n in noise.grid.n_dim)
 
 
 @pytest.mark.parametrize(

@@ -91,7 +91,7 @@ def monte_carlo_checks(results):
     ``|z| > Z_LIMIT`` (columns ``n_dim, t, disorder, method, observable, z``), worst first.
     """
     obs = results["observable"].astype(str)
-    keys = [k for k in _TASK_KEYS if k in results.columns]
+    keys = [k for k in _TASK_KEYS + ["n_points"] if k in results.columns]
     mixed = results[obs == "mixed"]
     bad = mixed[mixed["value"] < 0.5][keys]
     rmax = results[obs == "rhat_max"][keys + ["value"]].rename(columns={"value": "rhat_max"})

@@ -34,7 +34,7 @@ from ..stats import Estimate
 from ..table import TaskInfo, histogram_frame, potential_frame, result_frame
 from . import observables as _observables
 from .spec import MODELS
-from .tasks import EXACT_STREAM, FP_STREAM, HISTOGRAM_STREAM, MODEL_STREAM
+from .tasks import EXACT_STREAM, FP_STREAM, HISTOGRAM_STREAM, MODEL_STREAM, PRIOR_DRAW_STREAM
 
 __all__ = ["build_model", "build_process", "quenched_state", "run_task", "data_theory_columns"]
 
@@ -59,13 +59,65 @@ def build_process(spec):
     return {"VP": mc.VP, "VE": mc.VE, "VPLinear": mc.VPLinear}[spec.process.name](**spec.process.params)
 
 
-def quenched_state(spec, model, process, task):
-    """The task's quenched x_t (same x0 and noise at every t of one disorder sample)."""
+def quenched_state(spec, model, process, task, x0=None):
+    """The task's quenched x_t (same x0 and noise at every t of one disorder sample); ``x0``: a
+    planted x0 drawn elsewhere (:func:`planted_by_monte_carlo`)."""
+    extra = {"noise_variance": spec.grid.noise_variance} if spec.grid.source == "noise" else {}
+    if x0 is not None:
+        extra["x0"] = x0
     return mc.draw_quenched(
         model, process, task.t, seed=spec.scan.seed, disorder=task.disorder,
-        key=(spec.scan.id, spec.model.id, task.n_dim), source=spec.grid.source,
-        **({"noise_variance": spec.grid.noise_variance} if spec.grid.source == "noise" else {}),
+        key=(spec.scan.id, spec.model.id, task.n_dim), source=spec.grid.source, **extra,
     )
+
+
+def needs_monte_carlo_prior_draw(spec, n_dim):
+    """Whether a planted x0 at this N must be drawn from the prior by Monte Carlo: planted
+    disorder (``grid.source = "prior"``) beyond the N up to which the model's prior is drawn
+    exactly (``ModelEntry.prior_draw_max_n``: enumeration of 2^N spins)."""
+    limit = spec.model.entry.prior_draw_max_n
+    return spec.grid.source == "prior" and limit is not None and n_dim > limit
+
+
+def planted_by_monte_carlo(spec, model, n_dim, disorder):
+    """A planted x0 drawn from the prior p0 by Monte Carlo, and the rows of its diagnostics.
+
+    The posterior of the noisy state ``x_t = 0`` is the prior itself (the field
+    ``h = a_t x_t / D_t`` vanishes at any t), so the spec's sampler (its method, sweeps,
+    burn-in, thinning and tempering ladder) samples p0 with ``max(2, n_replicas)`` replicas
+    started at uniform random spins (``init = "prior"``); x0 is the last recorded configuration
+    of replica 0. Seeded by ``(root seed, scan id, model id, N, disorder, PRIOR_DRAW_STREAM)``,
+    so the same x0 serves every t of a disorder sample (and every rank). The rows
+    ``prior_draw_rhat_max`` and ``prior_draw_mixed`` record the draw's own equilibration check
+    (R-hat over its replicas; the run warns with ``MixingWarning`` when it did not mix); the
+    task's ``mixed`` row is 1 only when this draw and the posterior run both mixed.
+    """
+    key = (spec.hash, n_dim, disorder)
+    if key in _PRIOR_DRAWS:  # the same draw for every t of a disorder sample: made once per process
+        return _PRIOR_DRAWS[key]
+    s = spec.sampler
+    process = build_process(spec)
+    prior = mc.Posterior(model, process, np.zeros(n_dim), 1.0)
+    res = mc.sample(
+        prior, n_replicas=max(2, s.n_replicas), n_sweeps=s.n_sweeps, burn_in=s.burn_in, thin=s.thin,
+        method=s.method, seed=spec.scan.seed,
+        key=(spec.scan.id, spec.model.id, n_dim, disorder, PRIOR_DRAW_STREAM),
+        tempering=None if s.tempering == "none" else s.tempering, n_temperatures=s.n_temperatures,
+        lowest_beta=s.lowest_beta, init="prior", store="samples", progress=False,
+    )
+    n = res.n_replicas * res.n_draws
+    rows = {"prior_draw_rhat_max": [Estimate(float(res.rhat_max), 0.0, n=n, method=s.method)],
+            "prior_draw_mixed": [Estimate(float(res.mixed), 0.0, n=n, method=s.method)]}
+    out = (np.array(res.samples[0, -1], dtype=np.float64), rows, bool(res.mixed))
+    _PRIOR_DRAWS[key] = out
+    while len(_PRIOR_DRAWS) > _PRIOR_DRAWS_KEPT:
+        _PRIOR_DRAWS.pop(next(iter(_PRIOR_DRAWS)))
+    return out
+
+
+#: Planted x0 drawn by Monte Carlo in this process, by (spec hash, N, disorder); the last few kept.
+_PRIOR_DRAWS = {}
+_PRIOR_DRAWS_KEPT = 64
 
 
 #: Planted draws and the size cap of the ``collapse_s_entropy`` column (cost ``200 n N``).
@@ -149,7 +201,10 @@ def run_task(spec, task):
     s = spec.sampler
     model = build_model(spec, task.n_dim, task.disorder, task.n_points)
     process = build_process(spec)
-    state = quenched_state(spec, model, process, task)
+    x0, prior_rows, prior_mixed = None, {}, True
+    if needs_monte_carlo_prior_draw(spec, task.n_dim):
+        x0, prior_rows, prior_mixed = planted_by_monte_carlo(spec, model, task.n_dim, task.disorder)
+    state = quenched_state(spec, model, process, task, x0)
     post = mc.Posterior(model, process, state.x_t, task.t)
     info = TaskInfo.from_state(model, process, state, scan=spec.scan.name, seed=spec.scan.seed)
     extra = dict(data_theory_columns(model))
@@ -191,6 +246,10 @@ def run_task(spec, task):
         )
         samples = res.samples
         estimates.update(_diagnostics(res, s.method))
+        if prior_rows:  # the planted x0's own draw: its check, and mixed only if both mixed
+            estimates.update(prior_rows)
+            if not prior_mixed:
+                estimates["mixed"] = [Estimate(0.0, 0.0, n=estimates["mixed"][0].n, method=s.method)]
     if samples is not None:
         for name, est in _estimates(names, samples, inputs).items():
             if s.method != "exact":

@@ -698,16 +698,15 @@ _PRIOR_DRAW_SOURCES = ("prior",)
 
 
 def _check_prior_draws(spec):
-    """Planted disorder needs an exact draw x0 from the prior at every N of the grid.
-
-    The limit is the model's own (:attr:`ModelEntry.prior_draw_max_n`, which agrees with
-    ``"sample" in model.capabilities``); nothing is built. A Monte Carlo draw of planted x0 is not
-    offered yet, so a spec beyond the limit would fail every one of those tasks: refuse it here.
-    """
+    """Planted disorder needs a draw x0 from the prior at every N of the grid: exact up to the
+    model's limit (:attr:`ModelEntry.prior_draw_max_n`, which agrees with ``"sample" in
+    model.capabilities``), by Monte Carlo with the spec's sampler beyond it
+    (``replica.scan.compute.planted_by_monte_carlo``). An exact-route spec beyond the limit has
+    no sampler to draw with: refuse it here (nothing is built)."""
     entry = MODELS[spec.model.name]
     limit = entry.prior_draw_max_n
-    if spec.grid.source not in _PRIOR_DRAW_SOURCES or limit is None:
-        return
+    if spec.grid.source not in _PRIOR_DRAW_SOURCES or limit is None or spec.sampler.method != "exact":
+        return  # a Monte Carlo sampler draws the planted x0 beyond the limit (replica.scan.compute)
     too_big = [n for n in spec.grid.n_dim if n > limit]
     if not too_big:
         return
@@ -716,7 +715,8 @@ def _check_prior_draws(spec):
     raise SpecError(
         f"grid.source: {spec.grid.source!r} (planted disorder) draws x0 from the prior of model "
         f"{spec.model.name!r}, which can be drawn exactly only up to N = {limit} ({entry.prior_draw_limit}), not at "
-        f"grid.n_dim = {too_big}; planted disorder drawn by Monte Carlo is not available yet. Use grid.n_dim <= {limit}"
+        f"grid.n_dim = {too_big}, and sampler.method = 'exact' has no Monte Carlo to draw it with. Use a Monte Carlo "
+        f"sampler (it draws the planted x0 too, with its own equilibration check), or grid.n_dim <= {limit}"
         + (f" (here {fine})" if fine else "")
         + (f", or a model whose prior is drawn exactly at any N ({', '.join(repr(m) for m in anywhere)})"
            if anywhere else "")

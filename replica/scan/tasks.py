@@ -27,11 +27,14 @@ from dataclasses import dataclass
 from .spec import MAX_TASKS, MODELS, ScanSpec
 
 __all__ = ["Task", "TaskList", "make_tasks", "count_tasks", "iter_tasks", "task_cost", "assign", "MAX_TASKS",
-           "MODEL_STREAM", "EXACT_STREAM"]
+           "MODEL_STREAM", "PRIOR_DRAW_STREAM", "EXACT_STREAM"]
 
 #: Stream tag (after the disorder index) of a model realisation's random numbers; the quenched
 #: state uses tags 0 (x0) and 1 (noise) at the same position (``mc.disorder``).
 MODEL_STREAM = 2
+#: Stream tag (after the disorder index) of the Monte Carlo draw of a planted x0 from a prior
+#: that cannot be drawn exactly (``replica.scan.compute.planted_by_monte_carlo``).
+PRIOR_DRAW_STREAM = 3
 #: Stream tag (after the full task key) of the exact sampler's draws.
 EXACT_STREAM = 1000
 #: Stream tag (after the full task key) of the Franz-Parisi references and umbrella windows.

@@ -119,9 +119,56 @@ def disorder_summary(results):
             row.update(value=math.nan, stderr=math.nan, n_disorder=0, stderr_kind="none")
         rows.append(row)
     rows.extend(_binder_rows(results, keys))
+    rows.extend(_spin_glass_rows(results, keys))
     out = pd.DataFrame(rows, columns=columns)
     out["n_disorder"] = out["n_disorder"].astype(int)
     return out.sort_values(keys, kind="mergesort", na_position="first").reset_index(drop=True)
+
+
+#: Finite-size scaling exponent of the spin-glass susceptibility of a mean-field spin glass at
+#: its transition (zero field and along the de Almeida-Thouless line): chi_SG ~ N^(1/3).
+SPIN_GLASS_FSS_EXPONENT = 1.0 / 3.0
+
+
+def _spin_glass_rows(results, keys):
+    """``spin_glass_susceptibility`` and ``spin_glass_susceptibility_scaled`` rows of spin-prior
+    curves (rows with a finite ``beta`` column: an inverse temperature of a spin prior) that
+    have the ``q_self`` and ``q2`` rows of the same disorder samples.
+
+    Per disorder sample, the connected (thermal) variance of the replica overlap gives
+    ``chi_SG = N (<q_ab^2> - <q_ab>^2)`` (Binder & Young 1986; in a field the connected form,
+    since ``<q> != 0``), disorder-averaged with its standard error. It stays finite as N grows
+    where the posterior is replica-symmetric and grows like N where replica symmetry is broken
+    (P(q) of finite width); at the transition it scales as ``N^(1/3)`` (mean-field finite-size
+    scaling, e.g. Billoire 2008), so ``chi_SG / N^(1/3)`` curves of different N cross there
+    (the ``spin_glass`` fragmentation criterion, :mod:`replica.transitions`).
+    """
+    if "beta" not in results.columns:
+        return []
+    moments = results[results["observable"].isin(["q_self", "q2"]) & np.isfinite(
+        pd.to_numeric(results["beta"], errors="coerce"))]
+    if moments.empty:
+        return []
+    curve_keys = [k for k in keys if k != "observable"]
+    rows = []
+    for key, group in moments.groupby(curve_keys, dropna=False, sort=True):
+        wide = group.pivot_table(index="disorder", columns="observable", values="value", aggfunc="first")
+        if not {"q_self", "q2"} <= set(wide.columns):
+            continue
+        wide = wide[np.isfinite(wide["q_self"]) & np.isfinite(wide["q2"])]
+        if len(wide) < 2:
+            continue
+        labels = dict(zip(curve_keys, key))
+        n_dim = float(labels["n_dim"])
+        chi = n_dim * (wide["q2"].to_numpy() - wide["q_self"].to_numpy() ** 2)
+        for name, scale in (("spin_glass_susceptibility", 1.0),
+                            ("spin_glass_susceptibility_scaled", n_dim ** -SPIN_GLASS_FSS_EXPONENT)):
+            est = disorder_average(chi * scale)
+            row = dict(labels)
+            row.update(observable=name, value=est.value, stderr=est.stderr, n_disorder=len(wide),
+                       stderr_kind="disorder")
+            rows.append(row)
+    return rows
 
 
 def _binder_rows(results, keys):

@@ -25,6 +25,9 @@ fragmentation    ``franz_parisi`` fraction of disorder samples with a Franz-Pari
                                   (``fp_fragmented``) crosses 1/2
 fragmentation    ``rem``          sample-to-sample variance of Y stops shrinking with N: the ratio
                                   ``Var_d Y(N_max) / Var_d Y(N_min)`` crosses 1/2 (finite-N indicator)
+fragmentation    ``spin_glass``   crossing of the ``chi_SG / N^(1/3)`` curves of consecutive N, with
+                                  ``chi_SG = N [<q^2> - <q>^2]`` of a spin prior (mean-field
+                                  finite-size scaling at the de Almeida-Thouless line)
 ===============  ===============  =====================================================================
 
 A new criterion is a :class:`replica.criteria.Criterion` whose ``rule`` maps the
@@ -99,7 +102,8 @@ class _CriterionNames(Mapping):
 
 #: Criterion names per transition (the ``criteria`` argument of :func:`locate`; default all of
 #: them), a view of the registry of :mod:`replica.criteria`: ``speciation: peak, level, binder``,
-#: ``collapse: level, crossing, extrapolation``, ``fragmentation: franz_parisi, rem`` built in.
+#: ``collapse: level, crossing, extrapolation``, ``fragmentation: franz_parisi, rem, spin_glass``
+#: built in.
 CRITERIA = _CriterionNames()
 #: Speciation by a peak in t: these observables, and any whose name starts with "susceptibility_".
 PEAK_OBSERVABLES = ("class_magnetisation_variance", "susceptibility")
@@ -228,7 +232,7 @@ def _norm_key(key):
 def _disorder_curves(results, curve_keys):
     """``{curve key: (t, samples)}``: per curve, the values of the disorder samples that have a
     finite value at every t of the curve (rows) against t (columns, sorted)."""
-    if results is None:
+    if results is None or results.empty:  # e.g. curves derived in the summary (binder_disorder): no rows here
         return {}
     keys, _ = key_columns(results)
     if [k for k in keys if k != "t"] != list(curve_keys):
@@ -897,6 +901,24 @@ def _condensation_theory(row):
     return _collapse_theory(row, "REM condensation (= t_C)")
 
 
+def _sk_fragmentation_theory(row):
+    """``t_F`` of the Sherrington-Kirkpatrick posterior in the random field of an unplanted
+    ``x_t ~ N(0, v I)`` (``grid.source = "noise"``): the time where the field variance
+    ``a_t^2 v / D_t^2`` reaches the de Almeida-Thouless line (replica-symmetric theory,
+    ``replica.theory.sk_fragmentation_time``; VP and VE). Other rows: none."""
+    from . import theory
+
+    proc = _process_of(row)
+    beta, J, v = _param(row, "beta"), _param(row, "J"), _param(row, "noise_variance")
+    plain = all(not np.isfinite(_param(row, k)) or _param(row, k) == 0.0 for k in ("J0", "field"))
+    if str(row.get("model")) != "sk" or proc is None or not (np.isfinite(beta) and np.isfinite(J) and np.isfinite(v)):
+        return math.nan, ""
+    if not plain:
+        return math.nan, ""
+    t_f = float(theory.sk_fragmentation_time(beta, J, v, proc[0], sigma=proc[1]))
+    return t_f, "t_F: field variance a_t^2 v / D_t^2 on the de Almeida-Thouless line (RS theory, N -> inf)"
+
+
 def _theory_for(row):
     """``(t, criterion)`` predicted for one located row: the theory of its criterion
     (:func:`replica.criteria.criterion_for_row`); ``(nan, "")`` when no closed form applies."""
@@ -1003,6 +1025,34 @@ _register_builtin(Criterion(
                {"fp_fragmented": "fraction with a Franz-Parisi secondary minimum (fp_fragmented) crosses 1/2"}),
     _condensation_theory, levels=_FRAGMENTED_LEVELS,
     roles=(("fraction with a Franz-Parisi secondary minimum", "checked"),),
+))
+#: A ``spin_glass`` crossing counts only where the curves of the two sizes are ordered both ways
+#: by more than this many combined standard errors: the larger N above at some t (fragmented
+#: side) and below at another (replica-symmetric side). Deep in the replica-symmetric phase the
+#: scaled curves of a strong field both go to 0 and cross by noise alone.
+SPIN_GLASS_SIGNIFICANCE = 2.0
+
+
+def _spin_glass_crossings(curves):
+    rows = []
+    method = "crossing of spin_glass_susceptibility_scaled (chi_SG / N^(1/3)) curves of N_ref and N"
+    for small, large, t, i1, i2 in _size_pairs(curves.curves, curves.curve_keys):
+        err = np.hypot(small.err[i1], large.err[i2])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sig = (large.value[i2] - small.value[i1]) / err
+        if np.nanmax(sig) > SPIN_GLASS_SIGNIFICANCE and np.nanmin(sig) < -SPIN_GLASS_SIGNIFICANCE:
+            rows += _pairs(curves.transition, [small, large], curves.curve_keys, curves.params, method,
+                           curves.n_boot, curves.seed)
+    return rows
+
+
+_register_builtin(Criterion(
+    "fragmentation", "spin_glass", ("spin_glass_susceptibility_scaled",),
+    "crossing of the chi_SG / N^(1/3) curves of consecutive N, chi_SG = N [<q^2> - <q>^2] of a spin prior "
+    "(mean-field finite-size scaling at the de Almeida-Thouless line), where the curves are ordered both ways "
+    "by more than SPIN_GLASS_SIGNIFICANCE (2) combined errors",
+    _spin_glass_crossings, _sk_fragmentation_theory,
+    panels=("spin_glass_susceptibility", "spin_glass_susceptibility_scaled"),
 ))
 _register_builtin(Criterion(
     "fragmentation", "rem", ("participation_ratio",),

@@ -68,6 +68,10 @@ OBSERVABLE_LABELS = {
     "binder_disorder": ("Binder cumulant g",
                         r"$g = \frac{1}{2} \, (3 - [\langle q^4 \rangle] \, / \, [\langle q^2 \rangle]^2)$, "
                         r"$[\cdot]$ = disorder average"),
+    "spin_glass_susceptibility": ("spin-glass susceptibility",
+                                  r"$\chi_{SG} = N \, [\langle q^2 \rangle - \langle q \rangle^2]$"),
+    "spin_glass_susceptibility_scaled": ("scaled spin-glass susceptibility",
+                                         r"$\chi_{SG} / N^{1/3}$ (curves of different N cross at the AT line)"),
     "overlap_truth": ("overlap with the truth", r"$\langle x \cdot x_0 \rangle \, / \, N$"),
     "participation_ratio": ("participation ratio Y", r"$Y = \sum_\mu w_\mu^2$"),
     "weight_entropy": ("weight entropy S", r"$S = -\sum_\mu w_\mu \log w_\mu$"),

@@ -1,0 +1,104 @@
+"""Fragmentation of a spin-prior posterior located by the spin-glass susceptibility.
+
+``chi_SG = N [<q^2> - <q>^2]`` (from the q_self and q2 rows of each disorder sample) stays finite
+as N grows in a replica-symmetric posterior and grows like N in a fragmented one; at the
+de Almeida-Thouless line it scales as N^(1/3), so the ``chi_SG / N^(1/3)`` curves of different N
+cross there (criterion ``spin_glass``). Checked on curves constructed with that scaling form,
+with a paramagnetic negative control, and on a Monte Carlo scan of a paramagnetic SK prior in the
+field of unplanted noise, where nothing may be found; the theory beside a located row is the
+replica-symmetric t_F of ``replica.theory.sk_fragmentation_time``."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from replica import theory
+from replica.scan import make_tasks, parse_spec
+from replica.scan.compute import run_task
+from replica.summary import disorder_summary
+from replica.transitions import locate, with_theory
+
+T_GRID = np.linspace(0.5, 1.5, 11)
+
+
+def constructed(chi_of, sizes=(32, 64, 128), n_disorder=8, noise=0.01, seed=0):
+    """A result table of q_self and q2 rows whose chi_SG = N (q2 - q_self^2) is ``chi_of(N, t)``
+    plus Gaussian disorder noise, for an SK prior in the field of unplanted noise."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for n in sizes:
+        for t in T_GRID:
+            for d in range(n_disorder):
+                chi = chi_of(n, t) * (1.0 + noise * rng.standard_normal())
+                base = dict(scan="c", model="sk", process="VP", n_dim=n, t=t, disorder=d, stderr=0.0, n_samples=100,
+                            tau_int=1.0, method="heat_bath", seed=0, version="x", planted=False, source="noise",
+                            beta=1.5, J=1.0, noise_variance=1.0, disorder_seed=1000 + d)
+                rows.append({**base, "observable": "q_self", "value": 0.3})
+                rows.append({**base, "observable": "q2", "value": 0.09 + chi / n})
+    return pd.DataFrame(rows)
+
+
+def spin_glass_rows(results):
+    found = with_theory(locate(results, "fragmentation"))
+    return found[found["method"].str.contains("spin_glass_susceptibility_scaled")]
+
+
+def test_crossings_of_the_scaled_susceptibility_locate_the_constructed_transition():
+    t_f = 1.0
+    scaled = constructed(lambda n, t: n ** (1 / 3) * (1.0 + math.tanh((t - t_f) * n ** (1 / 3))))
+    summary = disorder_summary(scaled)
+    chi = summary[summary.observable == "spin_glass_susceptibility"]
+    row = chi[(chi.n_dim == 64) & np.isclose(chi.t, 1.0)].iloc[0]
+    assert row.value == pytest.approx(64 ** (1 / 3), rel=0.02)  # N (q2 - q^2), disorder-averaged
+    found = spin_glass_rows(scaled)
+    assert len(found) == 2 and set(found.n_dim_ref) == {32.0, 64.0}
+    for _, r in found.iterrows():
+        assert abs(r.t_estimate - t_f) < 5 * r.stderr + 0.01, r
+    # the theory beside: the RS de Almeida-Thouless time of this prior and noise variance
+    assert found.theory.iloc[0] == pytest.approx(theory.sk_fragmentation_time(1.5, 1.0, 1.0, "vp"))
+
+
+def test_a_replica_symmetric_susceptibility_gives_no_crossing():
+    # finite chi_SG at every t (a paramagnet in a field): chi / N^(1/3) falls with N everywhere
+    para = constructed(lambda n, t: 2.0 + t)
+    assert spin_glass_rows(para).empty
+
+
+def test_paramagnetic_sk_prior_in_a_noise_field_is_never_fragmented():
+    """Monte Carlo negative control: SK at beta J = 0.5 (replica-symmetric at any field, t_F
+    undefined) in the field of x_t ~ N(0, I), two sizes, times from 0.3 to 2.5."""
+    spec = parse_spec("""
+[scan]
+name = "sk_para"
+seed = 2
+[model]
+name = "sherrington_kirkpatrick"
+beta = 0.5
+[process]
+name = "VP"
+[grid]
+n_dim = [16, 32]
+t = [0.3, 1.0, 2.5]
+disorder = 6
+source = "noise"
+[sampler]
+method = "heat_bath"
+n_replicas = 4
+n_sweeps = 600
+[observables]
+names = ["q_self"]
+""")
+    results = pd.concat([run_task(spec, task)["results"] for task in make_tasks(spec)], ignore_index=True)
+    summary = disorder_summary(results)
+    chi = summary[summary.observable == "spin_glass_susceptibility"].set_index(["n_dim", "t"])["value"]
+    assert (chi > 0).all() and (chi < 5).all()  # finite, of order one, at every N
+    assert spin_glass_rows(results).empty
+    assert math.isnan(theory.sk_fragmentation_time(0.5, 1.0, 1.0, "vp"))
+
+
+def test_planted_rows_get_no_unplanted_theory():
+    planted = constructed(lambda n, t: n ** (1 / 3) * (1.0 + math.tanh((t - 1.0) * n ** (1 / 3))))
+    planted = planted.drop(columns=["noise_variance"]).assign(source="prior", planted=True)
+    found = spin_glass_rows(planted)
+    assert not found.empty and found.theory.isna().all()

@@ -354,8 +354,8 @@ def _located_lines(ax, transitions, obs, colour_of):
                 ax.axvspan(tr["t_estimate"] - tr["stderr"], tr["t_estimate"] + tr["stderr"], color=colour, alpha=0.1,
                            lw=0)
         per_n = rows[np.isfinite(rows["n_dim"].to_numpy(float)) & ~np.isfinite(rows["n_dim_ref"].to_numpy(float))]
-        where = ("colour = N" if len(per_n) == len(rows)
-                 else "black" if per_n.empty else "colour = N; black: two sizes")
+        by = "colour = curve" if "n_points" in rows and rows["n_points"].nunique() > 1 else "colour = N"
+        where = (by if len(per_n) == len(rows) else "black" if per_n.empty else f"{by}; black: two sizes")
         rows_used = f"{which} rows; " if which else ""
         text = f"located: {_criterion_label(method)}{_ROLE_NOTES[role]}\n({rows_used}{where}, band ± 1 SE)"
         handles.append(_line(color="0.3", ls=style, lw=1.2, label=text))

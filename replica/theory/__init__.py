@@ -22,7 +22,11 @@ this package imports numpy and scipy only. Every public name is importable from
   random field of an unplanted noisy state: replica-symmetric overlap, replicon, the
   de Almeida-Thouless line and the fragmentation time where the field crosses it
   (:func:`sk_rs_overlap`, :func:`sk_replicon`, :func:`sk_at_field_variance`,
-  :func:`sk_field_variance`, :func:`sk_fragmentation_time`, :func:`sk_rs_overlap_at_time`).
+  :func:`sk_field_variance`, :func:`sk_fragmentation_time`, :func:`sk_rs_overlap_at_time`);
+* :mod:`~replica.theory.hopfield`: the Hopfield posterior planted on a stored pattern, the
+  replica-symmetric AGS theory in the aligned noisy field ``g = 1 / s_t``: all RS fixed points
+  and the retrieval overlap in diffusion time (:class:`HopfieldRSSolution`,
+  :func:`hopfield_rs_solutions`, :func:`hopfield_retrieval_overlap`).
 
 Conventions (``physics.md``). Forward process ``x_t = a_t x0 + sqrt(D_t) z``; every posterior
 quantity depends on ``(x_t, t)`` only through ``y = x_t / a_t`` and the effective noise
@@ -50,6 +54,8 @@ Sources (per function in the docstrings)
   ``t_s = (1/2) log(|mu|^2 + sqrt(|mu|^4 + (variance - 1)^2))``.
 * Sherrington & Kirkpatrick (1975), Phys. Rev. Lett. 35, 1792; de Almeida & Thouless (1978),
   J. Phys. A 11, 983: the SK model, its replica-symmetric solution and the replicon (AT line).
+* Amit, Gutfreund & Sompolinsky (1985), Phys. Rev. Lett. 55, 1530; (1987), Ann. Phys. 173, 30:
+  the replica-symmetric theory of the Hopfield model at finite loading (``alpha_c = 0.138``).
 * Derrida (1981), Phys. Rev. B 24, 2613 (random energy model); Mezard, Parisi & Virasoro (1987),
   "Spin glass theory and beyond" (Poisson-Dirichlet weights, ``E Y = 1 - m``,
   ``Var Y = m (1 - m) / 3``).
@@ -67,6 +73,7 @@ from .curie_weiss import (CurieWeissSolutions, curie_weiss_critical_beta, curie_
 from .fixed_points import (CriticalExponents, ExponentFit, FixedPoints, branching_s, branching_time,
                            critical_exponents, hypersphere_mean, reverse_drift_fixed_points, two_deltas_critical_s,
                            two_deltas_fixed_points, two_deltas_mean)
+from .hopfield import HopfieldRSSolution, hopfield_retrieval_overlap, hopfield_rs_solutions
 from .sherrington_kirkpatrick import (sk_at_field_variance, sk_field_variance, sk_fragmentation_time, sk_replicon,
                                       sk_rs_overlap, sk_rs_overlap_at_time)
 from .speciation import (bimodality_time, cloning_probability, mixture_log_density, mixture_posterior_mean,
@@ -106,6 +113,9 @@ __all__ = [
     "sk_field_variance",
     "sk_fragmentation_time",
     "sk_rs_overlap_at_time",
+    "HopfieldRSSolution",
+    "hopfield_rs_solutions",
+    "hopfield_retrieval_overlap",
     "rem_kl",
     "rem_parisi_m",
     "rem_condensation_time",

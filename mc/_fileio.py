@@ -14,9 +14,10 @@ set-and-restore at import, before any thread of this package writes a file.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 
-__all__ = ["current_umask", "honour_umask"]
+__all__ = ["current_umask", "honour_umask", "fsync_directory", "write_atomic"]
 
 
 def _proc_umask():
@@ -69,23 +70,43 @@ def honour_umask(fd):
         os.fchmod(fd, 0o666 & ~current_umask())
 
 
-def write_atomic(path, write, *, prefix=".tmp-", suffix=".tmp"):
-    """Write a file atomically: ``write(fh)`` into a temporary file in the target's directory,
-    fsync, then rename over ``path``, so a reader sees no file or a complete one. The file gets
-    the mode ``0o666 & ~umask`` of a newly created file (not the 0600 of ``tempfile.mkstemp``);
-    on any error the temporary file is removed."""
+def fsync_directory(directory):
+    """fsync a directory, so that a rename inside it survives a crash (errors ignored: some file
+    systems refuse it)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_atomic(path, write, *, prefix=None, suffix=".tmp", sync_directory=False):
+    """Create ``path`` atomically: ``write(handle)`` fills a temporary file (binary) in the same
+    directory, which is flushed, fsynced and renamed over ``path`` (the directory too with
+    ``sync_directory``), so a reader sees no file or a complete one. On any error (or interrupt)
+    the temporary file is removed and an existing ``path`` is untouched. The file gets the mode
+    ``0o666 & ~umask`` of a newly created file (:func:`honour_umask`), not the 0600 of
+    ``tempfile.mkstemp``. The temporary name is ``<prefix><random><suffix>``, by default
+    ``.<file name>.<random>.tmp``. Returns ``path``."""
     import tempfile
 
-    directory = os.path.dirname(os.path.abspath(path)) or "."
+    path = os.fspath(path)
+    directory = os.path.dirname(path) or "."
+    if prefix is None:
+        prefix = "." + os.path.basename(path) + "."
     fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=directory)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            honour_umask(fh.fileno())
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
+        with os.fdopen(fd, "wb") as handle:
+            honour_umask(handle.fileno())
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    if sync_directory:
+        fsync_directory(directory)
+    return path

@@ -45,8 +45,7 @@ def save_array(path, array):
     arr = np.asarray(array)
     if arr.dtype.kind not in "biuf":
         raise ValueError(f"array: expected a numeric array, got dtype {arr.dtype}")
-    write_atomic(os.fspath(path), lambda fh: np.save(fh, arr, allow_pickle=False),
-                 prefix=f".{os.path.basename(os.fspath(path))}.", suffix=".tmp")
+    write_atomic(path, lambda fh: np.save(fh, arr, allow_pickle=False))
 
 
 def file_sha256(path):

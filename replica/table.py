@@ -18,20 +18,18 @@ touches files.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import glob
 import importlib.util
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from mc import __version__
-from mc._fileio import honour_umask
+from mc._fileio import write_atomic as _write_atomic
 from mc._validation import as_positive_int, as_scalar
 from mc.models.base import DataModel
 from mc.processes import ForwardProcess
@@ -314,15 +312,6 @@ def task_path(directory, task, table="results", fmt=None):
     return os.path.join(os.fspath(directory), f"{task}.{table}.{fmt}")
 
 
-def _fsync_directory(directory):
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def write_table(frame, path):
     """Write a DataFrame atomically: temporary file in the same directory, flush, fsync, rename.
 
@@ -391,22 +380,7 @@ def write_atomic(path, write):
     0600 of ``tempfile.mkstemp``, so that results are readable by a group when the umask allows.
     The temporary name is ``.<file name>.<random>.tmp`` (:func:`temporary_files`).
     """
-    path = os.fspath(path)
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            honour_umask(handle.fileno())
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_directory(directory)
-    return path
+    return _write_atomic(path, write, sync_directory=True)
 
 
 def write_task(directory, task, results, histograms=None, fmt=None, potentials=None):

@@ -16,6 +16,7 @@ import pandas as pd
 from ..criteria import criterion_roles, level_of, panel_transitions
 from ..summary import BASE_KEYS as _BASE_KEYS
 from ..summary import SUMMARY_VALUES as _SUMMARY_VALUES
+from ..transitions import _process_of
 from .printing import _follows_n, _varying
 from . import reading
 
@@ -225,15 +226,11 @@ def _closed_forms(row):
     are its n -> infinity limit). VP and VE only; ``{}`` otherwise."""
     from .. import theory
 
-    process = str(row.get("process"))
-    if process == "VP":
-        proc, sigma = "vp", 1.0
-    elif process == "VE":
-        sigma = _param(row, "process_sigma")
-        proc, sigma = "ve", (sigma if np.isfinite(sigma) else 1.0)
-    else:
+    of = _process_of(row)
+    if of is None:
         return {}
-    out = {"process": process}
+    proc, sigma = of
+    out = {"process": str(row.get("process"))}
     variance = _param(row, "variance")
     variance = 1.0 if not np.isfinite(variance) else variance
     n_dim = _param(row, "n_dim")
@@ -654,13 +651,10 @@ def _entropy_collapse_line(ax, transitions):
     rows = transitions[(transitions["transition"] == "collapse")].drop_duplicates("n_dim").sort_values("n_dim")
     n, t = [], []
     for _, row in rows.iterrows():
-        forms = _closed_forms(row)  # the process of the row
-        s = _param(row, "collapse_s_entropy")
-        if "process" in forms and np.isfinite(s) and s > 0:
-            proc = forms["process"].lower()
-            sigma = _param(row, "process_sigma") if proc == "ve" else 1.0
+        of, s = _process_of(row), _param(row, "collapse_s_entropy")
+        if of is not None and np.isfinite(s) and s > 0:
             n.append(row["n_dim"])
-            t.append(float(theory.time_from_s(s, proc, sigma=sigma if np.isfinite(sigma) else 1.0)))
+            t.append(float(theory.time_from_s(s, of[0], sigma=of[1])))
     if n:
         ax.plot(n, t, color=_PHASE_COLOURS["collapse"], ls=":", lw=1.4,
                 label="theory (collapse): planted excess entropy of the n points vanishes (Biroli et al. 2024)")

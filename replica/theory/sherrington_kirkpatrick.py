@@ -97,7 +97,7 @@ import math
 import numpy as np
 from scipy.optimize import brentq
 
-from ._common import _RTOL, _array, _coefficients, _out, _process, _scalar, _sigma
+from ._common import _RTOL, _array, _coefficients, _out, _process, _scalar, _sech2, _sigma
 
 __all__ = [
     "sk_rs_overlap",
@@ -115,11 +115,6 @@ _K = np.arange(-_HALF, _HALF + 1, dtype=np.float64)
 _PHI = np.exp(-0.5 * (_K * _STEP) ** 2) / math.sqrt(2.0 * math.pi)  # phi(z_k), sigma < 1
 
 
-def _sech_sq(y):
-    e = np.exp(-2.0 * np.abs(y))
-    return 4.0 * e / (1.0 + e) ** 2
-
-
 def _moments(sigma):
     """``(E tanh^2(sigma z), E[1 - sech^4(sigma z)], E sech^4(sigma z))``, ``z ~ N(0, 1)``.
 
@@ -134,13 +129,13 @@ def _moments(sigma):
         y = sigma * _STEP * _K
         w = _STEP * _PHI
         th2 = np.tanh(y) ** 2
-        s2 = _sech_sq(y)
+        s2 = _sech2(y)
         e_th2 = float(np.dot(w, th2))
         e_one_minus_s4 = float(np.dot(w, th2 * (1.0 + s2)))
         return e_th2, e_one_minus_s4, float(np.dot(w, s2 * s2))
     y = _STEP * _K
     w = (_STEP / sigma) * np.exp(-0.5 * (y / sigma) ** 2) / math.sqrt(2.0 * math.pi)
-    s2 = _sech_sq(y)
+    s2 = _sech2(y)
     e_s4 = float(np.dot(w, s2 * s2))
     return 1.0 - float(np.dot(w, s2)), 1.0 - e_s4, e_s4
 

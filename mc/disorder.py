@@ -104,19 +104,13 @@ def draw_quenched(model, process, t, *, seed, disorder=0, key=(), source="prior"
     rng_z = np.random.default_rng(seed_sequence(seed, *key, disorder, _STREAM_NOISE))
 
     point_index = None
+    given = None
     if x0 is not None:
         if not (isinstance(source, str) and source == "prior"):
             raise ValueError("x0: only used with source='prior' (a planted x0 drawn elsewhere)")
-        x0 = np.array(x0, dtype=np.float64)
-        if x0.shape != (model.n_dim,) or not np.isfinite(x0).all():
-            raise ValueError(f"x0: expected a finite vector of shape ({model.n_dim},), got shape {x0.shape}")
-        z = rng_z.standard_normal(model.n_dim)
-        a = np.asarray(process.a(times))[..., None]
-        D = np.asarray(process.D(times))[..., None]
-        x_t = a * x0 + np.sqrt(D) * z
-        return QuenchedState(x_t=x_t if times.ndim else x_t.reshape(model.n_dim), x0=x0, noise=z,
-                             t=float(times) if times.ndim == 0 else times, disorder=disorder, planted=True,
-                             source="prior")
+        given = np.array(x0, dtype=np.float64)
+        if given.shape != (model.n_dim,) or not np.isfinite(given).all():
+            raise ValueError(f"x0: expected a finite vector of shape ({model.n_dim},), got shape {given.shape}")
     if isinstance(source, str) and source == "noise":
         v = as_scalar(noise_variance, "noise_variance", positive=True)
         if point is not None:
@@ -129,6 +123,8 @@ def draw_quenched(model, process, t, *, seed, disorder=0, key=(), source="prior"
         )
     if isinstance(source, DataModel):
         law, planted, label = source, False, source.name
+    elif given is not None:
+        law, planted, label = None, True, "prior"
     elif source == "prior" and hasattr(model, "sample_indices"):
         # A draw from a data set's prior is a training point: record which one.
         law, planted, label = None, True, "prior"
@@ -171,7 +167,9 @@ def draw_quenched(model, process, t, *, seed, disorder=0, key=(), source="prior"
     if point is not None and source != "point":
         raise ValueError("point: only used with source='point'")
 
-    if law is None:
+    if given is not None:
+        x0 = given
+    elif law is None:
         points = model.heldout.points if label == "heldout" else model.points
         x0 = np.array(points[point_index], dtype=np.float64)
     else:

@@ -145,48 +145,42 @@ def _spin_glass_rows(results, keys):
     """
     if "beta" not in results.columns:
         return []
-    moments = results[results["observable"].isin(["q_self", "q2"]) & np.isfinite(
-        pd.to_numeric(results["beta"], errors="coerce"))]
-    if moments.empty:
-        return []
-    curve_keys = [k for k in keys if k != "observable"]
+    spins = results[np.isfinite(pd.to_numeric(results["beta"], errors="coerce"))]
     rows = []
-    for key, group in moments.groupby(curve_keys, dropna=False, sort=True):
-        wide = group.pivot_table(index="disorder", columns="observable", values="value", aggfunc="first")
-        if not {"q_self", "q2"} <= set(wide.columns):
-            continue
-        wide = wide[np.isfinite(wide["q_self"]) & np.isfinite(wide["q2"])]
-        if len(wide) < 2:
-            continue
-        labels = dict(zip(curve_keys, key))
+    for labels, wide in _per_disorder(spins, keys, ("q_self", "q2")):
         n_dim = float(labels["n_dim"])
         chi = n_dim * (wide["q2"].to_numpy() - wide["q_self"].to_numpy() ** 2)
         for name, scale in (("spin_glass_susceptibility", 1.0),
                             ("spin_glass_susceptibility_scaled", n_dim ** -SPIN_GLASS_FSS_EXPONENT)):
             est = disorder_average(chi * scale)
-            row = dict(labels)
-            row.update(observable=name, value=est.value, stderr=est.stderr, n_disorder=len(wide),
-                       stderr_kind="disorder")
-            rows.append(row)
+            rows.append({**labels, "observable": name, "value": est.value, "stderr": est.stderr,
+                         "n_disorder": len(wide), "stderr_kind": "disorder"})
     return rows
 
 
-def _binder_rows(results, keys):
-    moments = results[results["observable"].isin(["q2", "q4"])]
-    if moments.empty:
-        return []
+def _per_disorder(results, keys, observables):
+    """For each curve (``keys`` without ``observable``) that has all of ``observables``: its labels
+    and a table disorder x observable of the samples with two or more disorder samples where
+    every one of them is finite."""
+    rows = results[results["observable"].isin(observables)]
+    if rows.empty:
+        return
     curve_keys = [k for k in keys if k != "observable"]
-    rows = []
-    for key, group in moments.groupby(curve_keys, dropna=False, sort=True):
+    for key, group in rows.groupby(curve_keys, dropna=False, sort=True):
         wide = group.pivot_table(index="disorder", columns="observable", values="value", aggfunc="first")
-        if not {"q2", "q4"} <= set(wide.columns):
+        if not set(observables) <= set(wide.columns):
             continue
-        wide = wide[np.isfinite(wide["q2"]) & np.isfinite(wide["q4"])]
-        if len(wide) < 2 or wide["q2"].mean() <= 0:
+        wide = wide[np.isfinite(wide[list(observables)]).all(axis=1)]
+        if len(wide) >= 2:
+            yield dict(zip(curve_keys, key)), wide
+
+
+def _binder_rows(results, keys):
+    rows = []
+    for labels, wide in _per_disorder(results, keys, ("q2", "q4")):
+        if wide["q2"].mean() <= 0:
             continue
         est = binder_cumulant(wide["q2"].to_numpy(), wide["q4"].to_numpy())
-        row = dict(zip(curve_keys, key))
-        row.update(observable="binder_disorder", value=est.value, stderr=est.stderr, n_disorder=len(wide),
-                   stderr_kind="jackknife")
-        rows.append(row)
+        rows.append({**labels, "observable": "binder_disorder", "value": est.value, "stderr": est.stderr,
+                     "n_disorder": len(wide), "stderr_kind": "jackknife"})
     return rows

@@ -991,13 +991,6 @@ def _check_limits(spec):
     _check_memory(spec)
 
 
-def _source_of(raw):
-    """``grid.source`` as written (checked with the grid; the default list of observables
-    depends on it)."""
-    grid = raw.get("grid")
-    return grid.get("source", "prior") if isinstance(grid, dict) else "prior"
-
-
 def parse_spec(text, base_dir=None):
     """Validate the text of a TOML spec into a :class:`ScanSpec` (raises :class:`SpecError`).
 
@@ -1012,13 +1005,15 @@ def parse_spec(text, base_dir=None):
         if section not in raw:
             raise SpecError(f"{section}: required section [{section}] is missing")
     model = _parse_model(raw["model"], base_dir)
+    scan, process = _parse_scan(raw["scan"]), _parse_process(raw["process"])
+    grid, sampler = _parse_grid(raw["grid"], model), _parse_sampler(raw.get("sampler", {}))
     spec = ScanSpec(
-        scan=_parse_scan(raw["scan"]),
+        scan=scan,
         model=model,
-        process=_parse_process(raw["process"]),
-        grid=_parse_grid(raw["grid"], model),
-        sampler=_parse_sampler(raw.get("sampler", {})),
-        observables=_parse_observables(raw.get("observables", {}), model, _source_of(raw)),
+        process=process,
+        grid=grid,
+        sampler=sampler,
+        observables=_parse_observables(raw.get("observables", {}), model, grid.source),
         franz_parisi=_parse_franz_parisi(raw.get("franz_parisi")),
         source_text=text,
     )

@@ -1,13 +1,14 @@
 """Sampling the posterior P(x0 | x_t) of diffusion models as a Boltzmann measure.
 
 Layers (imports point downward only): forward processes and data models, the posterior, Numba
-kernels, the sampler driver. See the package README for the physics and the conventions.
+kernels, the sampler driver; score models (``mc.scores``) and their clones (``mc.clones``). See the package README for the physics and the conventions.
 """
 from .models import Dataset, DataModel, GaussianMixture, Hypersphere, IsingPrior, TwoDeltas
 from .posterior import Posterior
 from .processes import VE, VP, VPLinear, ddpm_time
 from .disorder import QuenchedState, draw_quenched, seed_sequence
 from .sampler import Ladder, SampleResult, sample
+from .clones import CloneResult, clone_replicas
 
 __version__ = "0.1.0"
 
@@ -29,5 +30,7 @@ __all__ = [
     "sample",
     "SampleResult",
     "Ladder",
+    "clone_replicas",
+    "CloneResult",
     "__version__",
 ]

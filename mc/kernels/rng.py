@@ -41,6 +41,7 @@ __all__ = [
     "uniform_local",
     "randbelow_local",
     "normal_local",
+    "normal_rows",
     "xoshiro_reference",
 ]
 
@@ -146,6 +147,24 @@ def randbelow(state, n):
     i, st = randbelow_local(load_state(state), n)
     store_state(state, st)
     return i
+
+
+@njit(cache=True)
+def normal_rows(state, spare, out):
+    """Fill row ``i`` of ``out`` (shape (n, N)) with standard normals from state row ``i``.
+
+    ``spare`` (shape (n,)) is each row's cache of the second polar normal (:func:`normal_spares`),
+    so the numbers of row ``i`` depend on its own state only, never on how many rows are filled
+    together (a batch of paths of any size draws the same noise per path).
+    """
+    for i in range(out.shape[0]):
+        st = load_state(state[i])
+        sp = spare[i]
+        for j in range(out.shape[1]):
+            z, st, sp = normal_local(st, sp)
+            out[i, j] = z
+        store_state(state[i], st)
+        spare[i] = sp
 
 
 def seed_states(seed_sequences):

@@ -29,11 +29,14 @@ coarse increment is the sum of the two fine ones). For the clones' statistics wh
 weak (bias) error: the per-coordinate first and second moments of the clones, ``f = (x, x^2)``,
 are averaged over the fine and over the coarse end states, and
 
-    step_bias_ratio = rms_f(mean_fine f - mean_coarse f) / rms_f(stderr of mean_fine f),
+    step_bias_ratio = sqrt(max(0, mean_f [d_f^2 - se(d_f)^2])) / rms_f(stderr of mean_fine f),
+    d_f = mean_fine f - mean_coarse f,
 
-the difference of the two estimates in units of the fine estimate's own standard error. A
-scheme of weak order p has a coarse bias 2^p times the fine one, so the fine run's bias is at
-most this difference: ``converged`` is ``step_bias_ratio <= STEP_TOLERANCE``, else a
+the difference of the two estimates in units of the fine estimate's own standard error, with
+the noise of the difference itself (``se(d_f)``, from the paired differences: the same paths
+give both ends) subtracted, so that the ratio estimates the bias rather than the number of
+paths that ended at another point. A scheme of weak order p has a coarse bias 2^p times the
+fine one, so the fine run's bias is at most this difference: ``converged`` is ``step_bias_ratio <= STEP_TOLERANCE``, else a
 :class:`DiscretisationWarning`. The strong (pathwise) distance, ``step_error``, is recorded too;
 it is not a convergence criterion, since near a decision between training points a path of the
 coarse grid may end at another point than its fine twin without any bias in the law.
@@ -132,18 +135,22 @@ def clone_states(seed, key, n_replicas, n_draws):
 
 
 def step_bias_ratio(fine, coarse):
-    """``rms_f(mean fine f - mean coarse f) / rms_f(stderr of mean fine f)`` over the moments
-    ``f = (x, x^2)`` per coordinate of paired end states (module docstring); 0 when the two agree
-    exactly, ``inf`` when they differ and the fine ones have no spread."""
+    """The noise-corrected difference of the moments ``f = (x, x^2)`` per coordinate of paired
+    fine and half-step end states, in units of the fine means' standard errors (module
+    docstring); 0 when the two agree within their paired noise, ``inf`` when they differ and the
+    fine ones have no spread."""
     n = fine.shape[0]
-    diff = np.concatenate([fine.mean(0) - coarse.mean(0), (fine**2).mean(0) - (coarse**2).mean(0)])
+    f_fine, f_coarse = np.concatenate([fine, fine**2], axis=1), np.concatenate([coarse, coarse**2], axis=1)
+    diff = f_fine.mean(0) - f_coarse.mean(0)
     if n < 2:
         return 0.0 if not diff.any() else float("inf")
-    se2 = np.concatenate([fine.var(0, ddof=1), (fine**2).var(0, ddof=1)]) / n
-    num, den = float(np.sqrt(np.mean(diff**2))), float(np.sqrt(np.mean(se2)))
-    if num == 0.0:
+    noise2 = (f_fine - f_coarse).var(0, ddof=1) / n
+    se2 = f_fine.var(0, ddof=1) / n
+    bias2 = max(0.0, float(np.mean(diff**2 - noise2)))
+    if bias2 == 0.0:
         return 0.0
-    return num / den if den > 0 else float("inf")
+    den = float(np.sqrt(np.mean(se2)))
+    return float(np.sqrt(bias2)) / den if den > 0 else float("inf")
 
 
 class _Timed:

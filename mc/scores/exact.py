@@ -206,7 +206,9 @@ def _training_set(model):
 @_registry.register
 class _EmpiricalEntry(_registry.ScoreEntry):
     name = EmpiricalScore.name
-    doc = "exact score of the training points' empirical law (memorises): E[x0|x] = softmax-weighted mean of the points"
+    exact_posterior = True
+    doc = ("exact score of the training points' empirical law (memorises): E[x0|x] = softmax-weighted mean of "
+           "the points")
 
     def build(self, p, model, process):
         points, weights = _training_set(model)
@@ -216,7 +218,8 @@ class _EmpiricalEntry(_registry.ScoreEntry):
 @_registry.register
 class _GaussianEntry(_registry.ScoreEntry):
     name = GaussianScore.name
-    doc = "exact score of N(m, C) of the training points (linear, generalises): E[x0|x] = m + a C (a^2 C + D)^-1 (x - a m)"
+    doc = ("exact score of N(m, C) of the training points (linear, generalises): "
+           "E[x0|x] = m + a C (a^2 C + D)^-1 (x - a m)")
 
     def build(self, p, model, process):
         points, weights = _training_set(model)

@@ -52,6 +52,11 @@ class ScoreEntry:
     files: ClassVar[tuple] = ()
     #: Whether the score is learned (a trained network) rather than a closed form of the data.
     learned: ClassVar[bool] = False
+    #: Whether it is built from the task model's training points (``model.points``).
+    needs_points: ClassVar[bool] = True
+    #: Whether its clones sample the task model's own exact posterior (the exact empirical score
+    #: of a data set), so that they are checked against the exact values (``z_exact`` rows).
+    exact_posterior: ClassVar[bool] = False
 
     def build(self, p, model, process):
         """The score model of one task (``model``: its data model; ``process``: the forward process)."""

@@ -120,9 +120,40 @@ def stage_shipped_spec(path, work):
             np.save(target, np.arange(rows) % STAND_IN_CLASSES)
         else:
             np.save(target, rng.integers(0, 17, size=(rows, STAND_IN_DIM)).astype(float))
+    _stage_score_files(raw, path, work)
     copy = work / os.path.basename(path)
     copy.write_bytes(open(path, "rb").read())
     return copy
+
+
+def _stage_score_files(raw, path, work):
+    """The ``[score]`` files of a staged spec: the shipped ones, or for the package's ``network``
+    score an untrained network of the spec's shape (the weights the scan reads, not what they
+    learned: a clean clone has no trained network)."""
+    from mc.scores.registry import N_POINTS_FIELD, expand_file, scores
+
+    score = raw.get("score")
+    if not score:
+        return
+    entry = scores().get(score.get("name"))
+    sizes = raw["model"].get("n_points", [None])
+    sizes = sizes if isinstance(sizes, list) else [sizes]
+    for key in getattr(entry, "files", ()):
+        if key not in score:
+            continue
+        for n in sizes if N_POINTS_FIELD in score[key] else [None]:
+            name = expand_file(score[key], n) if n is not None else score[key]
+            source, target = os.path.join(os.path.dirname(path), name), work / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if os.path.exists(source):
+                target.write_bytes(open(source, "rb").read())
+            elif entry.name == "network":
+                pytest.importorskip("torch")
+                from mc.scores.network import make_denoiser_mlp
+                from mc.scores.torch_adapter import save_weights
+
+                save_weights(make_denoiser_mlp(STAND_IN_DIM, hidden=score.get("hidden", 256),
+                                               depth=score.get("depth", 3)), target)
 
 
 def merged_tables(out):

@@ -82,7 +82,8 @@ def test_smoothed_score_keeps_the_data_moments_and_spans_empirical_to_gaussian()
         gauss = GaussianScore.from_points(Y, proc, weights=w).score(x, t)
         np.testing.assert_allclose(SmoothedScore(Y, proc, 0.0, weights=w).score(x, t), emp, rtol=1e-9,
                                    atol=1e-9 / proc.D(t))
-        np.testing.assert_allclose(SmoothedScore(Y, proc, math.inf, weights=w).score(x, t), gauss, rtol=1e-9, atol=1e-10)
+        np.testing.assert_allclose(SmoothedScore(Y, proc, math.inf, weights=w).score(x, t), gauss, rtol=1e-9,
+                                   atol=1e-10)
         np.testing.assert_allclose(SmoothedScore(Y, proc, 1e6, weights=w).score(x, t), gauss, rtol=1e-6, atol=1e-8)
         # a bandwidth in between is neither (the interpolation is not trivial)
         mid = SmoothedScore(Y, proc, 1.0, weights=w).score(x, t)

@@ -86,7 +86,8 @@ def monte_carlo_checks(results):
     """The Monte Carlo tasks that fail their checks.
 
     Returns ``{"not_mixed": DataFrame, "disagree": DataFrame}``: the tasks with a ``mixed`` row
-    equal to 0 (``mc.sample`` flagged an R-hat above its limit or a ladder that cannot mix;
+    equal to 0 (``mc.sample`` flagged an R-hat above its limit or a ladder that cannot mix, or
+    ``mc.clone_replicas``'s half-step check flagged the step count;
     columns ``n_dim, t, disorder, method, rhat_max``), and the ``z_exact:<observable>`` rows with
     ``|z| > Z_LIMIT`` (columns ``n_dim, t, disorder, method, observable, z``), worst first.
     """
@@ -109,7 +110,8 @@ def _print_checks(checks, n_checked, stream, line_width):
     if not_mixed.empty:
         print("  every task's replicas mixed (every R-hat within its limit)", file=stream)
     else:
-        print(f"  WARNING: {len(not_mixed)} tasks whose replicas did not mix (mixed = 0; R-hat above 1.01): "
+        print(f"  WARNING: {len(not_mixed)} tasks whose run failed its own check (mixed = 0; Monte Carlo: replicas "
+              "that did not mix, an R-hat above 1.01; clones: a step count whose half-step check shows a bias): "
               "their values may be wrong by more than their error bars", file=stream)
         print(not_mixed.head(10).to_string(index=False, line_width=line_width), file=stream)
     if disagree.empty:

@@ -9,6 +9,15 @@ Routes (``[sampler] method``):
 * ``"exact"``: every observable from the exact posterior (``method = "exact"`` rows, standard
   error 0); with ``draws > 0`` also from that many independent exact draws per replica
   (``method = "samples"`` rows), which checks the estimators' errors against the exact values.
+* ``"clones"``: replicas made by the generative process of the spec's ``[score]``
+  (``mc.clone_replicas``: ``n_replicas x draws`` reverse trajectories from the task's x_t with
+  the task's key), observables from their end states as from Monte Carlo samples, the rows
+  ``clone_step_bias_ratio``, ``clone_step_error``, ``clone_score_share`` and ``mixed`` (1 when the
+  half-step check accepts the step count), and with ``exact_reference = true`` the exact
+  posterior's rows beside (method ``exact``): the learned model's posterior next to the exact
+  one of the same training set. ``z_exact`` rows only for a score whose clones sample that exact
+  posterior (``ScoreEntry.exact_posterior``, the empirical score): for other scores a difference
+  is the result, not an error.
 * a Monte Carlo method: ``mc.sample`` with the task's key, observables from the replicas'
   samples with errors that see every replica as a chain (``replica.stats.replica_mean``), the
   sampler's diagnostics as rows (``acceptance``, ``tau_int_energy``, ``exchange_rate_min``, the
@@ -33,7 +42,7 @@ from ..samples import exact_samples
 from ..stats import Estimate
 from ..table import TaskInfo, histogram_frame, potential_frame, result_frame
 from . import observables as _observables
-from .spec import MODELS
+from .spec import CLONES, MODELS
 from .tasks import EXACT_STREAM, FP_STREAM, HISTOGRAM_STREAM, MODEL_STREAM, PRIOR_DRAW_STREAM
 
 __all__ = ["build_model", "build_process", "quenched_state", "run_task", "data_theory_columns"]
@@ -208,6 +217,8 @@ def run_task(spec, task):
     post = mc.Posterior(model, process, state.x_t, task.t)
     info = TaskInfo.from_state(model, process, state, scan=spec.scan.name, seed=spec.scan.seed)
     extra = dict(data_theory_columns(model))
+    if spec.score is not None:
+        extra["score"] = spec.score.name
     if spec.grid.source == "noise":  # the variance v of the unplanted x_t ~ N(0, v I)
         extra["noise_variance"] = spec.grid.noise_variance
     if extra:
@@ -237,6 +248,9 @@ def run_task(spec, task):
     if s.method == "exact" and s.draws > 0:
         rng = np.random.default_rng(seed_sequence(spec.scan.seed, *key, EXACT_STREAM))
         samples = exact_samples(post, s.n_replicas, s.draws, rng)
+    elif s.method == CLONES:
+        samples, rows = _clones(spec, model, process, state, task, key)
+        estimates.update(rows)
     elif s.method != "exact":
         res = mc.sample(
             post, n_replicas=s.n_replicas, n_sweeps=s.n_sweeps, burn_in=s.burn_in, thin=s.thin, method=s.method,
@@ -251,11 +265,14 @@ def run_task(spec, task):
             if not prior_mixed:
                 estimates["mixed"] = [Estimate(0.0, 0.0, n=estimates["mixed"][0].n, method=s.method)]
     if samples is not None:
-        for name, est in _estimates(names, samples, inputs).items():
+        # sampled rows are checked against the exact ones when both estimate the same posterior
+        checked = s.method != CLONES or spec.score.entry.exact_posterior
+        sampled = [n for n in names if checked or not _observables.get(n).samples_read_posterior]
+        for name, est in _estimates(sampled, samples, inputs).items():
             if s.method != "exact":
                 est = Estimate(est.value, est.stderr, n=est.n, tau=est.tau, method=s.method)
                 exact = [e for e in estimates.get(name, ()) if e.method == "exact"]
-                if exact:
+                if exact and checked:
                     estimates[f"z_exact:{name}"] = [Estimate(z_score(est, exact[0].value), 0.0, n=est.n,
                                                              method=s.method)]
             estimates.setdefault(name, []).append(est)
@@ -275,14 +292,59 @@ def run_task(spec, task):
     return {"results": results, "histograms": histograms, "potentials": potentials}
 
 
+def _clones(spec, model, process, state, task, key):
+    """Clones of the task's x_t by the spec's score (module docstring): ``(samples, rows)``."""
+    sc, s = spec.score, spec.sampler
+    score_model = score_for_task(spec, model, process, task)
+    res = mc.clone_replicas(
+        score_model, state.x_t, task.t, n_replicas=s.n_replicas, n_draws=s.draws, seed=spec.scan.seed, key=key,
+        n_steps=sc.n_steps, scheme=sc.scheme, t_stop=sc.t_stop * task.t, spacing=sc.spacing,
+        check_steps=sc.check_steps, batch_size=sc.batch_size,
+    )
+    n = res.n_replicas * res.n_draws
+    rows = {
+        "clone_step_bias_ratio": Estimate(res.step_bias_ratio, 0.0, n=n, method=CLONES),
+        "clone_step_error": Estimate(res.step_error, 0.0, n=n, method=CLONES),
+        "clone_score_share": Estimate(res.score_share, 0.0, n=n, method=CLONES),
+        "mixed": Estimate(float(res.converged), 0.0, n=n, method=CLONES),
+    }
+    return res.samples, {name: [est] for name, est in rows.items()}
+
+
+def score_for_task(spec, model, process, task):
+    """The spec's score model for a task's training set (built once per training set and size in a
+    process: a network's weights are read once, not per time and disorder sample)."""
+    d = task.disorder if spec.model.realisation == "per_disorder" else 0
+    cache_key = (spec.hash, task.n_dim, d, task.n_points)
+    if cache_key not in _SCORES:
+        _SCORES[cache_key] = spec.score.build(model, process, task.n_points)
+        while len(_SCORES) > _SCORES_KEPT:
+            _SCORES.pop(next(iter(_SCORES)))
+    return _SCORES[cache_key]
+
+
+#: Score models built in this process, by (spec hash, N, training-set realisation, size); the last few kept.
+_SCORES = {}
+_SCORES_KEPT = 8
+
+
+#: Absolute resolution of :func:`z_score` for a series that never varied (zero error bar): it
+#: cannot resolve smaller differences of O(1) observables. Example: a posterior with weight
+#: 1 - 1e-6 on one point has weight entropy 1e-5; 128 draws that never left that point estimate
+#: -E[log w] = 1e-6, and their zero error bar made the two 9 "standard errors" apart.
+Z_RESOLUTION = 1e-4
+
+
 def z_score(est, exact):
     """``(value - exact) / error`` of a Monte Carlo estimate against the exact value, with the error
     floored at the resolution of a mean of ``n`` samples, ``max(|value|, |exact|) / n``: a series
     that never varied (every replica in one state) has a zero error bar, and a difference from the
     exact value then counts in units of what one sample could have changed, instead of being
     infinite when the exact value is a hair away (``1`` against ``1 - 1e-9``) or skipped when it
-    is far (a trapped run)."""
+    is far (a trapped run); for such a series, plus :data:`Z_RESOLUTION`."""
     floor = max(abs(est.value), abs(exact)) / max(est.n, 1)
+    if est.stderr == 0.0:
+        floor += Z_RESOLUTION
     err = max(est.stderr, floor)
     if err == 0.0:
         return 0.0

@@ -88,6 +88,10 @@ class Observable:
     #: Whether it reads the clean x0 that made x_t (``inputs.state.x0``), which unplanted
     #: ``grid.source = "noise"`` disorder does not have.
     needs_origin: bool = False
+    #: Whether its estimator from samples reads the exact posterior (``weight_entropy``: the exact
+    #: log weights of the visited points). Clones of a score other than the exact one do not
+    #: sample that posterior, so the scan leaves such an observable out of their rows.
+    samples_read_posterior: bool = False
 
     def needs_in(self, space):
         """Input tokens it needs from a model of this state space."""
@@ -261,7 +265,7 @@ register(Observable(
     # from samples the entropy needs the log weights of the visited points
     samples=lambda s, x: weight_entropy(s, points=x.model.points, log_weights=x.posterior.exact.log_weights,
                                         warn=x.warn),
-    default_for=("points",), needs={"points": ("points",)},
+    default_for=("points",), needs={"points": ("points",)}, samples_read_posterior=True,
 ))
 register(Observable(
     "nearest_point_overlap", ("points",), "overlap of x with the nearest training point",

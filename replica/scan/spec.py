@@ -55,9 +55,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mc.models import registry as _registry
+from mc.data_files import file_sha256 as _file_sha256
 from mc.models.registry import LENGTH_RANGE
 from mc.processes import VE, VP, VPLinear
 from mc.sampler import METHODS as _MC_METHODS
+from mc.scores import registry as _scores
 
 __all__ = [
     "SpecError",
@@ -73,6 +75,8 @@ __all__ = [
     "parse_spec",
     "OBSERVABLES",
     "FranzParisiSection",
+    "ScoreSection",
+    "CLONES",
     "INT64_MAX",
     "MAX_TASKS",
     "MAX_GIB",
@@ -338,9 +342,11 @@ class GridSection:
 class SamplerSection:
     """``[sampler]``: ``method`` (``"exact"`` or a Monte Carlo method of the model's state
     space: spins ``heat_bath`` / ``metropolis``, continuous ``mala`` / ``hmc`` / ``rwm``,
-    sphere ``sphere``, data sets ``points``), ``n_replicas`` (>= 2 for overlaps), ``draws``
-    (exact route: independent exact draws per replica for sampled estimates and histograms, 0
-    for exact values only), ``n_sweeps``, ``burn_in``, ``thin``, ``tempering`` (``"auto"``, the
+    sphere ``sphere``, data sets ``points``; or ``"clones"``: replicas made by the generative
+    process of the ``[score]`` section, see :class:`ScoreSection`), ``n_replicas`` (>= 2 for
+    overlaps), ``draws`` (exact route: independent exact draws per replica for sampled estimates
+    and histograms, 0 for exact values only; clones: reverse trajectories per replica, >= 1),
+    ``n_sweeps``, ``burn_in``, ``thin``, ``tempering`` (``"auto"``, the
     default: a Hamiltonian ladder where the model's prior may have several modes, as
     ``mc.sample``; ``"none"``, ``"hamiltonian"``, ``"likelihood"``), ``n_temperatures``,
     ``lowest_beta``, ``step_size``, ``n_leapfrog``, ``init`` (``"auto"``, the default: even replicas at
@@ -394,6 +400,55 @@ class FranzParisiSection:
     kappa: float | None = None
 
 
+#: ``sampler.method`` of replicas made by cloning the generative process of a ``[score]``.
+CLONES = "clones"
+#: Spaces whose models a score's clones can sample (states are vectors of reals).
+_CLONE_SPACES = ("points", "continuous")
+
+
+@dataclass(frozen=True)
+class ScoreSection:
+    """``[score]`` (with ``sampler.method = "clones"``): the score model whose generative process
+    makes the replicas (``mc.clones``: ``sampler.n_replicas`` x ``sampler.draws`` independent
+    reverse trajectories from each task's x_t). ``name`` (a registered score,
+    ``mc.scores.scores()``: ``"empirical"``, ``"gaussian"``, ``"smoothed"``, ``"network"`` or a
+    plug-in) and its parameters, validated by its schema; file parameters (a network's
+    ``weights``) are relative to the spec file, may hold ``{n_points}`` (one file per training-set
+    size) and are fingerprinted (SHA-256) into the spec hash. The integration: ``n_steps`` (even,
+    default 200), ``scheme`` (``"heun"``, the default, or ``"euler"``), ``t_stop`` (end time as a
+    fraction of t, default 1e-3), ``spacing`` (``"log"``, the default, or ``"linear"``),
+    ``check_steps`` (the half-step check of the discretisation bias, default true) and
+    ``batch_size`` (paths integrated together, default 1024; the clones do not depend on it)."""
+
+    name: str
+    params: dict
+    n_steps: int = 200
+    scheme: str = "heun"
+    t_stop: float = 1e-3
+    spacing: str = "log"
+    check_steps: bool = True
+    batch_size: int = 1024
+    #: SHA-256 and size of each file, by parameter and training-set size (part of the hash).
+    data: dict = field(default_factory=dict)
+    #: File parameters resolved to absolute paths, ``{n_points}`` kept (not hashed).
+    resolved: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def entry(self):
+        """The registered score (``mc.scores.registry.ScoreEntry``)."""
+        return _scores.get(self.name)
+
+    def parameters(self, n_points=None):
+        """The validated parameters with file paths resolved for a task of training-set size
+        ``n_points`` (``{n_points}`` replaced)."""
+        files = {k: _scores.expand_file(v, n_points) for k, v in self.resolved.items()}
+        return self.entry.Parameters(**self.params).model_copy(update=files)
+
+    def build(self, model, process, n_points=None):
+        """The score model of one task (its data model and forward process)."""
+        return self.entry.build(self.parameters(n_points), model, process)
+
+
 @dataclass(frozen=True)
 class ScanSpec:
     """A validated scan: its sections and the canonical text it was built from."""
@@ -405,6 +460,7 @@ class ScanSpec:
     sampler: SamplerSection
     observables: ObservablesSection
     franz_parisi: FranzParisiSection | None = None
+    score: ScoreSection | None = None
     source_text: str = field(default="", compare=False, repr=False)
 
     @property
@@ -421,6 +477,11 @@ class ScanSpec:
             out[f.name] = None if value is None else dataclasses.asdict(value)
         out["scan"].pop("output", None)
         out["model"].pop("resolved", None)
+        if out["score"] is None:
+            out.pop("score")
+        else:
+            out["score"].pop("resolved", None)
+            out["score"].pop("batch_size", None)  # the clones do not depend on it
         # keys added later are left out when unused, so that a spec keeps its hash
         if not out["model"].get("data"):
             out["model"].pop("data", None)
@@ -440,7 +501,7 @@ class ScanSpec:
 
 
 # ------------------------------------------------------------------------------- parsing
-_SECTIONS = ("scan", "model", "process", "grid", "sampler", "observables", "franz_parisi")
+_SECTIONS = ("scan", "model", "process", "grid", "sampler", "observables", "franz_parisi", "score")
 
 
 def _parse_scan(table):
@@ -499,6 +560,59 @@ def _parse_model(table, base_dir=None):
             raise SpecError(str(exc)) from None
     return ModelSection(name=name, params=params.model_dump(), id=model_id, realisation=realisation, max_gib=max_gib,
                         data=data, resolved=resolved)
+
+
+def _parse_score(table, model, base_dir=None, score_files=True):
+    """``[score]``: the score entry's own keys, its files checked and fingerprinted for every
+    training-set size of the model's axis (before any task; ``score_files=False``: resolved only,
+    for the script that writes them)."""
+    if table is None:
+        return None
+    table = _table(table, "score")
+    name = _str(_require(table, "name", "score"), "score.name", choices=tuple(_scores.scores()))
+    entry = _scores.get(name)
+    own = {f.name for f in dataclasses.fields(ScoreSection)} - {"params", "data", "resolved"}
+    try:
+        params = _scores.parse(entry, {k: v for k, v in table.items() if k not in own})
+    except _scores.ScoreSpecError as exc:
+        raise SpecError(str(exc)) from None
+    kw = {}
+    if "n_steps" in table:
+        kw["n_steps"] = _int(table["n_steps"], "score.n_steps", minimum=1, maximum=10**7, why="10^7 steps")
+    if "scheme" in table:
+        kw["scheme"] = _str(table["scheme"], "score.scheme", ("heun", "euler"))
+    if "t_stop" in table:
+        kw["t_stop"] = _float(table["t_stop"], "score.t_stop", positive=True)
+        if kw["t_stop"] >= 1:
+            raise SpecError(f"score.t_stop: the end time as a fraction of t must be < 1, got {kw['t_stop']:g}")
+    if "spacing" in table:
+        kw["spacing"] = _str(table["spacing"], "score.spacing", ("log", "linear"))
+    if "check_steps" in table:
+        kw["check_steps"] = _bool(table["check_steps"], "score.check_steps")
+    if "batch_size" in table:
+        kw["batch_size"] = _int(table["batch_size"], "score.batch_size", minimum=1, maximum=2**31 - 1, why="2^31 - 1")
+    if kw.get("check_steps", True) and kw.get("n_steps", 200) % 2:
+        raise SpecError(f"score.n_steps: must be even for the half-step check (score.check_steps), got {kw['n_steps']}")
+    resolved, data = {}, {}
+    if entry.files:
+        resolved = _resolve_files(entry, params, os.getcwd() if base_dir is None else base_dir)
+        sizes = model.axis_values if score_files else ()
+        for key, path in resolved.items():
+            prints = {}
+            if _scores.N_POINTS_FIELD in path and model.axis_values == (None,):
+                raise SpecError(f"score.{key}: {_scores.N_POINTS_FIELD} in the file name needs a model with a "
+                                f"training-set size axis (model.n_points), which model {model.name!r} does not have")
+            for n in sizes:
+                one = _scores.expand_file(path, n)
+                if not os.path.isfile(one):
+                    where = f" (for n_points = {n})" if n is not None and _scores.N_POINTS_FIELD in path else ""
+                    raise SpecError(f"score.{key}: file {one!r}{where} does not exist")
+                prints[str(n)] = {"sha256": _file_sha256(one), "bytes": os.path.getsize(one)}
+                if _scores.N_POINTS_FIELD not in path:
+                    break
+            if score_files:
+                data[f"score.{key}"] = prints
+    return ScoreSection(name=name, params=params.model_dump(), data=data, resolved=resolved, **kw)
 
 
 _PROCESS_PARAMS = {"VP": {}, "VE": {"sigma": 1.0}, "VPLinear": {"beta_min": 0.1, "beta_max": 20.0}}
@@ -723,11 +837,31 @@ def _check_prior_draws(spec):
     )
 
 
+def _check_clones(spec):
+    """``sampler.method = "clones"`` and ``[score]`` come together; clones need draws and, for the
+    scores built from a training set, a model with training points."""
+    method, score = spec.sampler.method, spec.score
+    if method == CLONES and score is None:
+        raise SpecError(f"sampler.method: {CLONES!r} makes replicas with the generative process of a score model: add "
+                        f"a [score] section naming one ({', '.join(repr(n) for n in _scores.scores())})")
+    if score is None:
+        return
+    if method != CLONES:
+        raise SpecError(f"score: the [score] section is used by sampler.method = {CLONES!r}, not {method!r}")
+    if spec.sampler.draws < 1:
+        raise SpecError("sampler.draws: clones per replica (sampler.n_replicas x sampler.draws reverse trajectories "
+                        "per task) must be >= 1, got 0")
+    if score.entry.needs_points and "points" not in spec.model.entry.provided(spec.model.parameters):
+        having = [m for m, e in MODELS.items() if "points" in e.provides]
+        raise SpecError(f"score.name: {score.name!r} is built from the training points of the model, which model "
+                        f"{spec.model.name!r} does not have (models that have them: {having})")
+
+
 def _check_combinations(spec):
     """Impossible combinations, named by the key to change."""
     name, space = spec.model.name, spec.space
     method = spec.sampler.method
-    allowed = ("exact",) + _MC_METHODS[space]
+    allowed = ("exact",) + _MC_METHODS[space] + ((CLONES,) if space in _CLONE_SPACES else ())
     if method not in allowed:
         raise SpecError(
             f"sampler.method: {method!r} is not available for model {name!r} ({space} state space); "
@@ -747,8 +881,9 @@ def _check_combinations(spec):
         if spec.sampler.n_replicas < 2 and {"q_self", "susceptibility", "score_divergence",
                                            "overlap_histogram"} & set(spec.observables.names):
             raise SpecError("sampler.n_replicas: overlaps and susceptibilities from samples need at least 2 replicas")
-    if spec.sampler.tempering not in ("none", "auto") and method == "exact":
-        raise SpecError("sampler.tempering: only used with a Monte Carlo method, not 'exact'")
+    _check_clones(spec)
+    if spec.sampler.tempering not in ("none", "auto") and method in ("exact", CLONES):
+        raise SpecError(f"sampler.tempering: only used with a Monte Carlo method, not {method!r}")
     if spec.sampler.tempering in ("none", "auto") and (spec.sampler.n_temperatures is not None
                                                        or spec.sampler.lowest_beta is not None):
         key = "n_temperatures" if spec.sampler.n_temperatures is not None else "lowest_beta"
@@ -804,6 +939,11 @@ _VECTORS_PER_EXACT_DRAW = 4.0
 _VECTORS_PER_MC_DRAW = 2.0
 #: Bytes per bin and per draw of a sampled overlap histogram (a draws x bins table).
 _BYTES_PER_BIN_DRAW = 8.0
+#: float64 N-vectors per path of a batch of clones (fine and half-step states, noise, drifts,
+#: the score's output and its temporaries).
+_VECTORS_PER_CLONE_PATH = 12.0
+#: Bytes of the largest logits table of a closed-form score (``mc.scores.exact.MAX_LOGITS``).
+MAX_LOGITS_BYTES = 8.0 * 2**22
 #: float64 N-vectors per Franz-Parisi reference.
 _VECTORS_PER_REFERENCE = 16.0
 
@@ -832,8 +972,9 @@ def task_memory(spec, n_dim):
 
     space, s = spec.space, spec.sampler
     names, n = spec.observables.names, float(n_dim)
-    monte_carlo = s.method != "exact"
-    exact_route = (not monte_carlo or s.exact_reference) and _model_exact(spec, n_dim)
+    clones = s.method == CLONES
+    monte_carlo = s.method not in ("exact", CLONES)
+    exact_route = (s.method == "exact" or s.exact_reference) and _model_exact(spec, n_dim)
     vectors = _FIXED_VECTORS
     if monte_carlo:
         rungs = s.n_temperatures or (1 if s.tempering == "none" else 8)
@@ -844,7 +985,15 @@ def task_memory(spec, n_dim):
         parts.append(("grid.n_dim", f"the exact q_self's {m:.0f} N x N matrices", 8.0 * m * n * n))
     parts.extend(spec.model.entry.memory(spec.model.parameters, n_dim))  # the model's own arrays
     draws = 0
-    if not monte_carlo and s.draws:
+    if clones:
+        draws = s.n_replicas * s.draws
+        batch = min(spec.score.batch_size, draws)
+        parts.append(("sampler.draws", f"sampler.n_replicas x sampler.draws = {draws} clones (fine and half-step ends)",
+                      8.0 * 2 * draws * n))
+        parts.append(("score.batch_size", f"{batch} paths integrated together ({_VECTORS_PER_CLONE_PATH:.0f} vectors "
+                      f"each) and the score's logits ({MAX_LOGITS_BYTES / 2**20:.0f} MiB)",
+                      8.0 * _VECTORS_PER_CLONE_PATH * batch * n + MAX_LOGITS_BYTES))
+    elif not monte_carlo and s.draws:
         draws = s.n_replicas * s.draws
         parts.append(("sampler.draws", f"sampler.n_replicas x sampler.draws = {draws} exact draws",
                       8.0 * _VECTORS_PER_EXACT_DRAW * draws * n))
@@ -950,7 +1099,7 @@ def _check_times(spec):
     s_t = np.array([process.s(float(v)) for v in t])
     s = spec.sampler
     n_max = max(spec.grid.n_dim)
-    if s.method != "exact" and s.init in ("auto", "observation"):
+    if s.method not in ("exact", CLONES) and s.init in ("auto", "observation"):
         limit = LENGTH_RANGE[1] ** 2
         if (s_t > limit).any():
             raise SpecError(
@@ -984,18 +1133,20 @@ def _check_limits(spec):
     record fewer than two draws, and tasks that do not fit in memory."""
     _check_times(spec)
     s = spec.sampler
-    if s.method != "exact" and s.n_sweeps // s.thin < 2:
+    if s.method not in ("exact", CLONES) and s.n_sweeps // s.thin < 2:
         key = "sampler.thin" if s.thin > 1 else "sampler.n_sweeps"
         raise SpecError(f"{key}: a Monte Carlo run records sampler.n_sweeps // sampler.thin = {s.n_sweeps} // {s.thin} = "
                         f"{s.n_sweeps // s.thin} draws per replica; its error bars need at least 2")
     _check_memory(spec)
 
 
-def parse_spec(text, base_dir=None):
+def parse_spec(text, base_dir=None, score_files=True):
     """Validate the text of a TOML spec into a :class:`ScanSpec` (raises :class:`SpecError`).
 
     ``base_dir``: the directory that relative data-file paths are relative to (the spec file's,
-    for :func:`load_spec`; the working directory when None)."""
+    for :func:`load_spec`; the working directory when None). ``score_files=False`` leaves the
+    ``[score]`` files (a network's weights) unchecked and out of the hash: for the script that
+    trains and writes them, never for a scan."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -1015,6 +1166,7 @@ def parse_spec(text, base_dir=None):
         sampler=sampler,
         observables=_parse_observables(raw.get("observables", {}), model, grid.source),
         franz_parisi=_parse_franz_parisi(raw.get("franz_parisi")),
+        score=_parse_score(raw.get("score"), model, base_dir, score_files),
         source_text=text,
     )
     _check_combinations(spec)
@@ -1022,8 +1174,8 @@ def parse_spec(text, base_dir=None):
     return spec
 
 
-def load_spec(path):
-    """Read and validate a TOML spec file."""
+def load_spec(path, score_files=True):
+    """Read and validate a TOML spec file (``score_files``: see :func:`parse_spec`)."""
     try:
         with open(path, "rb") as fh:
             text = fh.read().decode("utf-8")
@@ -1033,4 +1185,4 @@ def load_spec(path):
         raise SpecError(f"spec: {str(path)!r} is not UTF-8 text ({exc})") from None
     except IsADirectoryError:
         raise SpecError(f"spec: {str(path)!r} is a directory, not a TOML file") from None
-    return parse_spec(text, base_dir=os.path.dirname(os.path.abspath(path)))
+    return parse_spec(text, base_dir=os.path.dirname(os.path.abspath(path)), score_files=score_files)

@@ -24,7 +24,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .spec import MAX_TASKS, MODELS, ScanSpec
+from .spec import CLONES, MAX_TASKS, MODELS, ScanSpec
 
 __all__ = ["Task", "TaskList", "make_tasks", "count_tasks", "iter_tasks", "task_cost", "assign", "MAX_TASKS",
            "MODEL_STREAM", "PRIOR_DRAW_STREAM", "EXACT_STREAM"]
@@ -159,7 +159,9 @@ def task_cost(spec, task):
     ``100 N sqrt(N)``) plus, for a data set's overlap histogram, the pair sum over its supported
     points; Monte Carlo ``(burn_in + sweeps) x replicas x rungs x N x site cost`` (the entry's
     ``site_cost``: ``1 + N / 64`` for dense couplings; twice for continuous moves), plus exact
-    draws."""
+    draws; clones ``replicas x draws x steps x score calls per step x the exact cost`` (one score
+    call of a closed-form score costs about one exact posterior; a network, whatever it costs, is
+    not known here), with 1.5x for the half-step check."""
     n = task.n_dim
     entry = MODELS[spec.model.name]
     space, p = entry.space, spec.model.task_parameters(task.n_points)
@@ -171,6 +173,12 @@ def task_cost(spec, task):
     units = (exact if s.method == "exact" else 0.0) + 1e5
     if s.method == "exact":
         units += 20.0 * s.n_replicas * s.draws * n
+    elif s.method == CLONES:
+        sc = spec.score
+        calls = sc.n_steps * (2 if sc.scheme == "heun" else 1) * (1.5 if sc.check_steps else 1.0)
+        units += s.n_replicas * s.draws * calls * min(exact, 1e9)
+        if s.exact_reference and math.isfinite(exact):
+            units += exact
     else:
         rungs = s.n_temperatures or (1 if s.tempering == "none" else 8)
         per_site = entry.site_cost(p, n) * (2 if space != "spins" else 1)

@@ -185,3 +185,18 @@ def test_readme_franz_parisi_example_runs(early_command):
     """The README's Franz-Parisi block, run as a script: Yu & Huang's t = 1 potential has its
     secondary minimum, the Hopfield posterior is fragmented, umbrella sampling covers the grid."""
     assert script_output(early_command)[-1] == "ok"
+
+
+CLONES_CHECK = (
+    "\nassert res.samples.shape == (8, 32, 16) and res.converged and res.step_bias_ratio <= 0.5"
+    "\nd = ((res.samples.reshape(-1, 1, 16) - points[None]) ** 2).sum(-1).min(1)"
+    "\nassert d.max() < 1e-12  # the exact empirical score's clones are training points"
+    "\nprint('ok')\n"
+)
+
+
+@pytest.mark.early_command(make=readme_script(lambda blocks: next(b for b in blocks if "clone_replicas" in b),
+                                              CLONES_CHECK, "readme_clones.py", 120))
+def test_readme_clones_example_runs(early_command):
+    """The README's block on clones of the generative process, run as a script."""
+    assert script_output(early_command)[-1] == "ok"

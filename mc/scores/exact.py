@@ -72,9 +72,16 @@ def moments(points, weights=None):
     return m, (d * w[:, None]).T @ d
 
 
+#: Logits below the row maximum by more than this are raised to it before ``exp``: their weights,
+#: below 1e-260, and their products with the points stay normal floats (denormal ones made small-t
+#: calls twice as slow); they change the average by less than 1e-250 relative.
+_LOGIT_FLOOR = -600.0
+
+
 def _softmax_average(logits, values):
     """``softmax(logits, axis=1) @ values``, stabilised by the row maxima."""
     logits -= logits.max(axis=1, keepdims=True)
+    np.maximum(logits, _LOGIT_FLOOR, out=logits)
     np.exp(logits, out=logits)
     logits /= logits.sum(axis=1, keepdims=True)
     return logits @ values

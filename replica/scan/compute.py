@@ -12,8 +12,8 @@ Routes (``[sampler] method``):
 * ``"clones"``: replicas made by the generative process of the spec's ``[score]``
   (``mc.clone_replicas``: ``n_replicas x draws`` reverse trajectories from the task's x_t with
   the task's key), observables from their end states as from Monte Carlo samples, the rows
-  ``clone_step_bias_ratio``, ``clone_step_error``, ``clone_score_share`` and ``mixed`` (1 when the
-  half-step check accepts the step count), and with ``exact_reference = true`` the exact
+  ``clone_step_bias_ratio``, ``clone_step_error`` and ``mixed`` (1 when the half-step check
+  accepts the step count; timings stay out of the tables, which are the same on every run), and with ``exact_reference = true`` the exact
   posterior's rows beside (method ``exact``): the learned model's posterior next to the exact
   one of the same training set. ``z_exact`` rows only for a score whose clones sample that exact
   posterior (``ScoreEntry.exact_posterior``, the empirical score): for other scores a difference
@@ -305,7 +305,6 @@ def _clones(spec, model, process, state, task, key):
     rows = {
         "clone_step_bias_ratio": Estimate(res.step_bias_ratio, 0.0, n=n, method=CLONES),
         "clone_step_error": Estimate(res.step_error, 0.0, n=n, method=CLONES),
-        "clone_score_share": Estimate(res.score_share, 0.0, n=n, method=CLONES),
         "mixed": Estimate(float(res.converged), 0.0, n=n, method=CLONES),
     }
     return res.samples, {name: [est] for name, est in rows.items()}

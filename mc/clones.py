@@ -154,24 +154,23 @@ def step_bias_ratio(fine, coarse):
 
 
 class _Timed:
-    """The score model's score, timed."""
+    """The score model's ``score`` and ``denoise``, timed (seconds and number of calls)."""
 
     def __init__(self, score_model):
         self.model, self.seconds, self.calls = score_model, 0.0, 0
 
-    def score(self, x, t):
+    def _call(self, method, x, t):
         start = time.perf_counter()
-        out = self.model.score(x, t)
+        out = method(x, t)
         self.seconds += time.perf_counter() - start
         self.calls += 1
         return out
 
+    def score(self, x, t):
+        return self._call(self.model.score, x, t)
+
     def denoise(self, x, t):
-        start = time.perf_counter()
-        out = self.model.denoise(x, t)
-        self.seconds += time.perf_counter() - start
-        self.calls += 1
-        return out
+        return self._call(self.model.denoise, x, t)
 
 
 def _step(model, scheme, x, t0, t1, h, c0, c1, g0, g1, noise):

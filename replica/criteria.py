@@ -92,6 +92,11 @@ class Criterion:
     panels: tuple = ()
     levels: Mapping = field(default_factory=dict)
     roles: tuple = ()
+    #: Side of the located time where the broken phase lies: ``False`` (default) below it, as
+    #: speciation, collapse and the fragmentation of data sets set in while generation runs
+    #: down in t; ``True`` above it, as for a glassy prior whose posterior is replica symmetric
+    #: once the field of x_t dominates (small t) and fragmented at large t.
+    broken_above: bool = False
 
     def reads(self, observable, observables=None):
         """Whether it reads the curves of ``observable``; ``observables`` replaces its own list

@@ -1052,7 +1052,7 @@ _register_builtin(Criterion(
     "(mean-field finite-size scaling at the de Almeida-Thouless line), where the curves are ordered both ways "
     "by more than SPIN_GLASS_SIGNIFICANCE (2) combined errors",
     _spin_glass_crossings, _sk_fragmentation_theory,
-    panels=("spin_glass_susceptibility", "spin_glass_susceptibility_scaled"),
+    panels=("spin_glass_susceptibility", "spin_glass_susceptibility_scaled"), broken_above=True,
 ))
 _register_builtin(Criterion(
     "fragmentation", "rem", ("participation_ratio",),

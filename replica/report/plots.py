@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..criteria import criterion_roles, level_of, panel_transitions
+from ..criteria import criterion_for_row, criterion_roles, level_of, panel_transitions
 from ..summary import BASE_KEYS as _BASE_KEYS
 from ..summary import SUMMARY_VALUES as _SUMMARY_VALUES
 from ..transitions import _process_of
@@ -524,11 +524,14 @@ _REGION_COLOURS = {"unbroken": "0.93", "speciated": "#dbe8f6", "fragmented": "#f
 
 
 def _boundary(transitions, kind):
-    """Per-N boundary of a transition for the phase diagram: ``(N, t)`` sorted in N, from one
-    criterion (the cloning or Y crossing when present, else the first found) and one estimator
-    (``exact`` when present)."""
-    rows = transitions[(transitions["transition"] == kind) & np.isfinite(transitions["n_dim"].to_numpy(float))
-                       & ~np.isfinite(transitions["n_dim_ref"].to_numpy(float))]
+    """Per-N boundary of a transition for the phase diagram: ``(N, t, method)`` sorted in N,
+    from one criterion (the cloning or Y crossing when present, else the first found) and one
+    estimator (``exact`` when present); the theory where it has one, else the located times. A
+    transition located only by crossings of two sizes is drawn at the larger N."""
+    finite = transitions[(transitions["transition"] == kind) & np.isfinite(transitions["n_dim"].to_numpy(float))]
+    rows = finite[~np.isfinite(finite["n_dim_ref"].to_numpy(float))]
+    if rows.empty:
+        rows = finite
     if rows.empty:
         return None
     if (rows["estimator"] == "exact").any():
@@ -660,6 +663,50 @@ def _entropy_collapse_line(ax, transitions):
                 label="theory (collapse): planted excess entropy of the n points vanishes (Biroli et al. 2024)")
 
 
+#: Phases of the diagram, in the order a cell is labelled by (first that applies).
+_REGION_ORDER = ("collapsed", "fragmented", "speciated", "unbroken")
+
+
+def phase_regions(t, bounds):
+    """Phase of each time ``t`` (array) at one N from the located boundaries: ``bounds`` maps a
+    transition to ``(t_boundary, broken_above)``; speciation and collapse hold below their time,
+    fragmentation below it or, for a criterion whose broken phase lies at large t
+    (``Criterion.broken_above``, a glassy prior), above it. A time is "collapsed" if collapse
+    holds, else "fragmented", "speciated" or "unbroken", in that order.
+
+    >>> phase_regions(np.array([0.1, 0.5, 2.0]), {"fragmentation": (1.0, True), "speciation": (0.3, False)})
+    array(['speciated', 'unbroken', 'fragmented'], dtype='<U10')
+    """
+    t = np.asarray(t, dtype=float)
+    holds = {}
+    for kind, (boundary, above) in bounds.items():
+        holds[kind] = t > boundary if above else t < boundary
+    out = np.full(t.shape, "unbroken", dtype="<U10")
+    for region, kind in (("speciated", "speciation"), ("fragmented", "fragmentation"), ("collapsed", "collapse")):
+        if kind in holds:
+            out[holds[kind]] = region
+    return out
+
+
+def _draw_regions(ax, grid, bounds, t_lo, t_hi):
+    """Shade the phases (:func:`phase_regions`) over N x t, each labelled once where it is widest."""
+    from matplotlib.colors import ListedColormap
+
+    times = np.geomspace(t_lo, t_hi, 240)
+    labels = np.stack([phase_regions(times, {k: (float(c[i]), above) for k, (c, above) in bounds.items()})
+                       for i in range(grid.size)], axis=1)  # (t, N)
+    codes = np.vectorize(_REGION_ORDER.index)(labels)
+    cmap = ListedColormap([_REGION_COLOURS[r] for r in _REGION_ORDER])
+    ax.pcolormesh(grid, times, codes, cmap=cmap, vmin=-0.5, vmax=len(_REGION_ORDER) - 0.5, shading="nearest",
+                  zorder=0, rasterized=True)
+    column = int(grid.size * 0.15)
+    for code, region in enumerate(_REGION_ORDER):
+        rows = np.flatnonzero(codes[:, column] == code)
+        if rows.size:
+            middle = times[rows[rows.size // 2]]
+            ax.text(grid[column], middle, region, fontsize=9, color="0.3", va="center", zorder=1)
+
+
 def _plot_phase_diagram(transitions, plot_dir, written):
     """``phase_diagram.png``: t against N with the located transitions (points with error
     bars; crossings of two sizes as open markers at the larger N; N -> infinity extrapolations
@@ -684,26 +731,14 @@ def _plot_phase_diagram(transitions, plot_dir, written):
     for kind in ("speciation", "fragmentation", "collapse"):
         b = _boundary(transitions, kind)
         if b is not None:
-            x, t, _ = b
-            bounds[kind] = np.interp(np.log(grid) if log_n else grid, np.log(x) if log_n else x, t)
-    upper = np.full(grid.size, t_hi)
-    for kind, region in (("speciation", "unbroken"), ("fragmentation", "speciated"), ("collapse", "fragmented")):
-        if kind not in bounds:
-            continue
-        if region == "fragmented" and "fragmentation" not in bounds:
-            region = "speciated" if "speciation" in bounds else "unbroken"
-        if region == "speciated" and "speciation" not in bounds:
-            region = "unbroken"
-        ax.fill_between(grid, bounds[kind], np.maximum(upper, bounds[kind]), color=_REGION_COLOURS[region], lw=0)
-        mid = int(grid.size * 0.15)
-        ax.text(grid[mid], np.sqrt(bounds[kind][mid] * max(upper[mid], bounds[kind][mid] * 1.01)), region,
-                fontsize=9, color="0.3", va="center", zorder=1)
-        upper = np.minimum(upper, bounds[kind])
-    last = "collapsed" if "collapse" in bounds else (
-        "fragmented" if "fragmentation" in bounds else ("speciated" if "speciation" in bounds else "unbroken"))
-    ax.fill_between(grid, t_lo, upper, color=_REGION_COLOURS[last], lw=0)
-    ax.text(grid[int(grid.size * 0.15)], np.sqrt(t_lo * upper[int(grid.size * 0.15)]), last, fontsize=9, color="0.3",
-            va="center", zorder=1)
+            x, t, method = b
+            if np.isfinite(t).any():
+                ok = np.isfinite(t)
+                curve = np.interp(np.log(grid) if log_n else grid, np.log(x[ok]) if log_n else x[ok], t[ok])
+                row = transitions[transitions["method"] == method].iloc[0]
+                criterion = criterion_for_row(row.to_dict())
+                bounds[kind] = (curve, bool(getattr(criterion, "broken_above", False)))
+    _draw_regions(ax, grid, bounds, t_lo, t_hi)
     drawn = _draw_located(ax, transitions, log_n, lo, hi)
     if size_label != "N":
         _entropy_collapse_line(ax, transitions)

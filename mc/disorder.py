@@ -74,14 +74,17 @@ def draw_quenched(model, process, t, *, seed, disorder=0, key=(), source="prior"
         Disorder index (>= 0).
     key : tuple of int
         Further task identifiers placed before the disorder index (e.g. scan, model, N).
-    source : {"prior", "point", "population", "heldout", "noise"} or DataModel
+    source : {"prior", "point", "population", "heldout", "pattern", "noise"} or DataModel
         ``"prior"``: x0 ~ p0 (planted). ``"point"``: x0 is a training point of a Dataset:
         drawn from the prior weights when ``point`` is None (planted, and the index is
         recorded), or the given index (unplanted: the disorder is conditioned on that point).
         ``"population"``: x0 from ``model.population``, the law a generated Dataset came from
         (unplanted). ``"heldout"``: x0 a uniformly drawn point of ``model.heldout`` (a Dataset of
         held-out points, e.g. a data file's test set; unplanted: generalisation), its index
-        recorded in ``point_index``. A DataModel: x0 from that law (unplanted). ``"noise"``:
+        recorded in ``point_index``. ``"pattern"``: x0 a uniformly drawn stored pattern of a
+        Hopfield prior (``model.patterns``), its index in ``point_index``; not a draw of p0, so
+        not planted (the generative process regenerating a stored pattern). A DataModel: x0
+        from that law (unplanted). ``"noise"``:
         no x0 at all, ``x_t = sqrt(noise_variance) z`` with the same ``z ~ N(0, I)`` at every t
         (unplanted disorder independent of the prior, e.g. a random field ``h = a_t x_t / D_t``
         of variance ``a_t^2 v / D_t^2`` on a spin prior); ``x0`` is then all NaN.
@@ -145,9 +148,17 @@ def draw_quenched(model, process, t, *, seed, disorder=0, key=(), source="prior"
             raise ValueError(f"source: 'heldout' needs a data set with held-out points (model.heldout), "
                              f"{type(model).__name__} has none")
         if held.n_dim != model.n_dim:
-            raise ValueError(f"source: held-out points of dimension {held.n_dim} for a model of dimension {model.n_dim}")
+            raise ValueError(f"source: held-out points of dimension {held.n_dim} for a model of dimension "
+                             f"{model.n_dim}")
         law, planted, label = None, False, "heldout"
         point_index = int(held.sample_indices(1, rng_x0)[0])
+    elif source == "pattern":
+        patterns = getattr(model, "patterns", None)
+        if patterns is None:
+            raise ValueError(f"source: 'pattern' needs a model with stored patterns (a Hopfield prior), got "
+                             f"{type(model).__name__}")
+        law, planted, label = None, False, "pattern"
+        point_index = int(rng_x0.integers(patterns.shape[0]))
     elif source == "point":
         if not hasattr(model, "sample_indices"):
             raise ValueError(f"source: 'point' needs a Dataset model, got {type(model).__name__}")
@@ -162,7 +173,8 @@ def draw_quenched(model, process, t, *, seed, disorder=0, key=(), source="prior"
             planted = False
     else:
         raise ValueError(
-            f"source: expected 'prior', 'point', 'population', 'heldout', 'noise' or a DataModel, got {source!r}"
+            f"source: expected 'prior', 'point', 'population', 'heldout', 'pattern', 'noise' or a DataModel, got "
+            f"{source!r}"
         )
     if point is not None and source != "point":
         raise ValueError("point: only used with source='point'")
@@ -170,7 +182,8 @@ def draw_quenched(model, process, t, *, seed, disorder=0, key=(), source="prior"
     if given is not None:
         x0 = given
     elif law is None:
-        points = model.heldout.points if label == "heldout" else model.points
+        points = {"heldout": lambda: model.heldout.points, "pattern": lambda: model.patterns}.get(
+            label, lambda: model.points)()
         x0 = np.array(points[point_index], dtype=np.float64)
     else:
         if law.n_dim != model.n_dim:

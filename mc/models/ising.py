@@ -1009,6 +1009,8 @@ class CurieWeissPosterior(_SpinPosterior):
 # ------------------------------------------------------------------ scan specs (mc.models.registry)
 import math  # noqa: E402
 
+from pydantic import model_validator  # noqa: E402
+
 from . import registry as _reg  # noqa: E402  (after the classes it builds)
 
 #: Float64 arrays over the Curie-Weiss Hubbard-Stratonovich grid of about 8 sqrt(beta J N) + 100
@@ -1091,17 +1093,33 @@ class _SherringtonKirkpatrickEntry(_DenseSpinEntry):
 @_reg.register
 class _HopfieldEntry(_DenseSpinEntry):
     name = "hopfield"
-    doc = "Hopfield network with n_patterns random +-1 patterns (loading P / N)"
+    doc = ("Hopfield network with random +-1 patterns: n_patterns of them, or loading alpha = P / N "
+           "(P = max(1, round(alpha N)) at each N of the grid)")
     columns = ("beta", "field", "field_mean", "n_patterns", "loading", "disorder_seed")
+    provides = frozenset({"patterns"})
 
     class Parameters(_reg.Parameters):
-        n_patterns: _reg.PositiveInt
+        n_patterns: _reg.PositiveInt | None = None
+        loading: _reg.PositiveFloat | None = None
         beta: _reg.NonNegativeFloat = 1.0
         field: _reg.Float = 0.0
 
+        @model_validator(mode="after")
+        def _one_size(self):
+            if (self.n_patterns is None) == (self.loading is None):
+                raise ValueError("give exactly one of n_patterns and loading")
+            return self
+
+    @staticmethod
+    def patterns_at(p, n_dim):
+        """The number of patterns at dimension N: ``n_patterns``, or ``max(1, round(loading N))``."""
+        return p.n_patterns if p.n_patterns is not None else max(1, int(round(p.loading * n_dim)))
+
     def build(self, p, n_dim, *, seed, max_bytes):
-        return IsingPrior.hopfield(n_dim=n_dim, n_patterns=p.n_patterns, beta=p.beta, field=p.field, seed=seed)
+        return IsingPrior.hopfield(n_dim=n_dim, n_patterns=self.patterns_at(p, n_dim), beta=p.beta, field=p.field,
+                                   seed=seed)
 
     def memory(self, p, n_dim):
-        return [*super().memory(p, n_dim),
-                ("model.n_patterns", f"{p.n_patterns} patterns", 16.0 * p.n_patterns * n_dim)]
+        n_pat = self.patterns_at(p, n_dim)
+        key = "model.n_patterns" if p.n_patterns is not None else "model.loading"
+        return [*super().memory(p, n_dim), (key, f"{n_pat} patterns", 16.0 * n_pat * n_dim)]

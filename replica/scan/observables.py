@@ -52,6 +52,7 @@ NEEDS = {
     "labels": "class labels on the training points",
     "two_classes": "two classes, labelled 0 and 1, on the training points",
     "class_axis": "a class axis (the mean of a two-class mixture)",
+    "patterns": "stored patterns (a Hopfield prior)",
 }
 
 

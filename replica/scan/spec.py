@@ -316,7 +316,7 @@ class ProcessSection:
 
 
 #: Where the quenched x0 comes from (``grid.source``).
-SOURCES = ("prior", "point", "population", "heldout", "noise")
+SOURCES = ("prior", "point", "population", "heldout", "pattern", "noise")
 
 
 @dataclass(frozen=True)
@@ -326,9 +326,11 @@ class GridSection:
     samples), ``source`` (``"prior"``: planted; ``"point"``: x0 a training point drawn from the
     prior weights (memorisation); ``"population"``: x0 from the law a generated data set was
     drawn from, unplanted; ``"heldout"``: x0 a held-out point of a data file's ``heldout`` file,
-    unplanted (generalisation); ``"noise"``: no x0, ``x_t ~ N(0, noise_variance I)`` with the
-    same draw at every t, unplanted disorder independent of the prior, ``noise_variance``
-    default 1). A model whose data fix N (a data file) takes N from them:
+    unplanted (generalisation); ``"pattern"``: x0 a stored pattern of a Hopfield prior, drawn
+    uniformly per disorder sample (retrieval: the generative process regenerating a stored
+    pattern; not a draw of the prior, so unplanted); ``"noise"``: no x0,
+    ``x_t ~ N(0, noise_variance I)`` with the same draw at every t, unplanted disorder
+    independent of the prior, ``noise_variance`` default 1). A model whose data fix N (a data file) takes N from them:
     ``n_dim`` is then left out, and its ``n_points`` list is the size axis instead."""
 
     n_dim: tuple
@@ -896,6 +898,10 @@ def _check_combinations(spec):
                         f"{name!r} does not know (models that do: {having})"
                         + ("; for a data file use grid.source = 'heldout' with model.heldout" if spec.model.entry.files
                            else ""))
+    if spec.grid.source == "pattern" and "patterns" not in spec.model.entry.provided(spec.model.parameters):
+        having = [m for m, e in MODELS.items() if "patterns" in e.provides]
+        raise SpecError(f"grid.source: 'pattern' sets x0 to a stored pattern, which model {name!r} does not have "
+                        f"(models that have them: {having})")
     if spec.grid.source == "heldout" and "heldout" not in spec.model.entry.provided(spec.model.parameters):
         raise SpecError(f"grid.source: 'heldout' draws x0 from held-out points, which model {name!r} does not have"
                         + (" (give model.heldout, a file of held-out points)"

@@ -330,8 +330,9 @@ class GridSection:
     uniformly per disorder sample (retrieval: the generative process regenerating a stored
     pattern; not a draw of the prior, so unplanted); ``"noise"``: no x0,
     ``x_t ~ N(0, noise_variance I)`` with the same draw at every t, unplanted disorder
-    independent of the prior, ``noise_variance`` default 1). A model whose data fix N (a data file) takes N from them:
-    ``n_dim`` is then left out, and its ``n_points`` list is the size axis instead."""
+    independent of the prior, ``noise_variance`` default 1). A model whose data fix N (a data
+    file) takes N from them: ``n_dim`` is then left out, and its ``n_points`` list is the size
+    axis instead."""
 
     n_dim: tuple
     t: tuple

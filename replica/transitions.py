@@ -18,6 +18,8 @@ speciation       ``peak``         parabolic peak of ``class_magnetisation_varian
 speciation       ``level``        ``class_magnetisation_variance`` crosses 1/2; ``cloning_probability``
                                   crosses 3/4 (half way between 1/2, both classes, and 1, one class)
 speciation       ``binder``       crossing of the Binder curves ``binder_disorder`` of consecutive N
+speciation       ``retrieval``    ``pattern_overlap`` (Hopfield prior, x_t from a stored pattern) crosses
+                                  1/2, per N; theory: the AGS retrieval overlap in the field
 collapse         ``level``        ``participation_ratio`` Y crosses 1/2, per N
 collapse         ``crossing``     crossing of the Y curves of consecutive N
 collapse         ``extrapolation`` per-N crossings of 1/2 fitted by ``t_N = t_inf + b / N``
@@ -919,6 +921,25 @@ def _sk_fragmentation_theory(row):
     return t_f, "t_F: field variance a_t^2 v / D_t^2 on the de Almeida-Thouless line (RS theory, N -> inf)"
 
 
+def _retrieval_theory(row):
+    """``t_R`` where the replica-symmetric retrieval overlap of a Hopfield posterior planted on a
+    stored pattern falls through 1/2 (``replica.theory.hopfield_retrieval_time``; AGS theory in
+    the field of x_t, N -> infinity; VP and VE); the spinodal where the retrieval branch ends
+    above 1/2. Other rows: none."""
+    from . import theory
+
+    proc = _process_of(row)
+    beta, loading = _param(row, "beta"), _param(row, "loading")
+    plain = not np.isfinite(_param(row, "field")) or _param(row, "field") == 0.0
+    if str(row.get("model")) != "hopfield" or proc is None or not (np.isfinite(beta) and np.isfinite(loading)) \
+            or not plain or beta <= 0:
+        return math.nan, ""
+    t_r = float(theory.hopfield_retrieval_time(beta, loading, proc[0], sigma=proc[1]))
+    if not np.isfinite(t_r):
+        return math.nan, ""
+    return t_r, "t_R: RS retrieval overlap m(t) of the AGS equations in the field of x_t crosses 1/2 (N -> inf)"
+
+
 def _theory_for(row):
     """``(t, criterion)`` predicted for one located row: the theory of its criterion
     (:func:`replica.criteria.criterion_for_row`); ``(nan, "")`` when no closed form applies."""
@@ -978,6 +999,9 @@ _SPECIATION_LEVELS = {"class_magnetisation_variance": (SPECIATION_LEVEL, "1/2"),
                       "cloning_probability": (CLONING_LEVEL, "3/4")}
 _Y_LEVELS = {"participation_ratio": (COLLAPSE_LEVEL, "1/2")}
 _FRAGMENTED_LEVELS = {"fp_fragmented": (FRAGMENTED_LEVEL, "1/2")}
+#: Retrieval of a stored pattern: its overlap with the posterior crosses this level.
+RETRIEVAL_LEVEL = 0.5
+_RETRIEVAL_LEVELS = {"pattern_overlap": (RETRIEVAL_LEVEL, "1/2")}
 _Y_LEVEL_RULE = level_rule(_Y_LEVELS)
 
 _register_builtin(Criterion(
@@ -993,6 +1017,13 @@ _register_builtin(Criterion(
     level_rule(_SPECIATION_LEVELS), _speciation_level_theory,
     panels=("class_magnetisation", "class_magnetisation_variance", "cloning_probability"), levels=_SPECIATION_LEVELS,
     roles=(("cloning_probability crosses 3/4", "checked"), ("class_magnetisation_variance crosses 1/2", "trend")),
+))
+_register_builtin(Criterion(
+    "speciation", "retrieval", tuple(_RETRIEVAL_LEVELS),
+    "pattern_overlap (the posterior's overlap with the stored pattern that made x_t) crosses 1/2, per N: the "
+    "posterior retrieves the planted memory of a Hopfield prior",
+    level_rule(_RETRIEVAL_LEVELS), _retrieval_theory, panels=("pattern_overlap",), levels=_RETRIEVAL_LEVELS,
+    roles=(("pattern_overlap crosses 1/2", "finite"),),
 ))
 _register_builtin(Criterion(
     "speciation", "binder", ("binder_disorder",),

@@ -87,3 +87,23 @@ def test_monte_carlo_from_a_pattern_agrees_with_enumeration():
     assert len(z) == 8 * 4 and z["value"].abs().max() < 5, z[["n_dim", "t", "observable", "value"]]
     m = df[(df["observable"] == "overlap_truth") & (df["method"] == "exact") & (df["t"] == 0.3)]
     assert (m["value"] > 0.8).all()  # a strong field from a pattern retrieves it
+
+
+def test_retrieval_is_located_per_n_with_the_ags_theory_beside(tmp_path):
+    from replica import theory
+    from replica.report.printing import located_transitions
+    from replica.scan.runner import merge, run_scan
+
+    spec = parse_spec(text().replace('names = ["q_self", "overlap_truth"]', 'names = ["pattern_overlap"]')
+                      .replace("n_dim = [10, 20]", "n_dim = [10, 14]")
+                      .replace("t = [0.3, 1.5]", "t = [0.1, 0.4, 1.0, 2.0, 3.0]").replace("disorder = 2",
+                                                                                          "disorder = 4"))
+    run_scan(spec, tmp_path / "out", progress=False)
+    merge(tmp_path / "out")
+    found = located_transitions(pd.read_parquet(tmp_path / "out" / "merged" / "results.parquet"), n_boot=200)
+    rows = found[found["method"] == "pattern_overlap crosses 1/2"]
+    assert sorted(rows["n_dim"]) == [10, 14]
+    # the theory at the realised loading P / N (P = round(0.1 N): 1 pattern at N = 10 and at N = 14)
+    expected = [theory.hopfield_retrieval_time(2.0, 1 / n) for n in rows["n_dim"]]
+    assert np.allclose(rows["theory"], expected)
+    assert (rows["t_estimate"] > 0.1).all() and (rows["t_estimate"] < 3.0).all()

@@ -199,3 +199,45 @@ def test_rs_solutions_validate_inputs(kwargs, name):
 def test_retrieval_overlap_validates_inputs(args, kwargs, name):
     with pytest.raises(ValueError, match=f"^{name}:"):
         th.hopfield_retrieval_overlap(*args, **kwargs)
+
+
+def _mattis_m(beta, g):
+    """Largest root of the zero-loading equation m = E tanh(beta m + g + sqrt(g) z), by quadrature
+    and a direct Brent search (independent of the module)."""
+    def f(m):
+        return _e(lambda x: math.tanh(x), beta * m + g, math.sqrt(g)) - m
+
+    grid = np.linspace(-1.0, 1.0, 401)
+    vals = [f(m) for m in grid]
+    roots = [optimize.brentq(f, a, b, xtol=1e-13) for a, b, fa, fb in zip(grid[:-1], grid[1:], vals[:-1], vals[1:])
+             if fa * fb < 0]
+    return max(roots)
+
+
+def test_retrieval_time_at_zero_loading_is_where_the_mattis_overlap_crosses_one_half():
+    beta = 0.8  # paramagnetic prior: m(t) falls smoothly to 0 as the field fades
+
+    def gap(t):
+        g = math.exp(-2 * t) / (1 - math.exp(-2 * t))  # VP: g = a_t^2 / D_t
+        return _mattis_m(beta, g) - 0.5
+
+    t_ref = optimize.brentq(gap, 0.05, 5.0, xtol=1e-10)
+    assert th.hopfield_retrieval_time(beta, 0.0) == pytest.approx(t_ref, rel=1e-6)
+    # another level moves it (negative control of the bookkeeping)
+    assert abs(th.hopfield_retrieval_time(beta, 0.0, level=0.6) - t_ref) > 0.01
+
+
+@pytest.mark.parametrize("alpha", [0.08, 0.15])
+def test_retrieval_time_brackets_the_level_or_the_spinodal(alpha):
+    t_r = th.hopfield_retrieval_time(2.0, alpha)
+    before = th.hopfield_retrieval_overlap(t_r * (1 - 1e-6), 2.0, alpha)
+    after = th.hopfield_retrieval_overlap(t_r * (1 + 1e-6), 2.0, alpha)
+    assert before >= 0.5 > after
+    if alpha == 0.08:  # above the capacity of the prior at beta = 2: the branch ends at a spinodal above 1/2
+        assert before > 0.75 and after < 0.35
+
+
+def test_retrieval_time_is_infinite_below_capacity_and_validates_its_level():
+    assert th.hopfield_retrieval_time(2.0, 0.03) == math.inf  # the prior alone retrieves (m = 0.94)
+    with pytest.raises(ValueError, match="^level: "):
+        th.hopfield_retrieval_time(2.0, 0.1, level=1.5)

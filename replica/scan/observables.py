@@ -244,6 +244,13 @@ register(Observable(
     default_for=ALL_SPACES, needs_origin=True,
 ))
 register(Observable(
+    "pattern_overlap", ("spins",), "overlap with the stored pattern that made x_t (grid.source = 'pattern'), "
+    "m = E[xi . s] / N: retrieval of a Hopfield memory",
+    exact=lambda p, x: overlap_moments(p, (1,), reference=x.state.x0, warn=x.warn)[1],
+    samples=lambda s, x: overlap_moments(s, (1,), reference=x.state.x0, warn=x.warn)[1],
+    needs={"spins": ("patterns",)}, needs_origin=True,
+))
+register(Observable(
     "susceptibility", ALL_SPACES, "tr Cov[x0 | x_t] / N (response to h)",
     exact=lambda p, x: susceptibility(p, kind="trace", wrt="h", warn=x.warn),
     samples=lambda s, x: susceptibility(s, kind="trace", wrt="h", warn=x.warn),

@@ -73,7 +73,7 @@ from .curie_weiss import (CurieWeissSolutions, curie_weiss_critical_beta, curie_
 from .fixed_points import (CriticalExponents, ExponentFit, FixedPoints, branching_s, branching_time,
                            critical_exponents, hypersphere_mean, reverse_drift_fixed_points, two_deltas_critical_s,
                            two_deltas_fixed_points, two_deltas_mean)
-from .hopfield import HopfieldRSSolution, hopfield_retrieval_overlap, hopfield_rs_solutions
+from .hopfield import HopfieldRSSolution, hopfield_retrieval_overlap, hopfield_retrieval_time, hopfield_rs_solutions
 from .sherrington_kirkpatrick import (sk_at_field_variance, sk_field_variance, sk_fragmentation_time, sk_replicon,
                                       sk_rs_overlap, sk_rs_overlap_at_time)
 from .speciation import (bimodality_time, cloning_probability, mixture_log_density, mixture_posterior_mean,
@@ -116,6 +116,7 @@ __all__ = [
     "HopfieldRSSolution",
     "hopfield_rs_solutions",
     "hopfield_retrieval_overlap",
+    "hopfield_retrieval_time",
     "rem_kl",
     "rem_parisi_m",
     "rem_condensation_time",

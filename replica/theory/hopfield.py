@@ -116,6 +116,7 @@ __all__ = [
     "HopfieldRSSolution",
     "hopfield_rs_solutions",
     "hopfield_retrieval_overlap",
+    "hopfield_retrieval_time",
 ]
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -362,3 +363,48 @@ def hopfield_retrieval_overlap(t, beta, loading, process="vp", *, sigma=1.0):
         out[i] = math.nan if sol is None else sol.m
     out = out.reshape(gg.shape)
     return float(out) if np.ndim(t) == 0 else out
+
+
+#: Bisection steps in log t of :func:`hopfield_retrieval_time` (relative precision 2^-50 of the
+#: bracket's log extent) and the largest time it looks at.
+_RETRIEVAL_BISECTIONS = 50
+RETRIEVAL_T_MAX = 50.0
+
+
+def hopfield_retrieval_time(beta, loading, process="vp", *, level=0.5, sigma=1.0):
+    """Time ``t_R`` at which the RS retrieval overlap ``m(t)`` (:func:`hopfield_retrieval_overlap`)
+    falls through ``level`` (derived from the AGS equations in the field, module docstring).
+
+    As t decreases the field ``g = 1 / s_t`` of a pattern-planted ``x_t`` grows and ``m(t)`` rises
+    to 1: ``t_R`` is where the posterior retrieves the planted pattern (speciation onto it). Where
+    the retrieval branch ends at a spinodal above ``level`` (loading above the capacity
+    ``alpha_c(beta)`` of the prior), ``m`` jumps through ``level`` there and ``t_R`` is the
+    spinodal. Found by bisection in ``log t`` on ``[1e-4, RETRIEVAL_T_MAX]`` with ``m`` decreasing in
+    t; ``inf`` when ``m(RETRIEVAL_T_MAX) >= level`` (retrieval at every t: the prior alone
+    retrieves, below its capacity), ``nan`` when ``m`` is below ``level`` already at ``t = 1e-4``.
+
+    >>> round(hopfield_retrieval_time(2.0, 0.15), 3)       # m(t) drops smoothly through 1/2
+    0.658
+    >>> hopfield_retrieval_time(2.0, 0.03)                  # below capacity: retrieval at every t
+    inf
+    """
+    level = _scalar(level, "level", positive=True)
+    if level >= 1:
+        raise ValueError(f"level: must lie in (0, 1), got {level}")
+
+    def gap(t):
+        return hopfield_retrieval_overlap(t, beta, loading, process, sigma=sigma) - level
+
+    lo, hi = math.log(1e-4), math.log(RETRIEVAL_T_MAX)
+    g_lo, g_hi = gap(math.exp(lo)), gap(math.exp(hi))
+    if not (g_lo >= 0):
+        return math.nan
+    if g_hi >= 0:
+        return math.inf
+    for _ in range(_RETRIEVAL_BISECTIONS):
+        mid = 0.5 * (lo + hi)
+        if gap(math.exp(mid)) >= 0:
+            lo = mid
+        else:
+            hi = mid
+    return math.exp(0.5 * (lo + hi))

@@ -10,6 +10,12 @@ module only initialises, calls them in chunks, records and adapts step sizes dur
 checkpoint files, stop signals and the progress bar are the driver-side helpers of
 ``mc.run_control``.
 
+With ``tempering="adaptive"`` (non-reversible parallel tempering: Syed, Bouchard-Cote,
+Deligiannidis & Doucet, "Non-reversible parallel tempering: a scalable highly parallel MCMC
+scheme", J. R. Stat. Soc. B 84, 321 (2022); as in Pigeons.jl) every replica tunes its own
+Hamiltonian ladder during burn-in so that the rejection rates of neighbour swaps become equal
+(:func:`equal_barrier_ladder`), then keeps it fixed for production; see :func:`sample`.
+
 Methods by state space of the model:
 
 =============  =============================================  ====================
@@ -48,10 +54,12 @@ from .kernels import lattice as kl
 from .kernels import points as kp
 from .kernels import sphere as ksp
 from .kernels import spins as ks
+from .kernels import tempering as kt
 from .kernels.rng import normal_spares, seed_states
 from .posterior import Posterior
 
-__all__ = ["Ladder", "SampleResult", "sample", "METHODS", "continuous_prior"]
+__all__ = ["Ladder", "SampleResult", "sample", "METHODS", "continuous_prior", "communication_barrier",
+           "equal_barrier_ladder", "adaptive_rung_count", "tuning_schedule"]
 
 #: Methods available for each state space, the first being the default.
 METHODS = {
@@ -66,7 +74,21 @@ TARGET_ACCEPTANCE = {"mala": 0.574, "hmc": 0.7, "rwm": 0.234, "sphere": 0.234}
 _STREAM_CHAIN, _STREAM_INIT = 2, 3
 #: Sweeps per adaptation round during burn-in.
 _ADAPT_EVERY = 20
-_CHECKPOINT_VERSION = 3
+#: 4: exchange attempts carry the round-trip bookkeeping (``mc.kernels.tempering``); adaptive ladders.
+_CHECKPOINT_VERSION = 4
+#: Default number of rungs and lowest inverse temperature of a Hamiltonian ladder.
+_DEFAULT_RUNGS, _DEFAULT_LOWEST_BETA = 8, 0.05
+#: Adaptive ladders: exchange rounds of the first tuning round (each next round doubles), the
+#: share of the burn-in the tuning rounds may use (the rest equilibrates with the final ladder),
+#: the fewest and the most rungs the barrier rule may choose, and the floor put under a measured
+#: rejection rate so that the barrier increases strictly (a pair that accepted every swap of a
+#: short round still counts, a little).
+_TUNE_FIRST_ROUND = 4
+_TUNE_SHARE = 0.75
+_MIN_ADAPTIVE_RUNGS, _MAX_ADAPTIVE_RUNGS = 4, 64
+#: Most rungs an adaptive ladder may choose (public: memory estimates use it).
+MAX_ADAPTIVE_RUNGS = _MAX_ADAPTIVE_RUNGS
+_MIN_REJECTION = 1e-6
 #: Most records of the projections of every configuration of a ladder (``mode_changes``).
 _CHAIN_RECORDS = 8192
 
@@ -78,10 +100,12 @@ class Ladder:
     """A tempering ladder: rung ``k`` has ``theta_k = (theta_prior, theta_lik)``.
 
     ``kind`` is ``"none"`` (one rung, the posterior), ``"hamiltonian"`` (``theta_k = (beta_k,
-    beta_k)``, i.e. ``exp(-beta_k H)``) or ``"likelihood"`` (``theta_k = (1, l_k)``, from the posterior
-    ``l = 1`` towards the prior ``l = 0``). ``values`` is ``beta_k`` or ``l_k``, starting at 1 and
-    decreasing. A ladder in the diffusion time t is not a tempering scheme (x_t is quenched), and
-    is not offered.
+    beta_k)``, i.e. ``exp(-beta_k H)``), ``"likelihood"`` (``theta_k = (1, l_k)``, from the posterior
+    ``l = 1`` towards the prior ``l = 0``) or ``"adaptive"`` (Hamiltonian rungs whose ``beta_k``
+    each replica tunes during burn-in, see :func:`sample`). ``values`` is ``beta_k`` or ``l_k``,
+    starting at 1 and decreasing; for ``"adaptive"`` it is the geometric ladder the tuning starts
+    from, and the tuned ladders are ``SampleResult.betas``. A ladder in the diffusion time t is not
+    a tempering scheme (x_t is quenched), and is not offered.
     """
 
     kind: str
@@ -91,7 +115,8 @@ class Ladder:
     @classmethod
     def make(cls, kind=None, n_rungs=None, values=None, minimum=None, extend_prior=False):
         """Build and check a ladder (geometric in beta from 1 to ``minimum`` = 0.05 by default
-        for ``"hamiltonian"``; ``l_k = (1 - k / (K - 1))^2`` down to the prior for ``"likelihood"``).
+        for ``"hamiltonian"`` and, as the start of its tuning, ``"adaptive"``, which takes no
+        ``values``; ``l_k = (1 - k / (K - 1))^2`` down to the prior for ``"likelihood"``).
 
         ``extend_prior`` (likelihood ladders built from ``n_rungs``): a prior with several modes
         does not mix at the prior end ``l = 0`` either, so the ladder goes on in the prior's own
@@ -103,17 +128,20 @@ class Ladder:
             if values is not None or (n_rungs not in (None, 1)):
                 raise ValueError("tempering: give tempering='hamiltonian' or 'likelihood' to use a ladder")
             return cls("none", (1.0,))
-        if kind not in ("hamiltonian", "likelihood"):
-            raise ValueError(f"tempering: expected None, 'hamiltonian' or 'likelihood', got {kind!r}")
+        if kind not in ("hamiltonian", "likelihood", "adaptive"):
+            raise ValueError(f"tempering: expected None, 'hamiltonian', 'likelihood' or 'adaptive', got {kind!r}")
+        if kind == "adaptive" and values is not None:
+            raise ValueError("temperatures: tempering='adaptive' tunes its own ladder; give n_temperatures and "
+                             "lowest_beta (or nothing), or use tempering='hamiltonian' for a fixed list")
         if values is None:
-            k = 8 if n_rungs is None else as_positive_int(n_rungs, "n_temperatures", minimum=2)
-            if kind == "hamiltonian":
-                lo = 0.05 if minimum is None else as_scalar(minimum, "lowest_beta", positive=True)
+            k = _DEFAULT_RUNGS if n_rungs is None else as_positive_int(n_rungs, "n_temperatures", minimum=2)
+            if kind in ("hamiltonian", "adaptive"):
+                lo = _DEFAULT_LOWEST_BETA if minimum is None else as_scalar(minimum, "lowest_beta", positive=True)
                 if lo >= 1:
                     raise ValueError(f"lowest_beta: must be < 1, got {lo}")
                 vals = np.geomspace(1.0, lo, k)
             elif extend_prior:
-                lo = 0.05 if minimum is None else as_scalar(minimum, "lowest_beta", positive=True)
+                lo = _DEFAULT_LOWEST_BETA if minimum is None else as_scalar(minimum, "lowest_beta", positive=True)
                 if lo >= 1:
                     raise ValueError(f"lowest_beta: must be < 1, got {lo}")
                 k1 = k // 2 + 1
@@ -177,9 +205,11 @@ class SampleResult:
     mean, second_moment : ndarray (R, N)
         Running per-replica averages of ``x`` and ``x**2`` over all recorded draws.
     acceptance : ndarray (R, K)
-        Acceptance rate (spins: flip rate) per rung over the production sweeps.
+        Acceptance rate (spins: flip rate) per rung over the production sweeps (NaN past the
+        last rung of a replica whose adaptive ladder has fewer than ``K`` rungs).
     exchange_rate : ndarray (R, K - 1)
-        Accepted fraction of swaps between rungs k and k+1.
+        Accepted fraction of swaps between rungs k and k+1 in production (NaN past the last pair
+        of a replica with fewer rungs).
     order_projections : ndarray (R, draws, k) or None
         ``x . e_j`` on the model's ``order_directions()`` ``e_j`` (class axes, magnetisation,
         patterns), which tell its modes apart; ``None`` when the model has none.
@@ -206,6 +236,34 @@ class SampleResult:
         What the diagnostics found wrong, one sentence each (empty when nothing): an R-hat above
         :data:`mc.diagnostics.RHAT_MAX`, a likelihood ladder ending at a multimodal prior. The
         same sentences are emitted as :class:`mc.diagnostics.MixingWarning`.
+    betas : ndarray (R, K) or None
+        The inverse temperatures ``beta_k`` of each replica's ladder in production, rung 0 (the
+        posterior, 1) first: tuned per replica for ``"adaptive"`` (NaN past the last rung of a
+        replica with fewer than ``K`` rungs), the fixed ladder on every row for ``"hamiltonian"``;
+        None for likelihood ladders and without a ladder.
+    rejection_rate : ndarray (R, K - 1)
+        ``r_k = 1 - exchange_rate``: rejected fraction of the swaps between rungs k and k+1 in
+        production. A tuned ladder makes them equal (up to their statistical error).
+    barrier : ndarray (R,)
+        Global communication barrier ``Lambda = sum_k r_k`` of each replica's ladder in production
+        (Syed et al. 2022; the sum tends to the barrier of the path as the rungs get dense); NaN
+        without a ladder.
+    round_trips : ndarray (R,) int
+        Completed round trips in production: a configuration, followed through its rung labels,
+        visits rung 0, then the top rung, then rung 0 again (counted over all configurations of
+        the replica's ladder; ``mc.kernels.tempering``). Zero without a ladder; -1, with a
+        RuntimeWarning, when stale compiled kernels from Numba's cache could not count them.
+    round_trip_rate : ndarray (R,)
+        ``round_trips / n_sweeps``: round trips per production sweep (NaN where not counted). When
+        every sweep decorrelates the energies, non-reversible (even-odd) swaps with rejection rates
+        ``r_k`` give ``1 / (2 + 2 sum_k r_k / (1 - r_k))`` round trips per exchange round (Syed et al.
+        2022, section 3), about ``1 / (2 + 2 Lambda)`` for a fine ladder; slower local moves give
+        fewer.
+    tuning : dict or None
+        Adaptive ladders: the tuning rounds of the burn-in, ``"sweeps"`` (int list, the sweep at
+        which each round ended), ``"barrier"`` (list per round of the ``Lambda`` each replica
+        measured in it) and ``"n_rungs"`` (list per round of the rung count each replica chose
+        for the next round); None for the other ladders.
     """
 
     method: str
@@ -233,10 +291,23 @@ class SampleResult:
     mode_changes: np.ndarray | None = None
     init: str = "auto"
     flags: list = field(default_factory=list)
+    betas: np.ndarray | None = None
+    rejection_rate: np.ndarray | None = None
+    barrier: np.ndarray | None = None
+    round_trips: np.ndarray | None = None
+    round_trip_rate: np.ndarray | None = None
+    tuning: dict | None = None
 
     @property
     def n_draws(self):
         return self.energies.shape[1]
+
+    @property
+    def n_rungs(self):
+        """Rungs of each replica's ladder, shape (R,) int (adaptive ladders may differ by replica)."""
+        if self.betas is not None:
+            return np.isfinite(self.betas).sum(axis=1)
+        return np.full(self.n_replicas, self.ladder.n_rungs)
 
     @property
     def mixed(self):
@@ -256,9 +327,17 @@ class SampleResult:
             f"(burn-in {self.burn_in}, thin {self.thin}, {self.wall_time:.2f} s)",
             f"acceptance (rung 0): {np.round(self.acceptance[:, 0], 3).tolist()}",
         ]
-        if self.ladder.n_rungs > 1:
+        if self.ladder.kind == "adaptive":
+            lines.append(f"adaptive ladders: rungs {self.n_rungs.tolist()}, barrier Lambda "
+                         f"{np.round(self.barrier, 2).tolist()}; replica 0: {np.round(self.betas[0], 3).tolist()}")
+        elif self.ladder.n_rungs > 1:
             lines.append(f"{self.ladder.kind} ladder {np.round(self.ladder.values, 3).tolist()}")
-            lines.append(f"exchange rates (mean over replicas): {np.round(self.exchange_rate.mean(axis=0), 3).tolist()}")
+        if self.ladder.n_rungs > 1:
+            lines.append(f"exchange rates (mean over replicas): "
+                         f"{np.round(np.nanmean(self.exchange_rate, axis=0), 3).tolist()}")
+            if self.round_trips is not None:
+                per_1000 = np.round(1000 * self.round_trip_rate, 2).tolist()
+                lines.append(f"round trips: {self.round_trips.tolist()} ({per_1000} per 1000 sweeps)")
         for name, tau in self.tau_int.items():
             lines.append(f"tau_int[{name}] = {np.round(tau, 2).tolist()}")
         for name, value in self.rhat.items():
@@ -273,9 +352,20 @@ class SampleResult:
 # ---------------------------------------------------------------------------------------------
 # state-space families: initialise arrays, run the kernel, read the posterior rung
 class _Family:
-    """Common bookkeeping of the chains of all replicas (R replicas x K rungs)."""
+    """Common bookkeeping of the chains of all replicas (R replicas x K rungs).
+
+    With one ladder for all replicas (``rungs is None``) a kernel call runs every replica. With a
+    ladder per replica (adaptive tempering, :meth:`set_ladders`) replica r has ``rungs[r]`` rungs
+    with parameters ``thetas[r]``; the arrays keep ``K = max(rungs)`` slots (the slots past a
+    replica's last rung are never run) and every kernel call runs one replica on views of its
+    rows, which is the same computation, since a kernel's replicas share nothing.
+    """
 
     uses_step = False
+    #: Arrays indexed by rung on axis 1 (the others that have that axis are indexed by chain).
+    _PER_RUNG = ("acc", "att", "eps")
+    #: Arrays of one entry per replica.
+    _PER_REPLICA = ("normal_spare",)
 
     def __init__(self, post, ladder, n_rep):
         self.post = post
@@ -283,17 +373,133 @@ class _Family:
         self.theta = np.ascontiguousarray(ladder.theta)
         self.k = ladder.n_rungs
         self.n_rep = n_rep
+        self.rungs = None
+        self.thetas = None
         k = self.k
         self.arrays = {
             "rung_of": np.tile(np.arange(k, dtype=np.int64), (n_rep, 1)),
             "chain_at": np.tile(np.arange(k, dtype=np.int64), (n_rep, 1)),
             "acc": np.zeros((n_rep, k), dtype=np.int64),
             "att": np.zeros((n_rep, k), dtype=np.int64),
-            "ex_att": np.zeros((n_rep, max(k - 1, 0)), dtype=np.int64),
+            # exchange attempts, then the round-trip bookkeeping (mc.kernels.tempering)
+            "ex_att": np.zeros((n_rep, kt.round_trip_columns(k)), dtype=np.int64),
             "ex_acc": np.zeros((n_rep, max(k - 1, 0)), dtype=np.int64),
             "eps": np.ones((n_rep, k)),
         }
         self.phi = np.zeros((n_rep, k, 2))
+        kt.reset_round_trips(self.arrays["chain_at"], self.arrays["ex_att"])
+
+    def _kernel(self, a, phi, theta, rng, n_sweeps, exchange_every, sweep0, replica):
+        """Run the kernel on the arrays ``a`` (all replicas, or the views of one: ``replica``)."""
+        raise NotImplementedError
+
+    def run(self, n_sweeps, exchange_every, sweep0, rng):
+        if self.rungs is None:
+            self._kernel(self.arrays, self.phi, self.theta, rng, n_sweeps, exchange_every, sweep0, None)
+            return
+        for r in range(self.n_rep):
+            k = int(self.rungs[r])
+            self._kernel(self.replica_arrays(r), self.phi[r : r + 1, :k], self.thetas[r], rng[r : r + 1],
+                         n_sweeps, exchange_every, sweep0, r)
+
+    def replica_arrays(self, r):
+        """Views of replica r's rows, cut to its own rungs (adaptive ladders): what a kernel call
+        with one replica of ``rungs[r]`` rungs expects. Rows of C-contiguous arrays stay
+        C-contiguous, so the kernels see the same types."""
+        k = int(self.rungs[r])
+        out = {}
+        for name, arr in self.arrays.items():
+            if name in self._PER_REPLICA:
+                out[name] = arr[r : r + 1]
+            elif name == "ex_att":
+                out[name] = arr[r : r + 1, : kt.round_trip_columns(k)]
+            elif name == "ex_acc":
+                out[name] = arr[r : r + 1, : k - 1]
+            else:
+                out[name] = arr[r : r + 1, :k]
+        return out
+
+    def reset_counters(self):
+        """Zero the acceptance and exchange counters and start counting round trips afresh."""
+        self.arrays["acc"][...] = 0
+        self.arrays["att"][...] = 0
+        self.arrays["ex_acc"][...] = 0
+        if self.rungs is None:
+            kt.reset_round_trips(self.arrays["chain_at"], self.arrays["ex_att"])
+        else:
+            self.arrays["ex_att"][...] = 0
+            for r in range(self.n_rep):
+                a = self.replica_arrays(r)
+                kt.reset_round_trips(a["chain_at"], a["ex_att"])
+
+    def exchange_counts(self):
+        """Exchange attempts, acceptances (R, K - 1; NaN past a replica's last pair) and round trips
+        (R,; -1 where the compiled sweep kernel did not count them, see ``mc.kernels.tempering``)."""
+        k = self.k
+        att = np.full((self.n_rep, max(k - 1, 0)), np.nan)
+        acc = np.full_like(att, np.nan)
+        trips = np.zeros(self.n_rep, dtype=np.int64)
+        for r in range(self.n_rep):
+            kr = k if self.rungs is None else int(self.rungs[r])
+            if kr < 2:
+                continue
+            row = self.arrays["ex_att"][r : r + 1, : kt.round_trip_columns(kr)]
+            att[r, : kr - 1] = row[0, : kr - 1]
+            acc[r, : kr - 1] = self.arrays["ex_acc"][r, : kr - 1]
+            trips[r] = row[0, 2 * kr - 1] if kt.round_trips_counted(row, kr) else -1
+        return att, acc, trips
+
+    def set_ladders(self, betas, sources=None):
+        """Give replica r the Hamiltonian ladder ``betas[r]`` (decreasing from 1), with its own
+        number of rungs (adaptive tempering).
+
+        ``sources[r][j]`` is the rung of replica r's current ladder whose configuration (and step
+        size) its new rung j starts from; rung labels restart in order and the counters at zero.
+        ``sources=None`` keeps the arrays when their shapes stay (the first call) and otherwise
+        only allocates them (before a checkpoint's arrays are loaded into them).
+        """
+        rungs = np.array([len(b) for b in betas], dtype=np.int64)
+        kmax = int(rungs.max())
+        n_rep = self.n_rep
+        if sources is None and kmax == self.k and (self.rungs is None or np.array_equal(rungs, self.rungs)):
+            remap = None
+        else:
+            remap = []
+            for r in range(n_rep):
+                src = np.arange(rungs[r]) if sources is None else np.asarray(sources[r], dtype=np.int64)
+                src = np.minimum(src, self.k - 1)
+                # the slots past the last rung hold a copy of its configuration (never run)
+                remap.append(np.concatenate([src, np.full(kmax - rungs[r], src[-1], dtype=np.int64)]))
+            remap = np.array(remap)
+        if remap is not None:
+            rows = np.arange(n_rep)[:, None]
+            chains = self.arrays["chain_at"][rows, remap]
+            new = {}
+            for name, arr in self.arrays.items():
+                if name in self._PER_REPLICA:
+                    new[name] = arr
+                elif name in ("rung_of", "chain_at"):
+                    new[name] = np.tile(np.arange(kmax, dtype=np.int64), (n_rep, 1))
+                elif name == "ex_att":
+                    new[name] = np.zeros((n_rep, kt.round_trip_columns(kmax)), dtype=np.int64)
+                elif name == "ex_acc":
+                    new[name] = np.zeros((n_rep, kmax - 1), dtype=np.int64)
+                elif name in ("acc", "att"):
+                    new[name] = np.zeros((n_rep, kmax), dtype=arr.dtype)
+                elif name in self._PER_RUNG:
+                    new[name] = np.ascontiguousarray(arr[rows, remap])
+                else:
+                    new[name] = np.ascontiguousarray(arr[rows, chains])
+            self.arrays = new
+            self.phi = np.ascontiguousarray(self.phi[rows, chains])
+        self.k = kmax
+        self.rungs = rungs
+        self.thetas = [np.ascontiguousarray(np.stack([b, b], axis=1), dtype=np.float64) for b in betas]
+        self.reset_counters()
+        self.ladders_changed()
+
+    def ladders_changed(self):
+        """Hook: rebuild what depends on the ladders (acceptance tables)."""
 
     def current(self):
         """Configurations at rung 0, shape (R, N), float64."""
@@ -345,6 +551,7 @@ class _SpinFamily(_Family):
                 self.kind = "tabulated"
                 self.nbrs, self.sgns, self.g = nb
                 self.table, self.thresholds, self.ftab = tables
+                self.replica_tables = None
         elif spec.kind == "dense":
             self.kind = "dense"
             self.w = spec.couplings
@@ -356,16 +563,23 @@ class _SpinFamily(_Family):
                 "(expected 'dense', 'mean_field' or 'sparse')"
             )
 
-    def run(self, n_sweeps, exchange_every, sweep0, rng):
-        a = self.arrays
-        common = (self.theta, a["rung_of"], a["chain_at"], n_sweeps, self.heat_bath, self.random_order,
-                  exchange_every, sweep0, rng, a["acc"], a["att"], self.phi, a["ex_att"], a["ex_acc"])
+    def ladders_changed(self):
+        if self.kind == "tabulated":
+            # per replica; a ladder whose field table would be too large runs on the generic kernel
+            self.replica_tables = [kl.acceptance_tables(theta, self.g, len(self.nbrs), self.b, self.h,
+                                                        self.heat_bath) for theta in self.thetas]
+
+    def _kernel(self, a, phi, theta, rng, n_sweeps, exchange_every, sweep0, replica):
+        common = (theta, a["rung_of"], a["chain_at"], n_sweeps, self.heat_bath, self.random_order,
+                  exchange_every, sweep0, rng, a["acc"], a["att"], phi, a["ex_att"], a["ex_acc"])
+        tables = None
+        if self.kind == "tabulated":
+            tables = (self.table, self.thresholds, self.ftab) if replica is None else self.replica_tables[replica]
         if self.kind == "mean_field":
             ks.run_curie_weiss(a["spins"], a["mag"], self.jn, self.b, self.h, *common)
-        elif self.kind == "tabulated":
-            kl.run_lattice(a["spins"], self.nbrs, self.sgns, self.g, self.b, self.h, self.table, self.thresholds,
-                           self.ftab, *common)
-        elif self.kind == "sparse":
+        elif tables is not None:
+            kl.run_lattice(a["spins"], self.nbrs, self.sgns, self.g, self.b, self.h, *tables, *common)
+        elif self.kind in ("sparse", "tabulated"):
             ks.run_sparse(a["spins"], self.indptr, self.indices, self.weights, self.b, self.h, *common)
         else:
             ks.run_dense(a["spins"], a["lf"], self.w, self.b, self.h, *common)
@@ -441,11 +655,10 @@ class _ContinuousFamily(_Family):
         a = self.arrays
         kc.init_prior_terms(self.f, self.params, a["x"], a["lp"], a["gp"])
 
-    def run(self, n_sweeps, exchange_every, sweep0, rng):
-        a = self.arrays
-        kc.run_continuous(a["x"], a["lp"], a["gp"], self.f, self.params, self.y, self.inv_s, self.theta,
+    def _kernel(self, a, phi, theta, rng, n_sweeps, exchange_every, sweep0, replica):
+        kc.run_continuous(a["x"], a["lp"], a["gp"], self.f, self.params, self.y, self.inv_s, theta,
                           a["rung_of"], a["chain_at"], self.method, a["eps"], self.n_leapfrog, n_sweeps,
-                          exchange_every, sweep0, rng, a["normal_spare"], a["acc"], a["att"], self.phi,
+                          exchange_every, sweep0, rng, a["normal_spare"], a["acc"], a["att"], phi,
                           a["ex_att"], a["ex_acc"])
 
     def features(self):
@@ -479,10 +692,9 @@ class _SphereFamily(_Family):
         # angular width of the vMF law ~ min(1, sqrt(d) / kappa) spread over d coordinates
         self.arrays["eps"] = np.full((n_rep, self.k), 0.5 * min(1.0, np.sqrt(d) / max(kappa, 1e-300)) * 2.0 / np.sqrt(d))
 
-    def run(self, n_sweeps, exchange_every, sweep0, rng):
-        a = self.arrays
-        ksp.run_sphere(a["w"], self.g, self.theta, a["rung_of"], a["chain_at"], a["eps"], n_sweeps,
-                       exchange_every, sweep0, rng, a["normal_spare"], a["acc"], a["att"], self.phi, a["ex_att"],
+    def _kernel(self, a, phi, theta, rng, n_sweeps, exchange_every, sweep0, replica):
+        ksp.run_sphere(a["w"], self.g, theta, a["rung_of"], a["chain_at"], a["eps"], n_sweeps,
+                       exchange_every, sweep0, rng, a["normal_spare"], a["acc"], a["att"], phi, a["ex_att"],
                        a["ex_acc"])
 
     def features(self):
@@ -509,10 +721,9 @@ class _PointsFamily(_Family):
         self.lik = np.ascontiguousarray(-0.5 * diff_sq / post.s)
         self.arrays["idx"] = np.ascontiguousarray(init_states.astype(np.int64))
 
-    def run(self, n_sweeps, exchange_every, sweep0, rng):
-        a = self.arrays
-        kp.run_points(a["idx"], self.log_w, self.lik, self.theta, a["rung_of"], a["chain_at"], n_sweeps,
-                      exchange_every, sweep0, rng, a["acc"], a["att"], self.phi, a["ex_att"], a["ex_acc"])
+    def _kernel(self, a, phi, theta, rng, n_sweeps, exchange_every, sweep0, replica):
+        kp.run_points(a["idx"], self.log_w, self.lik, theta, a["rung_of"], a["chain_at"], n_sweeps,
+                      exchange_every, sweep0, rng, a["acc"], a["att"], phi, a["ex_att"], a["ex_acc"])
 
     def features(self):
         kp.features_points(self.arrays["idx"], self.log_w, self.lik, self.phi)
@@ -600,13 +811,132 @@ def _init_states(post, n_rep, k, init, seed, key, space):
 
 
 # ---------------------------------------------------------------------------------------------
+# adaptive ladders (non-reversible parallel tempering, Syed et al. 2022)
+def tuning_schedule(burn_in, exchange_every=1):
+    """Sweeps (counted from the start of the run) at which the tuning rounds of an adaptive
+    ladder end.
+
+    Round ``j = 0, 1, ...`` lasts ``4 * 2**j`` exchange rounds of ``exchange_every`` sweeps (rounds
+    of doubling length as in Syed et al. 2022, Algorithm 4, and Pigeons.jl), as long as it ends within
+    the first ``3/4`` of the burn-in; the last round is stretched to end there (at a whole
+    exchange round), and the rest of the burn-in equilibrates with the final ladder. Empty when
+    not even the first round fits.
+
+    >>> tuning_schedule(100)
+    [4, 12, 28, 75]
+    """
+    burn_in = as_positive_int(burn_in, "burn_in", minimum=0)
+    exchange_every = as_positive_int(exchange_every, "exchange_every")
+    limit = int(_TUNE_SHARE * burn_in) // exchange_every * exchange_every
+    ends, end, length = [], 0, _TUNE_FIRST_ROUND * exchange_every
+    while end + length <= limit:
+        end += length
+        ends.append(end)
+        length *= 2
+    if ends:
+        ends[-1] = limit
+    return ends
+
+
+def communication_barrier(rejection):
+    """Cumulative communication barrier at the rungs: ``Lambda(beta_0) = 0`` and
+    ``Lambda(beta_k) = sum_{i < k} r_i`` with ``r_i`` the rejection rate of swaps between rungs i
+    and i + 1 (Syed et al. 2022: ``r(beta, beta') ~ |Lambda(beta') - Lambda(beta)|`` for close
+    rungs, so the sum estimates the barrier ``Lambda(beta)`` of the path from the posterior to
+    ``beta``; its last entry is the global barrier ``Lambda``). Returns shape ``(K,)``."""
+    r = np.asarray(rejection, dtype=np.float64)
+    if r.ndim != 1 or np.any(~np.isfinite(r)) or np.any((r < 0) | (r > 1)):
+        raise ValueError(f"rejection: expected rates in [0, 1] between neighbouring rungs, got {rejection!r}")
+    return np.concatenate([[0.0], np.cumsum(r)])
+
+
+def equal_barrier_ladder(betas, rejection, n_rungs):
+    """A ladder of ``n_rungs`` rungs at equal increments of the communication barrier.
+
+    ``Lambda(beta)`` is interpolated linearly in ``beta`` between the rungs, through
+    ``Lambda(beta_k) = sum_{i < k} r_i`` (:func:`communication_barrier`, each ``r_i`` floored at
+    1e-6 so that ``Lambda`` increases strictly), and the new rungs solve
+    ``Lambda(beta'_j) = j Lambda / (n_rungs - 1)``, ``j = 0 .. n_rungs - 1``: the ends stay where they
+    are and every pair gets the same share ``Lambda / (n_rungs - 1)`` of the barrier, hence the same
+    rejection rate as the rungs get dense (Syed et al. 2022, Algorithm 4; Pigeons.jl). The map
+    is monotone, so the new ``beta'`` decrease strictly.
+
+    Parameters
+    ----------
+    betas : array (K,)
+        The current ladder, decreasing from 1.
+    rejection : array (K - 1,)
+        Measured rejection rates of swaps between rungs k and k + 1.
+    n_rungs : int
+        Rungs of the new ladder (>= 2).
+
+    >>> equal_barrier_ladder([1.0, 0.5, 0.25], [0.6, 0.2], 3).round(4).tolist()
+    [1.0, 0.6667, 0.25]
+    """
+    b = np.asarray(betas, dtype=np.float64)
+    r = np.asarray(rejection, dtype=np.float64)
+    if b.ndim != 1 or b.size < 2 or np.any(np.diff(b) >= 0):
+        raise ValueError(f"betas: expected a strictly decreasing ladder of at least two rungs, got {betas!r}")
+    if r.shape != (b.size - 1,):
+        raise ValueError(f"rejection: expected {b.size - 1} rates, got shape {r.shape}")
+    n_rungs = as_positive_int(n_rungs, "n_rungs", minimum=2)
+    lam = communication_barrier(np.maximum(r, _MIN_REJECTION))
+    out = np.interp(np.linspace(0.0, lam[-1], n_rungs), lam, b)
+    out[0], out[-1] = b[0], b[-1]
+    return out
+
+
+def adaptive_rung_count(barrier):
+    """Rungs for a global barrier ``Lambda``: ``max(4, ceil(2 Lambda) + 1)``, at most 64.
+
+    About twice as many rungs as the barrier, the rule of thumb of Syed et al. (2022) for
+    non-reversible tempering: the ``2 Lambda`` pairs then reject about half of their swaps, and
+    the round-trip rate ``1 / (2 + 2 sum_k r_k / (1 - r_k))`` is about ``1 / (2 + 4 Lambda)``, half its
+    limit ``1 / (2 + 2 Lambda)`` for infinitely many rungs, at a cost per sweep that grows only
+    linearly in the number of rungs; at least 4 rungs, and at most 64 (a barrier above 31 means
+    the ladder's cost explodes; the run then reports its low round-trip rate).
+    """
+    lam = float(barrier)
+    return int(min(_MAX_ADAPTIVE_RUNGS, max(_MIN_ADAPTIVE_RUNGS, int(np.ceil(2.0 * lam)) + 1)))
+
+
+def _retune(fam, fixed_rungs):
+    """One update of every replica's ladder from its own exchange counts of the round that ended;
+    returns the barrier each replica measured and the rung count each chose."""
+    att, acc, _ = fam.exchange_counts()
+    ladders, sources, barriers, counts = [], [], [], []
+    for r in range(fam.n_rep):
+        k = int(fam.rungs[r])
+        betas = fam.thetas[r][:, 0]
+        rej = 1.0 - acc[r, : k - 1] / np.maximum(att[r, : k - 1], 1.0)
+        lam = communication_barrier(rej)
+        n_new = fixed_rungs if fixed_rungs is not None else adaptive_rung_count(lam[-1])
+        ladders.append(equal_barrier_ladder(betas, rej, n_new))
+        if n_new == k:
+            src = np.arange(k)  # every configuration stays at its rung (its beta moves)
+        else:
+            # a new rung starts from the configuration of the old rung nearest in barrier
+            floored = communication_barrier(np.maximum(rej, _MIN_REJECTION))
+            targets = np.linspace(0.0, floored[-1], n_new)
+            src = np.argmin(np.abs(floored[:, None] - targets[None, :]), axis=0)
+        sources.append(src)
+        barriers.append(float(lam[-1]))
+        counts.append(int(n_new))
+    fam.set_ladders(ladders, sources)
+    return barriers, counts
+
+
+# ---------------------------------------------------------------------------------------------
 # checkpoints
-def _fingerprint(post, method, ladder, n_rep, n_sweeps, burn_in, thin, seed, key, store):
+def _fingerprint(post, method, ladder, n_rep, n_sweeps, burn_in, thin, seed, key, store, adaptive=None):
     h = hashlib.sha256()
     h.update(np.ascontiguousarray(post.x_t).tobytes())
-    h.update(json.dumps([type(post.model).__name__, repr(post.model.params()), repr(post.process), post.t,
-                         method, ladder.kind, list(ladder.values), list(ladder.prior_values), n_rep, n_sweeps, burn_in, thin, seed,
-                         list(key), store]).encode())
+    items = [type(post.model).__name__, repr(post.model.params()), repr(post.process), post.t,
+             method, ladder.kind, list(ladder.values), list(ladder.prior_values), n_rep, n_sweeps, burn_in, thin, seed,
+             list(key), store]
+    if adaptive is not None:  # how an adaptive ladder is tuned
+        items.append(adaptive)
+    h.update(json.dumps(items).encode())
     return h.hexdigest()
 
 
@@ -649,9 +979,29 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
         Root seed. With ``key`` (a tuple of ints identifying the task, e.g. ``(N, t_index,
         disorder)``) it fixes every random number: replica ``r`` uses
         ``SeedSequence(seed, spawn_key=(*key, r, stream))``.
-    tempering : "auto", None, "hamiltonian" or "likelihood"
+    tempering : "auto", None, "hamiltonian", "likelihood" or "adaptive"
         Parallel tempering ladder (see :class:`Ladder`); ``temperatures`` gives its values
         explicitly (first 1, decreasing), otherwise ``n_temperatures`` rungs down to ``lowest_beta``.
+        ``"adaptive"``: non-reversible parallel tempering with a tuned ladder (Syed,
+        Bouchard-Cote, Deligiannidis & Doucet, J. R. Stat. Soc. B 84, 321 (2022), Algorithm 4;
+        Pigeons.jl). Hamiltonian rungs ``theta_k = (beta_k, beta_k)`` from ``beta = 1`` (the
+        posterior) down to ``lowest_beta`` (0.05 by default), which every replica tunes during
+        burn-in from its own swap statistics (so replica r's chain still depends on ``(seed, key,
+        r)`` only): rounds of 4, 8, 16, ... exchange rounds (:func:`tuning_schedule`) within the first
+        3/4 of the burn-in; after each round the rejection rates ``r_k`` of its swaps give the
+        cumulative barrier ``Lambda(beta_k) = sum_{i<k} r_i`` (:func:`communication_barrier`) and the
+        new ``beta_k`` sit at equal increments of it (:func:`equal_barrier_ladder`), so that the
+        rejection rates become equal. The number of rungs is ``n_temperatures`` when given, else
+        it is chosen after every round from the measured global barrier ``Lambda``:
+        ``max(4, ceil(2 Lambda) + 1)``, at most 64 (:func:`adaptive_rung_count`; Syed et al.
+        suggest about ``2 Lambda`` rungs for non-reversible tempering); a new rung starts from the
+        configuration of the old rung nearest in barrier. The last quarter of the burn-in and the
+        production run use the final ladder, fixed, so production is an exact MCMC for the
+        posterior (rung 0). Swaps alternate deterministically between even and odd pairs, one
+        round every ``exchange_every`` sweeps (the non-reversible scheme, as for every ladder here).
+        Needs ``burn_in >= 16 exchange_every / 3``; explicit ``temperatures`` are refused. The tuned
+        ladders, production rejection rates, barriers and round trips are in the result
+        (``betas``, ``rejection_rate``, ``barrier``, ``round_trips``, ``tuning``).
         ``"auto"`` (default) is ``"hamiltonian"`` with the default ladder (8 rungs geometric down
         to ``beta = 0.05``) when the model says its prior may have several modes
         (``model.may_be_multimodal``: mixtures, ferromagnetic, Hopfield and spin-glass priors
@@ -663,7 +1013,7 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
         the prior's own temperature (``Ladder.make(..., extend_prior=True)``), and an explicit
         ``temperatures`` list that ends at such a prior is flagged.
     exchange_every : int
-        Sweeps between rounds of neighbour exchanges.
+        Sweeps between rounds of neighbour exchanges (even pairs, then odd pairs, alternately).
     order : "random" or "sequential"
         Site order of spin sweeps.
     step_size : float, optional
@@ -740,13 +1090,21 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
     method = _choose_method(space, method, model)
     ladder_given = temperatures is not None or n_temperatures is not None or lowest_beta is not None
     if tempering in (None, "none", "auto") and ladder_given:
-        raise ValueError("tempering: temperatures / n_temperatures / lowest_beta need tempering='hamiltonian' or 'likelihood'")
+        raise ValueError("tempering: temperatures / n_temperatures / lowest_beta need tempering='hamiltonian', "
+                         "'likelihood' or 'adaptive'")
     multimodal = bool(model.may_be_multimodal)
     if isinstance(tempering, str) and tempering == "auto":
         tempering = "hamiltonian" if multimodal else None
     ladder = Ladder.make(tempering, n_temperatures, temperatures, lowest_beta,
                          extend_prior=multimodal and tempering == "likelihood" and temperatures is None)
     k = ladder.n_rungs
+    adaptive = ladder.kind == "adaptive"
+    tune_ends = tuning_schedule(burn_in, exchange_every) if adaptive else []
+    if adaptive and not tune_ends:
+        need = -(-_TUNE_FIRST_ROUND * exchange_every * 4 // 3)
+        raise ValueError(f"burn_in: tempering='adaptive' tunes its ladders during burn-in, which needs at least "
+                         f"{need} sweeps with exchange_every = {exchange_every}; got {burn_in}")
+    fixed_rungs = None if n_temperatures is None else k
     n = posterior.n_dim
     n_draws = n_sweeps // thin
     if store == "auto":
@@ -769,6 +1127,8 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
         if not fam.uses_step:
             raise ValueError(f"step_size: method {method!r} has no step size")
         fam.arrays["eps"][:] = as_scalar(step_size, "step_size", positive=True)
+    if adaptive:
+        fam.set_ladders([np.asarray(ladder.values)] * n_rep)
     rng = seed_states([seed_sequence(seed, *key, r, _STREAM_CHAIN) for r in range(n_rep)])
 
     # energy offset: H(x) = const - (phi_prior + phi_lik) at rung 0 (checked on the initial state)
@@ -798,11 +1158,19 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
     # (float32, every chain_stride-th draw, at most _CHAIN_RECORDS records: a crossing between
     # modes is a slow event, and the buffer stays small for long ladders and long runs)
     chain_stride = -(-n_draws // _CHAIN_RECORDS)
-    chain_proj = np.empty((n_rep, k, -(-n_draws // chain_stride), probe.shape[0]), dtype=np.float32) if k > 1 else None
+
+    def chain_buffer():
+        return np.empty((n_rep, fam.k, -(-n_draws // chain_stride), probe.shape[0]), dtype=np.float32)
+
+    # (adaptive ladders: allocated when production starts, once the number of rungs is fixed)
+    chain_proj = chain_buffer() if k > 1 and not adaptive else None
     sweeps_done, draws_done, n_adapt = 0, 0, 0
+    tuning = {"sweeps": [], "barrier": [], "n_rungs": []} if adaptive else None
     next_replica = (np.arange(n_rep) + 1) % n_rep
 
-    fingerprint = _fingerprint(posterior, method, ladder, n_rep, n_sweeps, burn_in, thin, seed, key, store)
+    fingerprint = _fingerprint(posterior, method, ladder, n_rep, n_sweeps, burn_in, thin, seed, key, store,
+                               adaptive=[fixed_rungs, exchange_every, _TUNE_FIRST_ROUND, _TUNE_SHARE,
+                                         _MIN_ADAPTIVE_RUNGS, _MAX_ADAPTIVE_RUNGS] if adaptive else None)
     total = burn_in + n_sweeps
 
     def buffers():
@@ -821,9 +1189,11 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
         arrays = {f"state_{name}": arr for name, arr in fam.arrays.items()}
         arrays.update({f"buf_{name}": _recorded(name, arr, draws_done, chain_stride) for name, arr in buffers().items()})
         arrays["rng"] = rng
+        if adaptive:
+            arrays["ladders"] = _padded([t[:, 0] for t in fam.thetas])
         arrays["meta"] = np.array(json.dumps({
             "version": _CHECKPOINT_VERSION, "fingerprint": fingerprint, "sweeps_done": sweeps_done,
-            "draws_done": draws_done, "n_adapt": n_adapt}))
+            "draws_done": draws_done, "n_adapt": n_adapt, "tuning": tuning}))
         run_control.save_checkpoint(checkpoint, arrays)
 
     if resume and checkpoint is not None and os.path.exists(checkpoint):
@@ -834,10 +1204,15 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
                 f"checkpoint: {checkpoint!r} belongs to a different run (posterior, method, ladder, "
                 "sizes or seed differ); remove it or pass another path"
             )
+        sweeps_done, draws_done, n_adapt = meta["sweeps_done"], meta["draws_done"], meta["n_adapt"]
+        if adaptive:
+            fam.set_ladders([row[np.isfinite(row)] for row in data["ladders"]])  # shapes, then contents
+            tuning = meta["tuning"]
+            if sweeps_done >= burn_in:
+                chain_proj = chain_buffer()
         for name in fam.arrays:
             fam.arrays[name][...] = data[f"state_{name}"]
         rng[...] = data["rng"]
-        sweeps_done, draws_done, n_adapt = meta["sweeps_done"], meta["draws_done"], meta["n_adapt"]
         for name, arr in buffers().items():
             saved = data[f"buf_{name}"]
             if name in ("sum_x", "sum_x2"):
@@ -867,6 +1242,9 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
                 consistent = False
                 if sweeps_done < burn_in:
                     chunk = min(_ADAPT_EVERY, burn_in - sweeps_done)
+                    rounds_done = len(tuning["sweeps"]) if adaptive else 0
+                    if rounds_done < len(tune_ends):  # a tuning round ends at a chunk boundary
+                        chunk = min(chunk, tune_ends[rounds_done] - sweeps_done)
                     before_acc = fam.arrays["acc"].copy()
                     before_att = fam.arrays["att"].copy()
                     fam.run(chunk, exchange_every, sweeps_done, rng)
@@ -877,9 +1255,15 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
                         n_adapt += 1
                         gain = 1.0 / np.sqrt(n_adapt)
                         fam.arrays["eps"] *= np.exp(np.clip(gain * (rate - target) * 2.0, -1.0, 1.0))
+                    if rounds_done < len(tune_ends) and sweeps_done == tune_ends[rounds_done]:
+                        barriers, counts = _retune(fam, fixed_rungs)
+                        tuning["sweeps"].append(sweeps_done)
+                        tuning["barrier"].append(barriers)
+                        tuning["n_rungs"].append(counts)
                     if sweeps_done == burn_in:
-                        for name in ("acc", "att", "ex_att", "ex_acc"):
-                            fam.arrays[name][...] = 0
+                        fam.reset_counters()
+                        if adaptive and fam.k > 1:
+                            chain_proj = chain_buffer()
                 else:
                     fam.run(thin, exchange_every, sweeps_done, rng)
                     sweeps_done += thin
@@ -917,9 +1301,32 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
         save_checkpoint()
 
     a = fam.arrays
+    k = fam.k
+    # slots of each replica's ladder (adaptive ladders may have fewer rungs than the widest)
+    rungs = np.full(n_rep, k) if fam.rungs is None else fam.rungs
+    live = np.arange(k)[None, :] < rungs[:, None]
     per_sweep = fam.attempts_per_sweep()
-    acceptance = a["acc"] / np.maximum(a["att"] * per_sweep, 1)
-    exchange_rate = a["ex_acc"] / np.maximum(a["ex_att"], 1)
+    acceptance = np.where(live, a["acc"] / np.maximum(a["att"] * per_sweep, 1), np.nan)
+    step_sizes = np.where(live, a["eps"], np.nan)
+    ex_att, ex_acc, round_trips = fam.exchange_counts()
+    if np.any(round_trips < 0):
+        warnings.warn(
+            "round trips were not counted: the compiled sweep kernels in Numba's cache predate "
+            "mc/kernels/tempering.py (Numba does not see changes in the modules a cached kernel calls); "
+            "delete the cached files (mc/kernels/__pycache__/*.nbi and *.nbc, or those in NUMBA_CACHE_DIR) "
+            "and rerun; the samples themselves are unaffected",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    exchange_rate = ex_acc / np.maximum(ex_att, 1)
+    rejection_rate = 1.0 - exchange_rate
+    barrier = np.nansum(rejection_rate, axis=1) if k > 1 else np.full(n_rep, np.nan)
+    if adaptive:
+        betas = _padded([t[:, 0] for t in fam.thetas])
+    elif ladder.kind == "hamiltonian":
+        betas = np.tile(np.asarray(ladder.values), (n_rep, 1))
+    else:
+        betas = None
     tau, rhat = {}, {}
     series = {"energy": energies, "overlap": overlaps if n_rep > 1 else None, "projection": projections}
     if order_proj is not None:
@@ -958,18 +1365,20 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
         # directions first, then the field direction); frozen = both sides, no crossing
         frozen = None
         for j in list(range(1, chain_proj.shape[3])) + [0]:
-            ch, both = diagnostics.mode_changes(chain_proj[:, :, :, j].reshape(n_rep * k, -1))
+            ch, both = diagnostics.mode_changes(chain_proj[:, :, :, j][live])
+            full = np.zeros((n_rep, k), dtype=ch.dtype)
+            full[live] = ch
             if changes is None:
-                changes = ch.reshape(n_rep, k)
+                changes = full
             if both and ch.sum() == 0:
-                frozen, changes = j, ch.reshape(n_rep, k)
+                frozen, changes = j, full
                 break
         if frozen is not None:
             name = "the field direction" if frozen == 0 else f"order direction {frozen - 1}"
             flags.append(
-                f"the {ladder.kind} ladder does not connect the modes: along {name} the {n_rep * k} configurations "
-                "sit in different modes and none crossed between them during the run, so exchanges only "
-                "reshuffle a fixed set of modes; use more rungs, a lower lowest_beta, or tempering='hamiltonian'"
+                f"the {ladder.kind} ladder does not connect the modes: along {name} the {int(live.sum())} "
+                "configurations sit in different modes and none crossed between them during the run, so exchanges "
+                "only reshuffle a fixed set of modes; use more rungs, a lower lowest_beta, or tempering='hamiltonian'"
             )
     if ladder.kind == "likelihood" and multimodal and not ladder.extends_prior:
         flags.append(
@@ -1001,7 +1410,7 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
         second_moment=sum_x2 / max(draws_done, 1),
         acceptance=acceptance,
         exchange_rate=exchange_rate,
-        step_size=a["eps"].copy(),
+        step_size=step_sizes,
         tau_int=tau,
         rhat=rhat,
         wall_time=time.perf_counter() - t_start,
@@ -1009,6 +1418,12 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
         mode_changes=changes,
         init=init if isinstance(init, str) else "array",
         flags=flags,
+        betas=betas,
+        rejection_rate=rejection_rate,
+        barrier=barrier,
+        round_trips=round_trips,
+        round_trip_rate=np.where(round_trips >= 0, round_trips / n_sweeps, np.nan),
+        tuning=tuning,
     )
 
 
@@ -1017,6 +1432,14 @@ def _mixing_advice(ladder):
         return ("replicas started apart stay in different states: the posterior has several modes that "
                 "local moves do not cross; use tempering='hamiltonian' and check R-hat again")
     return "run longer, or add rungs to the ladder"
+
+
+def _padded(rows):
+    """Rows of different lengths as one array, NaN past the end of each."""
+    out = np.full((len(rows), max(len(row) for row in rows)), np.nan)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = row
+    return out
 
 
 def _recorded(name, arr, draws_done, chain_stride):

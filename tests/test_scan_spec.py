@@ -289,6 +289,8 @@ def test_declared_prior_draw_limit_matches_the_models_capabilities(name, tmp_pat
     params = "".join(f"\n{p} = {required[p]}" for p, f in entry.Parameters.model_fields.items() if f.is_required())
     if "lattice_dim" in entry.Parameters.model_fields:  # a chain: every N >= 3 is a lattice
         params += "\nlattice_dim = 1"
+    if name == "hopfield":  # one of n_patterns and loading is required (neither field is on its own)
+        params += "\nn_patterns = 2"
     spec = parse_spec(spec_text(model=f'name = "{name}"{params}', grid='n_dim = [9]\nt = [1.0]'))
     limit = entry.prior_draw_max_n
     sizes = (9, 25) if limit is None else (limit, limit + 1)  # squares: lattices and images need them

@@ -360,8 +360,8 @@ def _diagnostics(res, method):
                                method=method),
         "tau_int_energy": Estimate(float(np.max(tau_e)), 0.0, n=n, method=method),
     }
-    if res.exchange_rate.size:
-        rows["exchange_rate_min"] = Estimate(float(np.min(np.mean(res.exchange_rate, axis=0))), 0.0,
+    if res.exchange_rate.size:  # NaN pads the ladders of replicas that tuned fewer rungs (adaptive)
+        rows["exchange_rate_min"] = Estimate(float(np.nanmin(np.nanmean(res.exchange_rate, axis=0))), 0.0,
                                              n=res.n_replicas, method=method)
     rhat = dict(res.rhat)
     order = [v for name, v in rhat.items() if name.startswith("order_")]

@@ -58,6 +58,7 @@ from mc.models import registry as _registry
 from mc.data_files import file_sha256 as _file_sha256
 from mc.models.registry import LENGTH_RANGE
 from mc.processes import VE, VP, VPLinear
+from mc.sampler import MAX_ADAPTIVE_RUNGS as _MAX_ADAPTIVE_RUNGS
 from mc.sampler import METHODS as _MC_METHODS
 from mc.scores import registry as _scores
 
@@ -351,7 +352,8 @@ class SamplerSection:
     and histograms, 0 for exact values only; clones: reverse trajectories per replica, >= 1),
     ``n_sweeps``, ``burn_in``, ``thin``, ``tempering`` (``"auto"``, the
     default: a Hamiltonian ladder where the model's prior may have several modes, as
-    ``mc.sample``; ``"none"``, ``"hamiltonian"``, ``"likelihood"``), ``n_temperatures``,
+    ``mc.sample``; ``"none"``, ``"hamiltonian"``, ``"likelihood"``, ``"adaptive"``: a Hamiltonian
+    ladder each replica tunes during burn-in, non-reversible tempering as ``mc.sample``), ``n_temperatures``,
     ``lowest_beta``, ``step_size``, ``n_leapfrog``, ``init`` (``"auto"``, the default: even replicas at
     the observation, odd ones at prior draws; ``"prior"`` or ``"observation"``),
     ``exact_reference`` (with Monte Carlo, also record the exact values where the model has them,
@@ -735,7 +737,8 @@ def _parse_sampler(table):
             raise SpecError(f"sampler.step_size: must be >= {MIN_STEP_SIZE:g} (its square, the variance of a proposal, "
                             f"must be a normal float64: MALA divides by it), got {kw['step_size']:g}")
     if "tempering" in table:
-        kw["tempering"] = _str(table["tempering"], "sampler.tempering", ("auto", "none", "hamiltonian", "likelihood"))
+        kw["tempering"] = _str(table["tempering"], "sampler.tempering",
+                               ("auto", "none", "hamiltonian", "likelihood", "adaptive"))
     if "init" in table:
         kw["init"] = _str(table["init"], "sampler.init", ("auto", "prior", "observation"))
     if "exact_reference" in table:
@@ -890,7 +893,8 @@ def _check_combinations(spec):
     if spec.sampler.tempering in ("none", "auto") and (spec.sampler.n_temperatures is not None
                                                        or spec.sampler.lowest_beta is not None):
         key = "n_temperatures" if spec.sampler.n_temperatures is not None else "lowest_beta"
-        raise SpecError(f"sampler.{key}: set sampler.tempering to 'hamiltonian' or 'likelihood' to use a ladder")
+        raise SpecError(f"sampler.{key}: set sampler.tempering to 'hamiltonian', 'likelihood' or 'adaptive' to use "
+                        f"a ladder")
     if spec.grid.source in ("point", "population", "heldout") and space != "points":
         raise SpecError(f"grid.source: {spec.grid.source!r} needs a data-set model, not {name!r}")
     if spec.grid.source == "population" and not spec.model.entry.population:
@@ -984,7 +988,9 @@ def task_memory(spec, n_dim):
     exact_route = (s.method == "exact" or s.exact_reference) and _model_exact(spec, n_dim)
     vectors = _FIXED_VECTORS
     if monte_carlo:
-        rungs = s.n_temperatures or (1 if s.tempering == "none" else 8)
+        # an adaptive ladder chooses its rungs from the barrier it measures: at most MAX_ADAPTIVE_RUNGS
+        rungs = s.n_temperatures or (1 if s.tempering == "none" else
+                                     _MAX_ADAPTIVE_RUNGS if s.tempering == "adaptive" else 8)
         vectors += _VECTORS_PER_CHAIN * s.n_replicas * rungs
     parts = [("grid.n_dim", f"the state ({vectors:.0f} vectors of N floats)", 8.0 * vectors * n + _FIXED_BYTES)]
     if exact_route and "q_self" in names:

@@ -38,3 +38,24 @@ def test_bad_lattice_input_names_the_field():
         LatticeIsingPrior(4, 2, np.ones(3))
     with pytest.raises(ValueError, match="couplings"):
         _ = mc.IsingPrior.lattice(70, 2).couplings  # N = 4900: no dense matrix
+
+
+def test_a_posterior_at_zero_observation_is_the_prior():
+    """``x_t = 0`` gives the field ``h = a_t x_t / D_t = 0`` exactly at every t, so the posterior of a
+    lattice prior is the prior itself (the benchmarks compare Ising codes this way), and the
+    lattice kernel runs without a field table (integer decisions)."""
+    from mc.kernels import lattice as kl
+
+    prior = mc.IsingPrior.lattice(6, 2, beta=1.0 / 2.27)
+    s = np.where(np.random.default_rng(1).random((8, prior.n_dim)) < 0.5, -1.0, 1.0)
+    for process in (mc.VP(), mc.VE()):
+        for t in (0.05, 1.0, 7.0):
+            post = mc.Posterior(prior, process, np.zeros(prior.n_dim), t)
+            assert np.all(post.field == 0.0)
+            shift = post.energy(s) + prior.log_prob(s)
+            np.testing.assert_allclose(shift, shift[0], rtol=0, atol=1e-9 * max(1.0, abs(shift[0])))
+    mat = prior.sparse_couplings
+    nbrs, sgns, g = kl.neighbour_table(mat.indptr, mat.indices, mat.data * prior.beta)
+    assert sgns is None and g == pytest.approx(1.0 / 2.27, rel=1e-15)
+    tables = kl.acceptance_tables(np.ones((1, 2)), g, len(nbrs), prior.field, post.field, heat_bath=False)
+    assert tables[2] is None

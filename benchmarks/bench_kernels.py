@@ -500,7 +500,7 @@ def bench_lattice(tab, quick, repeat, summary):
     for temp in (2.0, 2.27, 3.0):
         prior = LatticeIsingPrior.ferromagnet(side, 2, beta=1.0 / temp)
         post = mc.Posterior(prior, PROCESS, np.zeros(n), T_DIFFUSION)  # x_t = 0: field h = 0
-        assert sampler_kernel(post) == "lattice"
+        assert sampler_kernel(post) == "tabulated"
         start = np.where(np.random.default_rng(3).random(n) < 0.5, 1, -1).astype(np.int8)
         contenders, runners = {}, {}
         for name, kind, order in (("lattice", "lattice", "typewriter"), ("lattice random", "lattice", "random"),
@@ -556,7 +556,7 @@ def bench_lattice_posterior(tab, quick, repeat, summary):
         state = mc.draw_quenched(prior, PROCESS, T_DIFFUSION, seed=1, source=source)
         post = mc.Posterior(prior, PROCESS, state.x_t, T_DIFFUSION)
         for method in ("metropolis", "heat_bath"):
-            assert sampler_kernel(post, method) == "lattice"
+            assert sampler_kernel(post, method) == "tabulated"
             contenders, runners = {}, {}
             for kind in ("lattice", "sparse"):
                 runner = SpinRun(post, kind, 1, heat_bath=method == "heat_bath", random_order=False)

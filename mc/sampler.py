@@ -1113,6 +1113,15 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
         checkpoint = run_control.check_checkpoint_path(checkpoint)
     checkpoint_every = as_scalar(checkpoint_every, "checkpoint_every", positive=True)
 
+    if (space == "spins" and method == "metropolis" and order == "sequential"
+            and not np.any(posterior.field) and not np.any(model.field)):
+        # a flip that leaves the energy unchanged is always accepted: in a fixed site order at zero
+        # field some configurations flip back and forth every sweep and are never reached from the
+        # others (exact on a 3 x 3 torus: 8 stripe and checkerboard states, 0.16% of the mass at
+        # beta = 0.45; tests/test_kernels_lattice.py)
+        warnings.warn("order: sequential Metropolis sweeps at zero field are not ergodic (zero-energy flips are "
+                      "always accepted, so some configurations cycle and are never reached); on small systems "
+                      "use order='random' or method='heat_bath'", diagnostics.MixingWarning, stacklevel=2)
     states = _init_states(posterior, n_rep, k, init, seed, key, space)
     if space == "spins":
         fam = _SpinFamily(posterior, ladder, n_rep, method, order, states)

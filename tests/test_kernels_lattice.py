@@ -9,6 +9,8 @@ implementation of the single-spin rule on the same random numbers; and on 3 x 3 
 histogram of states of 4000 independent chains is compared with exact enumeration (chi-square,
 with a wrong-temperature negative control).
 """
+import warnings
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -449,3 +451,17 @@ def test_wrong_temperature_fails_the_same_test(lattice, heat_bath, random_order)
     draws = _kernel_draws(prior, h, heat_bath, random_order, beta_scale=1.3)
     p, _ = _chi2_pvalue(draws, _exact_probabilities(prior, h))
     assert p < P_MIN
+
+
+def test_sampler_warns_that_sequential_metropolis_at_zero_field_is_not_ergodic():
+    prior = mc.IsingPrior.lattice(3, beta=0.45)
+    zero = mc.Posterior(prior, mc.VP(), np.zeros(9), 1.0)
+    with pytest.warns(mc.diagnostics.MixingWarning, match="not ergodic"):
+        mc.sample(zero, n_replicas=2, n_sweeps=20, seed=0, method="metropolis", order="sequential", tempering=None)
+    field = mc.Posterior(prior, mc.VP(), np.linspace(-1, 1, 9), 1.0)
+    for post, kw in ((zero, dict(order="random")), (zero, dict(method="heat_bath", order="sequential")),
+                     (field, dict(order="sequential"))):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            mc.sample(post, n_replicas=2, n_sweeps=20, seed=0, tempering=None, **{"method": "metropolis", **kw})
+        assert not any("not ergodic" in str(w.message) for w in caught)

@@ -1,7 +1,7 @@
 """Time to a converged Franz-Parisi potential by umbrella sampling and MBAR (``replica.umbrella``).
 
-For each case, ``umbrella_sampling`` is run with ``n_sweeps`` per window doubled from a starting
-value until V(q) counts as converged: the largest standard error of ``V(q) = -(1/N) log P(q |
+For each case and method, ``umbrella_sampling`` is run with ``n_sweeps`` per window doubled from a
+starting value until V(q) counts as converged: the largest standard error of ``V(q) = -(1/N) log P(q |
 x_ref)`` over the (default) grid is below the target (0.01 by default; V is already per unit N)
 and every window's q series is at least 50 integrated autocorrelation times long (so that the
 thinning and the error bars can be trusted; ``ShortChainWarning`` otherwise). One row per
@@ -10,8 +10,22 @@ sweeps (all windows and the reference chain; tempering rungs not counted), the w
 attempt, the cumulative wall time, the largest standard error, the largest tau (in draws) over
 windows, the number of bins, MBAR's overlap scalar and, for the mixture, the largest deviation
 from the exact V in standard errors (oracle: given the class, q is Gaussian). The last row of a
-case is the time to a converged V(q). Cases (VP process, defaults of ``umbrella_sampling``: 4
-replicas, default grid, windows and kappa, burn-in n_sweeps / 4):
+case is the time to a converged V(q). Methods, run one after the other in the same process (the
+same machine conditions), with the same criteria and the same doubling of the sweeps:
+
+* ``independent``: every window is its own ``mc.sample`` run (with the case's ladder per window);
+* ``exchange`` (``window_exchange=True``, the mixture only: continuous models): the windows swap
+  configurations with their neighbours (replica-exchange umbrella sampling), and the case's
+  ladder is attached only to the windows that need it (``tempered_windows="auto"``); the row also
+  gives the mean swap rate between neighbouring windows and the number of tempered windows.
+
+A summary per case and method ends the run: windows, sweeps per window of the converged
+attempt, wall time to convergence (cumulative over the attempts), largest standard error, largest
+deviation from the exact V in standard errors, swap rates (between windows; of the ladders) and
+the speed-up of the exchange over the independent windows.
+
+Cases (VP process, defaults of ``umbrella_sampling``: 4 replicas, default grid, windows and
+kappa, burn-in n_sweeps / 4):
 
 1. two-class Gaussian mixture ``+-mu``, ``|mu|^2 / N = 1``, unit variances, N = 100, t = 2,
    x_t drawn from the model (planted), reference drawn exactly, overlap ``x . x_ref / N``,
@@ -25,9 +39,11 @@ replicas, default grid, windows and kappa, burn-in n_sweeps / 4):
    (x0 is the last state of a tempered chain on the prior, which has no exact sampler), reference
    from an independent equilibrated chain, overlap, heat bath without tempering.
 
-The first attempt of each case includes the Numba compilation of the restrained kernels.
+The first attempt of each case and method includes the Numba compilation of its kernels.
+``--quick``: N = 32 mixture and N = 64 SK, a looser target (0.02), at most 400 sweeps per
+window (under a minute); ``--methods`` picks the methods and ``--cases`` the cases.
 
-    python benchmarks/bench_franz_parisi.py [--quick] [--target 0.01] [--start 200]
+    python benchmarks/bench_franz_parisi.py [--quick] [--target 0.01] [--start 200] [--methods independent exchange]
 """
 from __future__ import annotations
 
@@ -101,18 +117,25 @@ def converge(post, options, target, start, max_sweeps, seed=0):
                                        seed=seed, progress=False, **options)
         wall = time.perf_counter() - t0
         total_time += wall
-        info, pot = res.info, res.potential
+        info, pot, wins = res.info, res.potential, res.windows
         max_se = float(np.nanmax(pot["stderr"]))
-        max_tau = float(res.windows["tau"].max())
+        max_tau = float(wins["tau"].max())
         max_z = np.nan
         if post.is_exact and post.model.state_space == "continuous":
             z = (pot["V"] - mixture_exact_v(post, res.reference, pot["q"])) / pot["stderr"]
             max_z = float(np.nanmax(np.abs(z)))
+        exchanged = info.get("window_exchange", False)
+        burn = info["burn_in_sweeps"] if exchanged else info["burn_in"]
         yield {
-            "N": info["n_dim"], "K": info["n_windows"], "kappa": float(res.windows["kappa"].iloc[0]),
-            "sweeps": n_sweeps + info["burn_in"], "total": info["total_sweeps"], "wall": wall,
+            "N": info["n_dim"], "K": info["n_windows"], "kappa": float(wins["kappa"].iloc[0]),
+            "sweeps": n_sweeps + burn, "total": info["total_sweeps"], "wall": wall,
             "cumulative": total_time, "max_se": max_se, "max_tau": max_tau, "bins": len(pot),
             "overlap": info["mbar_overlap"], "max_z": max_z, "converged": res.converged,
+            "swap": float(np.mean(info["window_exchange_rates"])) if exchanged else np.nan,
+            "ladder": float(np.nanmean(wins["exchange_rate"])) if "exchange_rate" in wins else np.nan,
+            "tempered": len(info["tempered_windows"]) if exchanged else
+            (info["n_windows"] if info["tempering"] != "none" else 0),
+            "round_trips": int(np.sum(info["round_trips"])) if exchanged else 0,
         }
         long_enough = n_sweeps // options.get("thin", 1) >= MIN_TAUS * max_tau
         if (max_se < target and long_enough and res.converged) or 2 * n_sweeps > max_sweeps:
@@ -120,28 +143,59 @@ def converge(post, options, target, start, max_sweeps, seed=0):
         n_sweeps *= 2
 
 
+#: The exchange variant's ladders run to the prior, which the mixture draws exactly (its top rung
+#: takes a fresh prior draw every sweep), with the case's number of rungs.
+METHODS = {"independent": {}, "exchange": {"window_exchange": True, "tempering": "likelihood"}}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small N (50 and 64), a looser target, at most 100 sweeps")
+    parser.add_argument("--quick", action="store_true",
+                        help="small N (32 and 64), a looser target, at most 400 sweeps per window")
     parser.add_argument("--target", type=float, default=None, help="largest stderr of V (default 0.01)")
     parser.add_argument("--start", type=int, default=200, help="sweeps per window of the first attempt")
     parser.add_argument("--max-sweeps", type=int, default=64000)
+    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
+    parser.add_argument("--cases", nargs="+", choices=["mixture", "sk"], default=["mixture", "sk"])
     args = parser.parse_args()
     target = args.target if args.target is not None else (0.02 if args.quick else 0.01)
-    sizes = (50, 64) if args.quick else (100, 256)
-    start, max_sweeps = (min(args.start, 50), 100) if args.quick else (args.start, args.max_sweeps)
-    cases = [mixture_case(sizes[0]), sk_case(sizes[1])]
+    sizes = (32, 64) if args.quick else (100, 256)
+    start, max_sweeps = (min(args.start, 100), 400) if args.quick else (args.start, args.max_sweeps)
+    cases = {"mixture": lambda: mixture_case(sizes[0]), "sk": lambda: sk_case(sizes[1])}
     print(f"target: max stderr of V below {target:g}")
-    head = (f"{'case':28s} {'N':>4s} {'K':>4s} {'kappa':>7s} {'sweeps/win':>10s} {'total sweeps':>13s} "
-            f"{'wall s':>8s} {'cum. s':>8s} {'max se':>9s} {'max tau':>8s} {'bins':>5s} {'overlap':>8s} "
-            f"{'max|z|':>7s} {'conv.':>5s}")
+    head = (f"{'case':26s} {'method':11s} {'N':>4s} {'K':>4s} {'kappa':>6s} {'sweeps/win':>10s} {'total sweeps':>12s} "
+            f"{'wall s':>8s} {'cum. s':>8s} {'max se':>9s} {'max tau':>8s} {'bins':>4s} {'overlap':>8s} "
+            f"{'max|z|':>7s} {'swap':>5s} {'ladder':>6s} {'temp.':>5s} {'conv.':>5s}")
     print(head)
-    for post, options, label in cases:
-        for row in converge(post, options, target, start, max_sweeps):
-            print(f"{label:28s} {row['N']:4d} {row['K']:4d} {row['kappa']:7.3g} {row['sweeps']:10d} "
-                  f"{row['total']:13d} {row['wall']:8.2f} {row['cumulative']:8.2f} {row['max_se']:9.2e} "
-                  f"{row['max_tau']:8.3g} {row['bins']:5d} {row['overlap']:8.3f} {row['max_z']:7.2f} "
-                  f"{'yes' if row['converged'] else 'no':>5s}", flush=True)
+    summary = []
+    for name in args.cases:
+        post, options, label = cases[name]()
+        for method in args.methods:
+            if method == "exchange" and post.model.state_space != "continuous":
+                continue  # swaps between windows: continuous models
+            last = None
+            for row in converge(post, {**options, **METHODS[method]}, target, start, max_sweeps):
+                last = row
+                print(f"{label:26s} {method:11s} {row['N']:4d} {row['K']:4d} {row['kappa']:6.3g} {row['sweeps']:10d} "
+                      f"{row['total']:12d} {row['wall']:8.2f} {row['cumulative']:8.2f} {row['max_se']:9.2e} "
+                      f"{row['max_tau']:8.3g} {row['bins']:4d} {row['overlap']:8.2g} {row['max_z']:7.2f} "
+                      f"{row['swap']:5.2f} {row['ladder']:6.2f} {row['tempered']:5d} "
+                      f"{'yes' if row['converged'] else 'no':>5s}", flush=True)
+            summary.append((label, method, last))
+    print()
+    print("time to a converged V(q) (the last attempt of each case and method):")
+    print(f"{'case':26s} {'method':11s} {'windows':>7s} {'tempered':>8s} {'sweeps/win':>10s} {'wall s':>8s} "
+          f"{'max se':>9s} {'max|z|':>7s} {'swap':>5s} {'ladder':>6s} {'conv.':>5s} {'speed-up':>8s}")
+    reference = {label: row for label, method, row in summary if method == "independent"}
+    for label, method, row in summary:
+        ref = reference.get(label)
+        if ref is None or not row["converged"]:
+            speed = "n/a"
+        else:  # a reference that did not converge within the budget gives a lower bound
+            speed = ("" if ref["converged"] else ">=") + f"{ref['cumulative'] / row['cumulative']:.1f}"
+        print(f"{label:26s} {method:11s} {row['K']:7d} {row['tempered']:8d} {row['sweeps']:10d} "
+              f"{row['cumulative']:8.1f} {row['max_se']:9.2e} {row['max_z']:7.2f} {row['swap']:5.2f} "
+              f"{row['ladder']:6.2f} {'yes' if row['converged'] else 'no':>5s} {speed:>8s}")
 
 
 if __name__ == "__main__":

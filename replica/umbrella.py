@@ -96,6 +96,47 @@ An R-hat far above 1 after the whole budget means a barrier that the windows' lo
 cross at any affordable length: temper the windows (``tempering="hamiltonian"``, more rungs
 ``n_temperatures`` or a lower ``lowest_beta`` when exchanges are rare), or use more windows / a
 larger ``kappa`` so that each window holds one state.
+
+Exchange between windows (``window_exchange=True``; continuous models). Replica-exchange umbrella
+sampling (Hamiltonian exchange between the windows; Sugita, Kitao & Okamoto 2000, J. Chem. Phys.
+113, 6042, "Multidimensional replica-exchange method for free-energy calculations"): each of the
+``n_replicas`` replicas (independent, its own seed stream ``(seed, *key, 2^20 + 2, r)``) holds one
+configuration per window, all started at row ``r`` of ``init``; every sweep moves each of them
+in its window (MALA, HMC or RWM, as ``mc.sample``; one Numba kernel,
+``mc.kernels.restraints.run_window_exchange``), and every ``exchange_every`` sweeps the
+configurations of neighbouring windows (in centre order, even and odd pairs alternating) swap
+with probability ``min(1, exp(-[R_k(x_{k+1}) + R_{k+1}(x_k) - R_k(x_k) - R_{k+1}(x_{k+1})]))``:
+the posterior energy cancels and only the two values of q enter. The swaps are Metropolis moves
+on the product of the windows' laws and the step sizes are fixed after the burn-in, so each
+window's record (the q of whichever configuration sits in it) samples that window's law, and
+the windows go into MBAR as above, with the same criteria (a)-(c) (tau and R-hat of each
+window's series across replicas). Extensions continue every window together (no new burn-in).
+
+Swaps move configurations along q; they do not move one across a barrier in a direction that q
+does not see (derived and measured, e.g. for the two-class mixture): each replica's windows sort
+themselves by class, with the classes meeting at one window, and the number of windows holding
+each class changes only when a configuration changes class inside a window. So the windows where
+the branches of V cross still need a ladder, but only they: with ``tempering="likelihood"`` or
+``"hamiltonian"`` a ladder (the rungs of ``mc.sample``'s ladder of that kind; ``n_temperatures``,
+``temperatures``, ``lowest_beta``) is attached to the windows of ``tempered_windows``; rung ``j`` of
+window ``k`` targets ``p0^tp exp(tl (phi_lik - R_k))`` (likelihood: ``tp = 1``, ``tl = l_j``, the
+restraint tempered with the likelihood down to the prior; Hamiltonian: ``tp = tl = beta_j``) and
+swaps with its neighbouring rungs by the same rule with the full reduced potentials. A likelihood
+ladder that ends at the prior of a model that can draw from it (``"sample"`` capability, e.g.
+Gaussian mixtures) takes a fresh prior draw on its last rung at every sweep: that rung mixes
+between the prior's modes at once (the reference end of Syed, Bouchard-Cote, Deligiannidis &
+Doucet 2022), where a Hamiltonian ladder's hottest rung still crosses its barrier by diffusion.
+Otherwise the last rung is moved like the others. ``tempered_windows="auto"`` (default) picks
+the windows from the data: a pilot burn-in without ladders, after which the windows whose
+replicas (started dispersed, so in different states) still disagree (R-hat of any recorded
+series >= 1.1 over the pilot's second half) get ladders, plus ``TEMPERED_MARGIN`` = 2 windows on
+each side, for a second burn-in and the production run. These windows span the q range between
+the replicas' class boundaries, which contains the crossing (where both states have weight, each
+is metastable: a replica started in one state keeps it there); with ``init="reference"`` the
+pilot cannot see other states (as for R-hat). Each burn-in phase has ``burn_in`` sweeps and
+adapts the step sizes (per replica, window and rung, as ``mc.sample``). ``info`` reports the
+swap rates between neighbouring windows, the round trips of configurations between the first
+and the last window, the tempered windows and the phases.
 """
 from __future__ import annotations
 
@@ -116,6 +157,7 @@ from mc import run_control
 from mc.diagnostics import MIN_TAUS, ShortChainWarning, rhat, tau_int
 from mc.disorder import seed_sequence
 from mc.kernels import restraints as kr
+from mc.kernels.rng import normal_spares, seed_states
 from mc.models.ising import IsingPrior
 
 from .order_parameters import OrderParameter, SquaredDistance, as_order_parameter
@@ -165,6 +207,14 @@ EXTENSION_BURN_IN = 100
 DISPERSED_POOL = 64
 #: R-hat above which a window that used its whole budget is taken to sit on a barrier.
 _BARRIER_RHAT = 1.1
+#: Key tag of the replica-exchange ladders (``window_exchange=True``): replica r uses (*key, 2^20 + 2, r).
+_EXCHANGE_TAG = (1 << 20) + 2
+#: ``tempered_windows="auto"``: windows added on each side of those that need a ladder.
+TEMPERED_MARGIN = 2
+#: Sweeps per step-size adaptation round of the exchange ladders' burn-in (as ``mc.sample``).
+_ADAPT_EVERY = 20
+#: Sweeps per kernel call when the top rungs take fresh prior draws (the draws are made per call).
+_FRESH_CHUNK = 64
 
 
 class ConvergenceError(ValueError):
@@ -628,7 +678,9 @@ class UmbrellaResult:
         series it is); ``overlap_prev`` / ``overlap_next`` (MBAR
         overlap-matrix elements with the neighbouring windows in centre order, NaN at the ends);
         the flags ``long_enough`` (a), ``mixed`` (b), ``overlapping`` (c) and ``converged`` (all
-        three).
+        three). With ``window_exchange=True`` also ``tempered`` (the window has a ladder; then
+        ``exchange_rate`` is its ladder's mean swap rate, NaN without) and ``exchange_next`` (swap
+        rate with the next window in centre order, NaN for the last).
     reference : ndarray (N,)
     info : dict
         Scalars: ``n_dim``, ``order_parameter``, ``reference_source`` (``"given"``, ``"exact"`` or
@@ -638,7 +690,15 @@ class UmbrellaResult:
         tempering rungs not counted), ``n_extensions`` (over all windows), ``converged`` (every
         window passed every criterion), ``unconverged_windows`` (their indices), the criteria
         ``min_taus``, ``rhat_max``, ``min_overlap``, ``trimmed`` (end bins of a default grid
-        dropped for lack of samples), ``seed``, ``key``, ``wall_time``.
+        dropped for lack of samples), ``seed``, ``key``, ``wall_time``, ``window_exchange``. With
+        ``window_exchange=True`` (``total_sweeps`` then counts every burn-in phase, ladder rungs
+        not counted; ``n_extensions`` those of the whole exchange): ``window_exchange_rates``
+        (K - 1 swap rates between neighbouring windows in centre order, means over replicas),
+        ``round_trips`` (per replica: configurations that went from the first window to the
+        last and back), ``round_trips_per_1000_sweeps``, ``tempered_windows`` (indices),
+        ``n_slots`` (configurations per replica), ``ladder_theta`` (``(tp, tl)`` per rung),
+        ``exact_prior_top`` (the last rung takes fresh prior draws), ``phases`` (the burn-in
+        phases: name, sweeps, tempered windows), ``burn_in_sweeps`` and ``exchange_every``.
     covariance : ndarray (B, B)
         Covariance matrix of ``V`` over the bins of ``potential`` (MBAR's asymptotic covariance
         divided by ``N^2``; its diagonal is ``stderr^2``; NaN rows for uncovered bins). The bins'
@@ -730,12 +790,31 @@ class _Window:
             self.order.append(x @ self.directions.T)  # (R, draws, k)
         self.acc.append(float(res.acceptance[:, 0].mean()))
         if res.ladder.n_rungs > 1:
-            self.exch.append(float(res.exchange_rate.mean()))
+            self.exch.append(float(np.nanmean(res.exchange_rate)))
         self.weights.append(x.shape[1])
         self.last = np.ascontiguousarray(x[:, -1])
         self.n_sweeps += n_sweeps
         self.total_sweeps += (n_sweeps + burn_in) * x.shape[0]
         self.method = res.method
+
+    def add_series(self, q, energy, projection, order, acceptance, exchange_rate, n_sweeps, method):
+        """Append series recorded elsewhere (the exchange ladders): ``q``, ``energy``, ``projection``
+        (R, draws), ``order`` (R, draws, k) or None; ``acceptance`` and ``exchange_rate`` (None
+        without a ladder) are the run's means. Sweep totals are kept by the caller."""
+        self.q.append(q)
+        if self.energy_ok:
+            self.energy.append(energy)
+            if not np.isfinite(energy).all():
+                self.energy_ok = False
+        self.projection.append(projection)
+        if order is not None:
+            self.order.append(order)
+        self.acc.append(float(acceptance))
+        if exchange_rate is not None:
+            self.exch.append(float(exchange_rate))
+        self.weights.append(q.shape[1])
+        self.n_sweeps += n_sweeps
+        self.method = method
 
     def series(self):
         q = np.concatenate(self.q, axis=1)
@@ -777,7 +856,7 @@ def _series_name(name):
     return {"projection": "the projection on the field"}.get(name, name)
 
 
-def _failure_message(bad, budget, n_replicas, init_name, tempering, n_windows, thin):
+def _failure_message(bad, budget, n_replicas, init_name, tempering, n_windows, thin, window_exchange=False):
     """The ConvergenceError / ConvergenceWarning text naming the failing windows and the remedies."""
     parts = []
     for row in bad.itertuples(index=False):
@@ -801,6 +880,10 @@ def _failure_message(bad, budget, n_replicas, init_name, tempering, n_windows, t
         ladder = ("more rungs (n_temperatures) or a lower lowest_beta, since exchanges do not carry states "
                   "across" if tempering not in (None, "none") else
                   "parallel tempering of the windows (tempering='hamiltonian', with n_temperatures rungs)")
+        if window_exchange:
+            ladder += (" (with window_exchange=True: ladders on those windows, tempered_windows='all' or their "
+                       "indices; swaps between windows alone do not carry a configuration between states that "
+                       "reach the same q)")
         advice.append(
             f"in windows {stuck['window'].tolist()} the replicas stay in different states at the same "
             f"q: a barrier (e.g. between classes or patterns) that local moves do not cross at any affordable "
@@ -817,11 +900,417 @@ def _failure_message(bad, budget, n_replicas, init_name, tempering, n_windows, t
     return head + "; ".join(parts) + ". Remedies: " + "; ".join(advice) + "."
 
 
+# ---------------------------------------------------------------------------------------------
+# replica exchange between windows
+def _widen(mask, margin):
+    """``mask`` (K,) bool with every True spread to ``margin`` neighbours on each side."""
+    out = mask.copy()
+    for shift in range(1, margin + 1):
+        out[shift:] |= mask[:-shift]
+        out[:-shift] |= mask[shift:]
+    return out
+
+
+def _check_window_exchange(post, method, tempering, temperatures, n_temperatures, lowest_beta, exchange_every,
+                           tempered_windows, n_windows):
+    """Checks of the ``window_exchange=True`` options before any sampling. Returns the ladder as
+    ``theta`` (M, 2) (rung 0 the posterior, ``(1, 1)``; one row without a ladder), whether its last
+    rung is the prior drawn exactly, and the method."""
+    if post.model.state_space != "continuous":
+        raise ValueError(
+            f"window_exchange: swaps between windows are available for continuous models; "
+            f"{type(post.model).__name__} has {post.model.state_space} states (use window_exchange=False, "
+            "with tempering='hamiltonian' where windows hold several states)"
+        )
+    if method == "auto":
+        method = "mala"
+    if method not in ("mala", "hmc", "rwm"):
+        raise ValueError(f"method: window_exchange=True runs 'mala', 'hmc' or 'rwm', got {method!r}")
+    as_positive_int(exchange_every, "exchange_every")
+    if tempering in (None, "none"):
+        if temperatures is not None or n_temperatures is not None or lowest_beta is not None:
+            raise ValueError("tempering: temperatures / n_temperatures / lowest_beta need tempering='likelihood' or "
+                             "'hamiltonian'")
+        if tempered_windows is not None:
+            raise ValueError("tempered_windows: ladders need tempering='likelihood' or 'hamiltonian'")
+        return np.ones((1, 2)), False, method
+    if tempering not in ("hamiltonian", "likelihood"):
+        raise ValueError(
+            f"tempering: with window_exchange=True the ladders of tempered windows are 'likelihood' (to the prior, "
+            f"drawn exactly when the model can) or 'hamiltonian'; got {tempering!r}"
+        )
+    from mc.sampler import Ladder
+
+    values = np.asarray(Ladder.make(tempering, n_temperatures, temperatures, lowest_beta).values, dtype=np.float64)
+    if tempering == "hamiltonian":
+        theta = np.stack([values, values], axis=1)
+    else:
+        theta = np.stack([np.ones_like(values), values], axis=1)
+    exact_top = bool(tempering == "likelihood" and values[-1] == 0.0 and "sample" in post.model.capabilities)
+    if not (tempered_windows is None or (isinstance(tempered_windows, str) and tempered_windows in ("auto", "all"))):
+        if isinstance(tempered_windows, str):
+            raise ValueError(f"tempered_windows: expected 'auto', 'all' or window indices, got {tempered_windows!r}")
+        _check_tempered_indices(tempered_windows, n_windows)
+    return theta, exact_top, method
+
+
+def _check_tempered_indices(tempered_windows, n_windows):
+    idx = np.asarray(tempered_windows)
+    if idx.ndim != 1 or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
+        raise ValueError(
+            f"tempered_windows: expected 'auto', 'all' or a list of window indices, got {tempered_windows!r}"
+        )
+    if n_windows is not None and idx.size and (idx.min() < 0 or idx.max() >= n_windows):
+        raise ValueError(f"tempered_windows: indices must lie in [0, {n_windows}), got {idx.tolist()}")
+    if np.unique(idx).size != idx.size:
+        raise ValueError(f"tempered_windows: repeated indices in {idx.tolist()}")
+
+
+def _exchange_init(post, init, init_name, n_replicas, seed, key):
+    """Initial states (R, N) of the exchange ladders: every slot of replica r starts at row r."""
+    n = post.n_dim
+    if init_name == "observation":
+        return np.tile(_observation_state(post), (n_replicas, 1))
+    if init_name == "prior":
+        gen = np.random.default_rng(seed_sequence(seed, *key, _EXCHANGE_TAG, n_replicas))
+        pool = _prior_pool(post, n_replicas, gen)
+        if pool is None:
+            raise ValueError(f"init: {type(post.model).__name__} cannot draw from its prior; give init as an array")
+        return np.ascontiguousarray(pool)
+    arr = as_float_array(init, "init", allow_nonfinite=True)
+    if arr.shape != (n_replicas, n):
+        raise ValueError(f"init: expected an array of shape ({n_replicas}, {n}), got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError("init: contains non-finite values")
+    return np.ascontiguousarray(arr, dtype=np.float64)
+
+
+class _ExchangeLadders:
+    """Replica-exchange umbrella sampling of a continuous posterior (``window_exchange=True``).
+
+    Replica ``r`` (of ``R``, each with its own xoshiro stream seeded by ``(seed, *key, 2^20 + 2,
+    r)``) holds one configuration per slot: slot ``k < K`` is window ``k`` (windows in centre
+    order) on the posterior, and every tempered window has ``M - 1`` further slots at the rungs
+    ``theta[1:]`` of its ladder, target ``p0^tp exp(tl (phi_lik - R_k))``. When the last rung is the
+    prior (``exact_top``) its slots take a fresh prior draw every sweep (generator of replica ``r``
+    seeded by ``(seed, *key, 2^20 + 2, r, 1)``). Sweeps, swaps and records are the Numba kernel
+    ``mc.kernels.restraints.run_window_exchange``; this class keeps its arrays, adapts step sizes
+    during burn-in (per replica and slot, the rule of ``mc.sample``) and rebuilds the slots when
+    the set of tempered windows changes.
+    """
+
+    def __init__(self, post, op, ref, centres, kappas, init, method, f, params, seed, key, directions,
+                 exchange_every, theta, exact_top):
+        n = post.n_dim
+        self.post = post
+        self.n, self.n_rep, self.n_win = n, init.shape[0], centres.size
+        self.centres = np.ascontiguousarray(centres, dtype=np.float64)
+        self.kappas = np.ascontiguousarray(kappas, dtype=np.float64)
+        if op.linear:
+            v, c0 = op.linear_form(ref)
+            self.v, self.kind, self.c0 = np.ascontiguousarray(v, dtype=np.float64), kr.LINEAR, float(c0)
+        else:
+            self.v, self.kind, self.c0 = np.ascontiguousarray(ref, dtype=np.float64), kr.DISTANCE, 0.0
+        self.method = {"rwm": kr.RWM, "mala": kr.MALA, "hmc": kr.HMC}[method]
+        from mc.sampler import TARGET_ACCEPTANCE
+
+        self.target = TARGET_ACCEPTANCE[method]
+        self.f, self.params = f, params
+        self.y = np.ascontiguousarray(post.y, dtype=np.float64)
+        self.inv_s = 1.0 / float(post.s)
+        self.directions = np.ascontiguousarray(directions, dtype=np.float64)
+        self.exchange_every = exchange_every
+        self.theta = np.asarray(theta, dtype=np.float64)
+        self.exact_top = bool(exact_top)
+        self.rng = seed_states([seed_sequence(seed, *key, _EXCHANGE_TAG, r) for r in range(self.n_rep)])
+        self.prior_rng = [np.random.default_rng(seed_sequence(seed, *key, _EXCHANGE_TAG, r, 1))
+                          for r in range(self.n_rep)] if self.exact_top else None
+        self.spare = normal_spares(self.n_rep)
+        self.sweeps_done = 0
+        k = self.n_win
+        x = np.ascontiguousarray(np.repeat(init[:, None, :], k, axis=1), dtype=np.float64)
+        lp, gp, qc, hc = self._caches(x)
+        bad = ~np.isfinite(lp)
+        if bad.any():
+            r = int(np.argwhere(bad)[0][0])
+            raise ValueError(f"init: initial state of replica {r} has log p0 = {lp[r, 0]}")
+        scale = math.sqrt(post.s / (1.0 + post.s)) * (1.0 if method == "hmc" else 1.0 / n ** (1.0 / 6.0))
+        self.x, self.lp, self.gp, self.qc, self.hc = x, lp, gp, qc, hc
+        self.eps = np.full((self.n_rep, k), 0.5 * scale)
+        self.n_adapt = np.zeros(k)
+        self.tempered = np.zeros(k, dtype=bool)
+        self._layout()
+
+    def _caches(self, x):
+        n_rep, n_slot, n = x.shape
+        lp = np.zeros((n_rep, n_slot))
+        gp = np.zeros((n_rep, n_slot, n))
+        from mc.kernels.continuous import init_prior_terms
+
+        init_prior_terms(self.f, self.params, x, lp, gp)
+        qc = np.zeros((n_rep, n_slot))
+        kr.order_values(x, self.v, self.kind, self.c0, qc)
+        hc = -lp + 0.5 * self.inv_s * np.sum((self.y - x) ** 2, axis=2)
+        return lp, gp, qc, hc
+
+    def _layout(self):
+        """Slots, exchange pairs and counters for the current ``tempered`` set (chains in slot order)."""
+        k, m = self.n_win, self.theta.shape[0]
+        windows, rungs = list(range(k)), [0] * k
+        pairs = [(w, w + 1, w % 2) for w in range(k - 1)]
+        for w in np.flatnonzero(self.tempered):
+            below = w
+            for j in range(1, m):
+                pairs.append((below, len(windows), (j - 1) % 2))
+                below = len(windows)
+                windows.append(int(w))
+                rungs.append(j)
+        self.slot_window = np.array(windows, dtype=np.int64)
+        self.slot_rung = np.array(rungs, dtype=np.int64)
+        self.slot_theta = np.ascontiguousarray(self.theta[self.slot_rung])
+        top = (self.slot_rung == m - 1) & (self.slot_rung > 0) & self.exact_top
+        self.slot_fresh = np.where(top, np.cumsum(top) - 1, -1).astype(np.int64)
+        self.n_fresh = int(top.sum())
+        self.pair_a = np.array([p[0] for p in pairs], dtype=np.int64)
+        self.pair_b = np.array([p[1] for p in pairs], dtype=np.int64)
+        self.pair_parity = np.array([p[2] for p in pairs], dtype=np.int64)
+        n_slot = self.slot_window.size
+        self.chain_at = np.tile(np.arange(n_slot, dtype=np.int64), (self.n_rep, 1))
+        self.slot_of = self.chain_at.copy()
+        self.reset_counters()
+
+    def reset_counters(self):
+        n_slot, n_pair = self.slot_window.size, self.pair_a.size
+        self.acc = np.zeros((self.n_rep, n_slot), dtype=np.int64)
+        self.att = np.zeros((self.n_rep, n_slot), dtype=np.int64)
+        self.ex_att = np.zeros((self.n_rep, n_pair), dtype=np.int64)
+        self.ex_acc = np.zeros((self.n_rep, n_pair), dtype=np.int64)
+        self.trips = np.zeros(self.n_rep, dtype=np.int64)
+        self.trip_state = np.full((self.n_rep, n_slot), -1, dtype=np.int64)
+        self.trip_state[np.arange(self.n_rep), self.chain_at[:, 0]] = 0
+
+    def set_tempered(self, tempered):
+        """Attach ladders to the windows of ``tempered`` (K,) bool and remove the others: a slot that
+        stays keeps its chain and step size; a new one starts from the configuration of its window
+        on the posterior, with that slot's step size times ``tl^(-1/2)`` (at most 10 times)."""
+        tempered = np.asarray(tempered, dtype=bool)
+        if np.array_equal(tempered, self.tempered):
+            return
+        old = {(int(w), int(j)): s for s, (w, j) in enumerate(zip(self.slot_window, self.slot_rung))}
+        chain_at = self.chain_at
+        self.tempered = tempered.copy()
+        old_eps, old_adapt = self.eps, self.n_adapt
+        self._layout()
+        rows = np.arange(self.n_rep)[:, None]
+        source = np.empty((self.n_rep, self.slot_window.size), dtype=np.int64)
+        eps = np.empty((self.n_rep, self.slot_window.size))
+        n_adapt = np.zeros(self.slot_window.size)
+        for s, (w, j) in enumerate(zip(self.slot_window, self.slot_rung)):
+            was = old.get((int(w), int(j)))
+            if was is None:
+                source[:, s] = chain_at[:, int(w)]
+                eps[:, s] = old_eps[:, int(w)] / math.sqrt(max(self.slot_theta[s, 1], 0.01))
+            else:
+                source[:, s] = chain_at[:, was]
+                eps[:, s] = old_eps[:, was]
+                n_adapt[s] = old_adapt[was]
+        self.x = np.ascontiguousarray(self.x[rows, source])
+        self.lp = np.ascontiguousarray(self.lp[rows, source])
+        self.gp = np.ascontiguousarray(self.gp[rows, source])
+        self.qc = np.ascontiguousarray(self.qc[rows, source])
+        self.hc = np.ascontiguousarray(self.hc[rows, source])
+        self.eps, self.n_adapt = eps, n_adapt
+
+    def _fresh(self, n_sweeps):
+        """Prior draws for the exact top slots, (R, n_fresh, n_sweeps, N) (a placeholder without)."""
+        if not self.n_fresh:
+            return np.zeros((self.n_rep, 1, 1, self.n))
+        size = self.n_fresh * n_sweeps
+        draws = [np.asarray(self.post.model.sample(size, g), dtype=np.float64).reshape(self.n_fresh, n_sweeps, self.n)
+                 for g in self.prior_rng]
+        return np.ascontiguousarray(np.stack(draws))
+
+    def _kernel(self, n_sweeps, thin=1, q=None, e=None, p=None, rec0=0, rec_phase=0):
+        if q is None:
+            q = np.empty((self.n_rep, self.n_win, 0))
+            e = q
+            p = np.empty((self.n_rep, self.n_win, 0, self.directions.shape[0]))
+        rec = rec0
+        done = 0
+        while done < n_sweeps:  # in chunks, so that the fresh prior draws stay small
+            chunk = min(n_sweeps - done, _FRESH_CHUNK) if self.n_fresh else n_sweeps - done
+            rec = kr.run_window_exchange(
+                self.x, self.lp, self.gp, self.qc, self.hc, self.f, self.params, self.v, self.kind, self.c0, self.y,
+                self.inv_s, self.slot_window, self.slot_theta, self.slot_fresh, self._fresh(chunk), self.kappas,
+                self.centres, self.method, self.eps, 10, chunk, self.sweeps_done, self.rng, self.spare,
+                self.chain_at, self.slot_of, self.acc, self.att, self.exchange_every, self.pair_a, self.pair_b,
+                self.pair_parity, self.ex_att, self.ex_acc, 0, self.n_win - 1, self.trip_state, self.trips, thin,
+                rec_phase, self.directions, q, e, p, rec)
+            self.sweeps_done += chunk
+            done += chunk
+        return rec
+
+    def burn(self, n_sweeps, record=0):
+        """``n_sweeps`` sweeps that adapt the step sizes every ``_ADAPT_EVERY`` sweeps towards the
+        method's target acceptance; the last ``record`` of them are recorded and returned as
+        :meth:`run` does (``None`` when ``record = 0``)."""
+        done, out = 0, None
+        while done < n_sweeps:
+            chunk = min(_ADAPT_EVERY, n_sweeps - done)
+            acc0, att0 = self.acc.copy(), self.att.copy()
+            if record and done + chunk > n_sweeps - record:
+                part = self.run(chunk, 1)
+                out = part if out is None else tuple(np.concatenate([a, b], axis=2) for a, b in zip(out, part))
+            else:
+                self._kernel(chunk)
+            done += chunk
+            rate = (self.acc - acc0) / np.maximum(self.att - att0, 1)
+            self.n_adapt += 1
+            gain = 1.0 / np.sqrt(self.n_adapt)
+            self.eps *= np.exp(np.clip(gain * (rate - self.target) * 2.0, -1.0, 1.0))
+        return out
+
+    def run(self, n_sweeps, thin):
+        """``n_sweeps`` sweeps at fixed step sizes, recording every ``thin``-th: ``(q, energy,
+        projections)`` of shapes (R, K, D), (R, K, D), (R, K, D, M), windows in centre order."""
+        draws = n_sweeps // thin
+        q = np.empty((self.n_rep, self.n_win, draws))
+        e = np.empty((self.n_rep, self.n_win, draws))
+        p = np.empty((self.n_rep, self.n_win, draws, self.directions.shape[0]))
+        rec = self._kernel(n_sweeps, thin, q, e, p, 0, self.sweeps_done)
+        return q[:, :, :rec], e[:, :, :rec], p[:, :, :rec]
+
+    def counters(self):
+        return self.acc.copy(), self.att.copy(), self.ex_acc.copy(), self.ex_att.copy()
+
+    def rates(self, since=None):
+        """Per window (centre order): acceptance on the posterior and the mean swap rate of its
+        ladder (NaN untempered); per neighbour pair of windows (K - 1,) the swap rate; means over
+        replicas of the counts since the :meth:`counters` snapshot ``since`` (default: the last reset)."""
+        acc, att, ex_acc, ex_att = self.counters()
+        if since is not None:
+            acc, att, ex_acc, ex_att = acc - since[0], att - since[1], ex_acc - since[2], ex_att - since[3]
+        k = self.n_win
+        acceptance = (acc[:, :k] / np.maximum(att[:, :k], 1)).mean(axis=0)
+        rate = ex_acc / np.maximum(ex_att, 1)
+        window_pairs = rate[:, : k - 1].mean(axis=0)
+        ladder = np.full(k, np.nan)
+        if rate.shape[1] > k - 1:
+            owner = self.slot_window[self.pair_b[k - 1:]]
+            for w in np.flatnonzero(self.tempered):
+                ladder[w] = float(rate[:, k - 1:][:, owner == w].mean())
+        return acceptance, ladder, window_pairs
+
+
+def _exchange_diagnostics(post, op, ref, u, directions, record, method):
+    """Per-window diagnostics (``_Window.diagnose``) of series recorded by the exchange ladders."""
+    q, e, p = record
+    out = []
+    for w in range(q.shape[1]):
+        win = _Window(post, None, op, ref, u, directions)
+        win.add_series(q[:, w], e[:, w], p[:, w, :, 0], p[:, w, :, 1:] if p.shape[3] > 1 else None, math.nan, None,
+                       0, method)
+        out.append(win.diagnose()[0])
+    return out
+
+
+def _run_window_exchange(post, op, ref, centres, kappas, init, *, n_sweeps, burn, budget, thin, method, theta,
+                         exact_top, tempered_windows, exchange_every, log_prior_grad, prior_params, seed, key, u,
+                         directions, bar):
+    """Replica-exchange umbrella sampling (module docstring, "Exchange between windows").
+
+    Returns the windows' ``_Window`` records (in the order of ``centres``), the exchange
+    summary for ``info`` and per-window arrays (tempered flag, swap rate with the next window
+    in centre order, ladder swap rate)."""
+    from mc.sampler import continuous_prior
+
+    n = post.n_dim
+    k = centres.size
+    order = np.argsort(centres, kind="stable")
+    f, params = continuous_prior(post.model, log_prior_grad, prior_params)
+    dirs = u[None, :] / math.sqrt(n)
+    if directions is not None:
+        dirs = np.vstack([dirs, directions])
+    lad = _ExchangeLadders(post, op, ref, centres[order], kappas[order], init, method, f, params, seed, key, dirs,
+                           exchange_every, theta, exact_top)
+    n_rep = init.shape[0]
+    phases = []
+    diagnose = lambda rec: _exchange_diagnostics(post, op, ref, u, directions, rec, method)  # noqa: E731
+    laddered = theta.shape[0] > 1
+    if laddered and isinstance(tempered_windows, str) and tempered_windows == "auto":
+        # pilot without ladders: the windows whose dispersed replicas still disagree get ladders
+        half = max(burn // 2, min(burn, 4))
+        diag = diagnose(lad.burn(burn, record=half)) if burn else []
+        phases.append({"phase": "pilot", "sweeps": burn, "tempered": 0})
+        stuck = np.array([d["rhat"] >= _BARRIER_RHAT for d in diag], dtype=bool) if diag else np.zeros(k, bool)
+        first = _widen(stuck, TEMPERED_MARGIN)
+        if first.any():
+            lad.set_tempered(first)
+            lad.burn(burn)
+            phases.append({"phase": "tempered", "sweeps": burn, "tempered": int(first.sum())})
+    else:
+        if laddered:
+            mask = np.zeros(k, dtype=bool)
+            if isinstance(tempered_windows, str):  # "all"
+                mask[:] = True
+            else:
+                mask[np.argsort(order)[np.asarray(tempered_windows, dtype=np.int64)]] = True
+            lad.set_tempered(mask)
+        lad.burn(burn)
+        phases.append({"phase": "burn_in", "sweeps": burn, "tempered": int(lad.tempered.sum())})
+    burn_total = sum(ph["sweeps"] for ph in phases)
+
+    # production at fixed step sizes, extended (doubling) while windows fail (a) or (b)
+    lad.reset_counters()
+    wins = [_Window(post, None, op, ref, u, directions) for _ in range(k)]
+    done, segment, n_extensions = 0, n_sweeps, 0
+    while True:
+        before = lad.counters()
+        q, e, p = lad.run(segment, thin)
+        acceptance, ladder, _ = lad.rates(since=before)
+        for w in range(k):
+            wins[w].add_series(q[:, w], e[:, w], p[:, w, :, 0], p[:, w, :, 1:] if p.shape[3] > 1 else None,
+                               acceptance[w], ladder[w] if lad.tempered[w] else None, segment, method)
+        done += segment
+        bar.update(segment)
+        diags = [win.diagnose()[0] for win in wins]
+        if all(d["long_enough"] and d["mixed"] for d in diags) or done >= budget:
+            break
+        extra = min(done, budget - done)
+        extra -= extra % thin
+        if extra < thin:
+            break
+        segment = extra
+        n_extensions += 1
+    _, ladder, window_pairs = lad.rates()
+    for win in wins:
+        win.n_extensions = n_extensions
+        win.total_sweeps = (burn_total + done) * n_rep
+    inverse = np.argsort(order)
+    swap_next = np.append(window_pairs, np.nan)  # with the next window in centre order
+    summary = {
+        "window_exchange_rates": [float(v) for v in window_pairs],
+        "round_trips": [int(v) for v in lad.trips],
+        "round_trips_per_1000_sweeps": float(lad.trips.mean() * 1000.0 / max(done, 1)),
+        "tempered_windows": sorted(int(order[w]) for w in np.flatnonzero(lad.tempered)),
+        "n_slots": int(lad.slot_window.size),
+        "ladder_theta": lad.theta.tolist(),
+        "exact_prior_top": bool(lad.exact_top and lad.tempered.any()),
+        "phases": phases,
+        "burn_in_sweeps": int(burn_total),
+        "exchange_every": int(exchange_every),
+    }
+    per_window = {"tempered": lad.tempered[inverse], "exchange_next": swap_next[inverse],
+                  "ladder_rate": ladder[inverse]}
+    return [wins[i] for i in inverse], summary, per_window
+
+
 def umbrella_sampling(posterior, reference=None, q_grid=None, *, order_parameter="overlap", windows=None, kappa=None,
                       n_sweeps=2000, burn_in=None, n_replicas=4, thin=1, method="auto", tempering=None,
                       temperatures=None, n_temperatures=None, lowest_beta=None, exchange_every=1, init="dispersed",
                       max_sweeps=None, allow_unconverged=False, log_prior_grad=None, prior_params=None,
-                      density=None, normalise="samples", allow_uncovered=False, seed=0, key=(), progress=None):
+                      density=None, normalise="samples", allow_uncovered=False, seed=0, key=(), progress=None,
+                      window_exchange=False, tempered_windows=None):
     """Umbrella sampling of ``P(q | x_ref)`` combined by MBAR; returns an :class:`UmbrellaResult`.
 
     ``V(q) = -(1/N) log P(q | x_ref)`` on the bins of ``q_grid``, with the conventions of the
@@ -889,7 +1378,10 @@ def umbrella_sampling(posterior, reference=None, q_grid=None, *, order_parameter
         the per-window flags in ``windows`` and a :class:`ConvergenceWarning`.
     tempering, temperatures, n_temperatures, lowest_beta, exchange_every : optional
         Parallel tempering of every window (``mc.sample``); the restraint is part of the tempered
-        energy, the posterior rung keeps it in full. Default: no ladder (``tempering=None``).
+        energy, the posterior rung keeps it in full. Default: no ladder (``tempering=None``). With
+        ``window_exchange=True``: the ladders of the tempered windows (``"likelihood"`` or
+        ``"hamiltonian"``), and ``exchange_every`` the sweeps between rounds of swaps of both
+        kinds (between windows and between rungs).
     log_prior_grad, prior_params : optional
         Prior of a continuous model without a built-in Numba prior (as for ``mc.sample``).
     density : bool, optional
@@ -908,6 +1400,17 @@ def umbrella_sampling(posterior, reference=None, q_grid=None, *, order_parameter
         ``key=(*key, k, j)``: reproducible from them.
     progress : bool, optional
         Progress bar over windows on stderr (default: when stderr is a terminal).
+    window_exchange : bool
+        False (default): every window is its own ``mc.sample`` run. True: replica-exchange
+        umbrella sampling (module docstring, "Exchange between windows"; continuous models, method
+        MALA, HMC or RWM): the windows of each replica swap configurations with their neighbours
+        every ``exchange_every`` sweeps; ``tempering`` is then None (swaps only), ``"likelihood"``
+        (ladders to the prior, drawn exactly when the model can) or ``"hamiltonian"``, attached to
+        the windows of ``tempered_windows`` only; seeds ``(seed, *key, 2^20 + 2, r)``.
+    tempered_windows : "auto", "all" or list of int, optional
+        With ``window_exchange=True`` and a ladder: the windows (indices into ``windows``) that get
+        one. ``None`` or ``"auto"``: chosen by pilot burn-ins (module docstring); ``"all"``: every
+        window (Sugita et al.'s two-dimensional exchange).
 
     Raises
     ------
@@ -975,6 +1478,14 @@ def umbrella_sampling(posterior, reference=None, q_grid=None, *, order_parameter
             raise ValueError("kappa: expected a scalar, or one value per window (shape (K,)) with windows given")
         if kap.ndim == 1 and kap.size != centres.size:
             raise ValueError(f"kappa: {kap.size} values for {centres.size} windows")
+    if not isinstance(window_exchange, (bool, np.bool_)):
+        raise ValueError(f"window_exchange: expected True or False, got {window_exchange!r}")
+    if window_exchange:
+        theta, exact_top, method_name = _check_window_exchange(post, method, tempering, temperatures, n_temperatures,
+                                                    lowest_beta, exchange_every, tempered_windows,
+                                                    None if windows is None else centres.size)
+    elif tempered_windows is not None:
+        raise ValueError("tempered_windows: only with window_exchange=True (ladders on some windows of the exchange)")
     sampler_kwargs = {"tempering": tempering, "temperatures": temperatures, "n_temperatures": n_temperatures,
                       "lowest_beta": lowest_beta, "exchange_every": exchange_every}
     if log_prior_grad is not None:
@@ -1003,6 +1514,8 @@ def umbrella_sampling(posterior, reference=None, q_grid=None, *, order_parameter
         init = np.tile(ref, (n_replicas, 1))
     elif init_name == "dispersed":
         init = dispersed_starts(post, ref, n_replicas, op, seed=seed, key=key)
+    if window_exchange:
+        init = _exchange_init(post, init, init_name, n_replicas, seed, key)
 
     # grid, kappa, windows
     lattice = _spin_lattice(op, ref) if spins else None
@@ -1018,6 +1531,8 @@ def umbrella_sampling(posterior, reference=None, q_grid=None, *, order_parameter
     kappas = np.broadcast_to(np.asarray(kap, dtype=np.float64), centres.shape).copy()
     edges = _bin_edges(grid)
     _check_coverage(centres, kappas, edges, n)
+    if window_exchange and tempered_windows is not None and not isinstance(tempered_windows, str):
+        _check_tempered_indices(tempered_windows, centres.size)
 
     # windows: a first run, then extensions until (a) and (b) hold or the budget is spent
     burn = n_sweeps // 4 if burn_in is None else burn_in
@@ -1036,15 +1551,33 @@ def umbrella_sampling(posterior, reference=None, q_grid=None, *, order_parameter
                              **sampler_kwargs, **rp.sampler_kwargs)
 
     q_thinned, rows = [], []
-    bar = run_control.progress_bar(progress, total=centres.size, unit="window", desc="umbrella")
     total_sweeps, n_extensions, sampler_method = ref_sweeps, 0, None
+    exchange_summary, exchange_windows = None, None
+    if window_exchange:
+        bar = run_control.progress_bar(progress, total=budget, unit="sweep", desc="umbrella exchange")
+        try:
+            exchanged, exchange_summary, exchange_windows = _run_window_exchange(
+                post, op, ref, centres, kappas, init, n_sweeps=n_sweeps, burn=burn, budget=budget, thin=thin,
+                method=method_name, theta=theta, exact_top=exact_top,
+                tempered_windows="auto" if tempered_windows is None else tempered_windows,
+                exchange_every=exchange_every, log_prior_grad=log_prior_grad, prior_params=prior_params, seed=seed,
+                key=key, u=u, directions=directions, bar=bar)
+        finally:
+            bar.close()
+        bar = run_control.progress_bar(False, total=centres.size, unit="window", desc="umbrella")
+    else:
+        bar = run_control.progress_bar(progress, total=centres.size, unit="window", desc="umbrella")
     try:
         for k, (centre, kap_k) in enumerate(zip(centres, kappas)):
-            rp = restrained_posterior(post, ref, centre, kap_k, op, log_prior_grad=log_prior_grad,
-                                      prior_params=prior_params)
-            win = _Window(post, rp, op, ref, u, directions)
-            win.add(run(rp, n_sweeps, burn_in, init, (*key, k)), n_sweeps, burn)
-            while True:
+            if window_exchange:
+                win = exchanged[k]
+                diag, q = win.diagnose()
+            else:
+                rp = restrained_posterior(post, ref, centre, kap_k, op, log_prior_grad=log_prior_grad,
+                                          prior_params=prior_params)
+                win = _Window(post, rp, op, ref, u, directions)
+                win.add(run(rp, n_sweeps, burn_in, init, (*key, k)), n_sweeps, burn)
+            while not window_exchange:
                 diag, q = win.diagnose()
                 if (diag["long_enough"] and diag["mixed"]) or win.n_sweeps >= budget:
                     break
@@ -1067,7 +1600,12 @@ def umbrella_sampling(posterior, reference=None, q_grid=None, *, order_parameter
                    "n_draws": diag["n_draws"], "n_samples": int(q_k.size), "q_mean": float(q.mean()),
                    "q_std": float(q.std())}
             if win.exch:
-                row["exchange_rate"] = float(np.average(win.exch, weights=win.weights))
+                row["exchange_rate"] = float(np.average(win.exch, weights=win.weights[-len(win.exch):]))
+            elif window_exchange and exchange_windows["tempered"].any():
+                row["exchange_rate"] = math.nan
+            if window_exchange:
+                row["tempered"] = bool(exchange_windows["tempered"][k])
+                row["exchange_next"] = float(exchange_windows["exchange_next"][k])
             row.update({"n_sweeps": int(win.n_sweeps), "n_extensions": int(win.n_extensions),
                         **{name: diag[name] for name in ("n_taus", "rhat", "rhat_q", "rhat_energy",
                                                          "rhat_projection")}})
@@ -1087,7 +1625,8 @@ def umbrella_sampling(posterior, reference=None, q_grid=None, *, order_parameter
 
     def fail(frame):
         bad = frame[~frame["converged"]]
-        return _failure_message(bad, budget, n_replicas, init_name, tempering, len(frame), thin), bad
+        return _failure_message(bad, budget, n_replicas, init_name, tempering, len(frame), thin,
+                                window_exchange), bad
 
     if not win_frame["converged"].all() and not allow_unconverged:
         message, bad = fail(win_frame)
@@ -1168,8 +1707,12 @@ def umbrella_sampling(posterior, reference=None, q_grid=None, *, order_parameter
         "trimmed": trimmed,
         "seed": seed,
         "key": list(key),
+        "window_exchange": bool(window_exchange),
         "wall_time": time.perf_counter() - t_start,
     }
+    if window_exchange:
+        info["n_extensions"] = int(exchanged[0].n_extensions) if exchanged else 0
+        info.update(exchange_summary)
     return UmbrellaResult(potential=potential, windows=win_frame, reference=ref, info=info,
                           covariance=out["log_p" + suffix + "_cov"] / n**2)
 

@@ -8,6 +8,7 @@ from .posterior import Posterior
 from .processes import VE, VP, VPLinear, ddpm_time
 from .disorder import QuenchedState, draw_quenched, seed_sequence
 from .sampler import Ladder, SampleResult, sample
+from .distributed import DistributedResult, sample_distributed
 from .clones import CloneResult, clone_replicas
 
 __version__ = "0.1.0"
@@ -29,6 +30,8 @@ __all__ = [
     "seed_sequence",
     "sample",
     "SampleResult",
+    "sample_distributed",
+    "DistributedResult",
     "Ladder",
     "clone_replicas",
     "CloneResult",

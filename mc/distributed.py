@@ -2,11 +2,14 @@
 
 ``sample_distributed(posterior, comm, n_replicas, n_sweeps, ...)`` samples ``P(x0 | x_t)`` like
 :func:`mc.sample`, with ``R`` replicas of ``K`` rungs each, but the ``R K`` chains (configurations)
-are dealt in contiguous blocks to the ranks of ``comm`` (chain ``g = r K + c``; rank ``p`` of ``P``
-holds ``g`` in ``[p G / P, (p + 1) G / P)``, ``G = R K``), so that one posterior uses several cores.
+are dealt to the ranks of ``comm`` (``G = R K`` chains over ``P`` ranks), so that one posterior uses
+several cores.
 The design is that of Pigeons.jl (Surjanovic, Biron-Lattes, Tiede, Syed, Campbell &
 Bouchard-Cote, "Pigeons.jl: distributed sampling from intractable distributions", 2023):
 
+* chain ``g = r K + c`` (rung ``c`` of replica ``r`` at the start) runs on rank ``g mod P``: dealt
+  round robin, so every rank starts with rungs from the whole ladder (a hot chain flips more
+  spins per sweep than a cold one, and with dense couplings costs more);
 * every chain has its own xoshiro256** stream, seeded from
   ``SeedSequence(seed, spawn_key=(*key, r, 4, c))``, so its moves do not depend on the rank that
   runs it; a rank advances its chains between exchange rounds with the sampler's own Numba kernels
@@ -27,7 +30,10 @@ same seed, whose streams are per replica (one stream drives all the rungs of a r
 Per exchange round the ranks exchange ``16 G`` bytes (and ``R N`` spins or ``8 R N`` bytes per
 draw), so a rank is worth adding while the sweeps of its chains take much longer than a
 collective: ``G / P`` chains of ``N`` sites each per rank. Sizing: ``P`` should divide ``G = R K``
-(otherwise some ranks hold one chain more and the others wait for them); see the README.
+(otherwise some ranks hold one chain more and the others wait for them); see the README. The
+temperatures a rank's chains sit at change with the swaps, and with them its share of the work
+(cold chains of dense couplings are cheaper); the time a rank waits for the others at the
+collectives is counted in ``comm_time``.
 
 Not here: adaptive ladders (``tempering="adaptive"``), checkpoints, progress bars.
 """
@@ -59,7 +65,7 @@ from .sampler import (
     continuous_prior,
 )
 
-__all__ = ["sample_distributed", "DistributedResult", "chain_blocks"]
+__all__ = ["sample_distributed", "DistributedResult", "chain_owners"]
 
 #: Stream tags after (key..., replica): a chain's moves (then the chain index) and the swap
 #: decisions of the replica's ladder (``mc.sampler`` uses 2 and 3).
@@ -87,15 +93,14 @@ class DistributedResult(SampleResult):
     compute_time: float = 0.0
 
 
-def chain_blocks(n_chains, n_ranks):
-    """Bounds of the contiguous blocks of chains of each rank: rank ``p`` holds the chains
-    ``bounds[p] <= g < bounds[p + 1]``, ``bounds[p] = p n_chains // n_ranks`` (the block sizes
-    differ by at most one). Shape ``(n_ranks + 1,)``."""
+def chain_owners(n_chains, n_ranks):
+    """The rank of each chain, ``g mod n_ranks`` (round robin: the counts differ by at most one),
+    shape ``(n_chains,)``."""
     n_chains = as_positive_int(n_chains, "n_chains")
     n_ranks = as_positive_int(n_ranks, "n_ranks")
     if n_ranks > n_chains:
         raise ValueError(f"comm: {n_ranks} ranks for {n_chains} chains; every rank needs a chain")
-    return np.arange(n_ranks + 1, dtype=np.int64) * n_chains // n_ranks
+    return np.arange(n_chains, dtype=np.int64) % n_ranks
 
 
 class _Collectives:
@@ -232,10 +237,10 @@ def sample_distributed(posterior, comm=None, n_replicas=1, n_sweeps=1000, burn_i
     if n_ranks > n_chains:
         raise ValueError(f"comm: {n_ranks} ranks for {n_chains} chains (n_replicas {n_rep} x {k} rungs); every rank "
                          f"needs a chain: use at most {n_chains} ranks, or more replicas or rungs")
-    bounds = chain_blocks(n_chains, n_ranks)
-    lo, hi = int(bounds[rank]), int(bounds[rank + 1])
-    counts = np.diff(bounds)
-    owner = np.repeat(np.arange(n_ranks), counts)  # rank holding each chain
+    owner = chain_owners(n_chains, n_ranks)
+    held = np.flatnonzero(owner == rank)  # this rank's chains, in increasing order
+    counts = np.bincount(owner, minlength=n_ranks)
+    by_rank = np.argsort(owner, kind="stable")  # chains in the order a gather returns them
     n = posterior.n_dim
     n_draws = n_sweeps // thin
     if store == "auto":
@@ -243,13 +248,13 @@ def sample_distributed(posterior, comm=None, n_replicas=1, n_sweeps=1000, burn_i
 
     states = _init_states(posterior, n_rep, k, init, seed, key, space)  # every rank, the same
     flat = states.reshape((n_chains, 1) + states.shape[2:])
-    fam = _family(posterior, space, ladder, np.ascontiguousarray(flat[lo:hi]), method, order, log_prior_grad,
+    fam = _family(posterior, space, ladder, np.ascontiguousarray(flat[held]), method, order, log_prior_grad,
                   prior_params, n_leapfrog)
     if step_size is not None:
         if not fam.uses_step:
             raise ValueError(f"step_size: method {method!r} has no step size")
         fam.arrays["eps"][:] = as_scalar(step_size, "step_size", positive=True)
-    local = [(g // k, g % k) for g in range(lo, hi)]
+    local = [(g // k, g % k) for g in held]
     rng = seed_states([seed_sequence(seed, *key, r, _STREAM_CHAIN, c) for r, c in local])
     swap_rng = seed_states([seed_sequence(seed, *key, r, _STREAM_SWAP) for r in range(n_rep)])
     rung_of = np.tile(np.arange(k, dtype=np.int64), (n_rep, 1))
@@ -257,13 +262,20 @@ def sample_distributed(posterior, comm=None, n_replicas=1, n_sweeps=1000, burn_i
     ex_att = np.zeros((n_rep, kt.round_trip_columns(k)), dtype=np.int64)
     ex_acc = np.zeros((n_rep, max(k - 1, 0)), dtype=np.int64)
     kt.reset_round_trips(chain_at, ex_att)
-    fam.arrays["rung_of"][:, 0] = rung_of.reshape(-1)[lo:hi]
+    fam.arrays["rung_of"][:, 0] = rung_of.reshape(-1)[held]
     net = _Collectives(comm)
     phi_all = np.zeros((n_chains, 2))
 
+    def gather_rows(local_rows, out):
+        """``out[g]`` = the row of chain ``g`` from the rank holding it."""
+        buf = np.empty_like(out)
+        net.allgather_rows(local_rows, counts, buf)
+        out[by_rank] = buf
+        return out
+
     def gather_phi():
         fam.features()
-        net.allgather_rows(fam.phi.reshape(-1, 2), counts, phi_all)
+        gather_rows(fam.phi.reshape(-1, 2), phi_all)
         return phi_all.reshape(n_rep, k, 2)
 
     state_name = _STATE_ARRAY[space]
@@ -274,8 +286,10 @@ def sample_distributed(posterior, comm=None, n_replicas=1, n_sweeps=1000, burn_i
     def rung0_states():
         """Configurations at rung 0 of every replica, as ``fam.current()`` gives them (R, N)."""
         g0 = np.arange(n_rep) * k + chain_at[:, 0]
-        mine = g0[(g0 >= lo) & (g0 < hi)] - lo
-        net.allgather_rows(state_local[mine, 0], np.bincount(owner[g0], minlength=n_ranks), rung0_raw)
+        mine = np.searchsorted(held, g0[owner[g0] == rank])
+        buf = np.empty_like(rung0_raw)
+        net.allgather_rows(state_local[mine, 0], np.bincount(owner[g0], minlength=n_ranks), buf)
+        rung0_raw[np.argsort(owner[g0], kind="stable")] = buf
         if space == "spins":
             return rung0_raw.astype(np.float64)
         if space == "sphere":
@@ -336,7 +350,7 @@ def sample_distributed(posterior, comm=None, n_replicas=1, n_sweeps=1000, burn_i
             phi = gather_phi()
             phi_sweep = sweep
             kt.exchange(phi, theta, chain_at, rung_of, swap_rng, (sweep // exchange_every) % 2, ex_att, ex_acc)
-            fam.arrays["rung_of"][:, 0] = rung_of.reshape(-1)[lo:hi]
+            fam.arrays["rung_of"][:, 0] = rung_of.reshape(-1)[held]
         if sweep <= burn_in:
             if adapting and (sweep % _ADAPT_EVERY == 0 or sweep == burn_in):
                 # per chain and rung (where the chain spent sweeps), from its own acceptance
@@ -372,7 +386,7 @@ def sample_distributed(posterior, comm=None, n_replicas=1, n_sweeps=1000, burn_i
             order_proj[:, d] = x @ directions.T
         if chain_proj is not None and d % chain_stride == 0:
             mine = (fam.chains()[:, 0] @ probe.T).astype(np.float32)
-            net.allgather_rows(mine, counts, proj_all)
+            gather_rows(mine, proj_all)
             chain_proj[:, :, d // chain_stride] = proj_all.reshape(n_rep, k, -1)
         sum_x += x
         sum_x2 += x * x
@@ -381,7 +395,7 @@ def sample_distributed(posterior, comm=None, n_replicas=1, n_sweeps=1000, burn_i
     # counters of every chain, summed per replica and rung
     per_chain = np.empty((n_chains, 3 * k))
     mine = np.concatenate([fam.arrays["acc"], fam.arrays["att"], fam.arrays["eps"]], axis=1).astype(np.float64)
-    net.allgather_rows(mine, counts, per_chain)
+    gather_rows(mine, per_chain)
     per_chain = per_chain.reshape(n_rep, k, 3, k)
     acc, att = per_chain[:, :, 0].sum(axis=1), per_chain[:, :, 1].sum(axis=1)
     per_sweep = fam.attempts_per_sweep()

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import mc
-from mc.distributed import chain_blocks, sample_distributed
+from mc.distributed import chain_owners, sample_distributed
 
 #: The posteriors of the invariance test; run in this process and in the MPI program.
 SETUP = textwrap.dedent(
@@ -103,7 +103,7 @@ def serial_rows():
 
 
 # every kind of kernel on 2 ranks; on 4 (on a 2-core machine each process takes seconds to load
-# its kernels) the two whose chains do not divide evenly: 10 chains as 2, 3, 2, 3, and 9 as 2, 2, 2, 3
+# its kernels) the two whose chains do not divide evenly: 10 chains as 3, 3, 2, 2, and 9 as 3, 2, 2, 2
 @pytest.mark.mpi
 @pytest.mark.parametrize("n_ranks, names", [(2, ["sk", "cw", "lattice", "mixture"]), (4, ["sk", "cw"])])
 def test_results_do_not_depend_on_the_number_of_ranks(tmp_path, serial_rows, n_ranks, names):
@@ -115,11 +115,11 @@ def test_results_do_not_depend_on_the_number_of_ranks(tmp_path, serial_rows, n_r
         np.testing.assert_array_equal(rows[name], serial_rows[name], err_msg=name)
 
 
-def test_blocks_of_chains_and_errors_name_the_argument():
-    np.testing.assert_array_equal(chain_blocks(16, 2), [0, 8, 16])
-    np.testing.assert_array_equal(chain_blocks(10, 4), [0, 2, 5, 7, 10])
+def test_chains_dealt_round_robin_and_errors_name_the_argument():
+    np.testing.assert_array_equal(chain_owners(6, 2), [0, 1, 0, 1, 0, 1])
+    np.testing.assert_array_equal(chain_owners(10, 4), [0, 1, 2, 3, 0, 1, 2, 3, 0, 1])
     with pytest.raises(ValueError, match="comm: 3 ranks for 2 chains"):
-        chain_blocks(2, 3)
+        chain_owners(2, 3)
 
     class FakeComm:  # only asked its size before anything is communicated
         def Get_size(self):

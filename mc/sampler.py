@@ -553,8 +553,11 @@ class _SpinFamily(_Family):
                 self.table, self.thresholds, self.ftab = tables
                 self.replica_tables = None
         elif spec.kind == "dense":
+            # float32 couplings are the model's own numbers (couplings_dtype="float32"): the kernel
+            # reads half the bytes and keeps the local fields in float64 (mc.kernels.spins.run_dense)
             self.kind = "dense"
-            self.w = spec.couplings
+            w = spec.couplings
+            self.w = np.ascontiguousarray(w, dtype=w.dtype if w.dtype in (np.float32, np.float64) else np.float64)
             self.arrays["lf"] = np.zeros(spins.shape)
             ks.local_fields_dense(spins, self.w, self.arrays["lf"])
         else:

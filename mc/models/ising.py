@@ -152,6 +152,21 @@ def _top_eigenvalue(w):
     return float(eigsh(w, k=1, which="LA", return_eigenvectors=False, tol=1e-6)[0])
 
 
+def _float32_couplings(w, beta):
+    """Couplings of the float32 model: ``K = float32(beta W)`` and the stored ``W = K / beta``
+    (float64; for ``beta = 0``, where ``K = 0``, the float32 rounding of ``W``)."""
+    with np.errstate(over="ignore"):
+        k = (w * beta).astype(np.float32) if beta > 0 else np.zeros(w.shape, dtype=np.float32)
+    if not np.all(np.isfinite(k)):
+        raise ValueError("couplings: beta W overflows float32; use couplings_dtype='float64'")
+    if beta > 0:
+        w = k.astype(np.float64)
+        w /= beta
+    else:
+        w = w.astype(np.float32).astype(np.float64)
+    return w, _readonly(np.ascontiguousarray(k))
+
+
 @dataclass(frozen=True, eq=False)
 class SpinKernel:
     """Which Numba single-spin kernel family samples a spin prior, and the arrays it needs
@@ -163,8 +178,9 @@ class SpinKernel:
         ``"dense"``: ``mc.kernels.spins.run_dense`` with ``couplings``; ``"mean_field"``:
         ``run_curie_weiss`` (mean field, O(1) per attempt) with ``coupling``; ``"sparse"``:
         ``run_sparse`` (neighbour lists; the sampler may switch to the tabulated lattice kernel).
-    couplings : float64 array (N, N), C-contiguous
-        ``beta W`` (kind ``"dense"``).
+    couplings : float64 or float32 array (N, N), C-contiguous
+        ``beta W`` (kind ``"dense"``); float32 for a prior built with ``couplings_dtype="float32"``
+        (the kernel then reads half the bytes; see :class:`IsingPrior`).
     coupling : float
         ``beta J / N``, the mean-field coupling of ``(beta J / (2 N)) M^2`` (kind ``"mean_field"``).
     indptr, indices : int64 arrays; data : float64 array
@@ -191,12 +207,23 @@ class IsingPrior(DataModel):
         Inverse temperature of the prior.
     field : float or array of shape (N,)
         External field ``b``.
+    couplings_dtype : {"float64", "float32"}
+        ``"float32"``: the model's couplings are rounded so that ``beta W`` is a matrix of
+        float32 numbers, ``K = float32(beta W)`` (and ``W = K / beta`` is stored; for
+        ``beta = 0`` the float32 rounding of ``W``). This defines a (slightly different) model,
+        not an approximation of one: the energy, exact enumeration and the Monte Carlo kernel all
+        use these couplings (up to one float64 rounding of ``K / beta``, relative ``2^-53``, the
+        precision of any float64 evaluation of the energy), so Monte Carlo samples exactly its
+        posterior. The dense kernel then reads 4 bytes per coupling instead of 8 (memory-bound at
+        large N; ``benchmarks/bench_dense.py``). The change from the float64 couplings is a
+        relative ``2^-24`` (6e-8) per coupling. Default ``"float64"``: ``W`` as given.
 
     Attributes
     ----------
     couplings : ndarray (N, N), float64, read-only
     beta : float
     field : ndarray (N,), read-only
+    couplings_dtype : str
     capabilities : frozenset
         ``{"sample", "exact_posterior", "enumerate"}`` for ``N <= MAX_ENUMERATION_DIM``, else
         empty (use the Monte Carlo engine).
@@ -216,8 +243,9 @@ class IsingPrior(DataModel):
 
     state_space = "spins"
     name = "ising"
+    couplings_dtype = "float64"
 
-    def __init__(self, couplings, beta=1.0, field=0.0):
+    def __init__(self, couplings, beta=1.0, field=0.0, couplings_dtype="float64"):
         w = as_float_array(couplings, "couplings", ndim=2)
         if w.shape[0] != w.shape[1]:
             raise ValueError(f"couplings: expected a square (N, N) matrix, got shape {w.shape}")
@@ -233,11 +261,17 @@ class IsingPrior(DataModel):
                 f"couplings: must be symmetric (max |W - W^T| = {asym:.3g} exceeds "
                 f"{_SYMMETRY_RTOL:g} x max |W| = {scale:.3g})"
             )
+        if couplings_dtype not in ("float64", "float32"):
+            raise ValueError(f"couplings_dtype: expected 'float64' or 'float32', got {couplings_dtype!r}")
         w = np.array(w, dtype=np.float64, copy=True)
         if asym > 0:
             w = 0.5 * (w + w.T)
-        self._couplings = _readonly(w)
         self._init_common(n, beta, field)
+        self._kernel_couplings = None
+        if couplings_dtype == "float32":
+            self.couplings_dtype = "float32"
+            w, self._kernel_couplings = _float32_couplings(w, self._beta)
+        self._couplings = _readonly(w)
 
     def _init_common(self, n, beta, field):
         self._n = int(n)
@@ -264,12 +298,13 @@ class IsingPrior(DataModel):
         return CurieWeissPrior(n_dim, J=J, beta=beta, field=field)
 
     @classmethod
-    def sherrington_kirkpatrick(cls, n_dim, beta=1.0, J=1.0, J0=0.0, field=0.0, *, seed):
+    def sherrington_kirkpatrick(cls, n_dim, beta=1.0, J=1.0, J0=0.0, field=0.0, *, seed, couplings_dtype="float64"):
         """Sherrington-Kirkpatrick couplings ``W_ij = J0 / N + J g_ij / sqrt(N)``.
 
         ``g`` is a symmetric matrix of independent standard normals (``i < j``), zero diagonal
         (Sherrington & Kirkpatrick 1975). ``seed`` (int, SeedSequence or Generator) is required
         so that the disorder is reproducible; an int seed is recorded as ``disorder_seed``.
+        ``couplings_dtype="float32"``: ``beta W`` rounded to float32 (see :class:`IsingPrior`).
         """
         n = as_positive_int(n_dim, "n_dim")
         J = as_scalar(J, "J", nonnegative=True)
@@ -281,7 +316,8 @@ class IsingPrior(DataModel):
         w *= J / np.sqrt(n)
         w += J0 / n
         np.fill_diagonal(w, 0.0)
-        out = cls(w, beta=beta, field=field)
+        out = cls(w, beta=beta, field=field, couplings_dtype=couplings_dtype)
+        del w
         out.name = "sk"
         out._extra_params = {"J": J, "J0": J0}
         if isinstance(seed, numbers.Integral):
@@ -289,12 +325,14 @@ class IsingPrior(DataModel):
         return out
 
     @classmethod
-    def hopfield(cls, patterns=None, *, n_dim=None, n_patterns=None, beta=1.0, field=0.0, seed=None):
+    def hopfield(cls, patterns=None, *, n_dim=None, n_patterns=None, beta=1.0, field=0.0, seed=None,
+                 couplings_dtype="float64"):
         """Hopfield model ``W = (1 / N) sum_mu xi^mu xi^mu^T`` with zero diagonal (Hopfield 1982).
 
         Give either ``patterns`` (shape (P, N), entries +-1) or ``n_dim``, ``n_patterns`` and
         ``seed`` for P i.i.d. uniform random patterns. The patterns are kept as ``patterns``
-        (float64, read-only).
+        (float64, read-only). ``couplings_dtype="float32"``: ``beta W`` rounded to float32 (see
+        :class:`IsingPrior`).
         """
         if patterns is None:
             if n_dim is None or n_patterns is None:
@@ -323,7 +361,7 @@ class IsingPrior(DataModel):
         n_pat, n = xi.shape
         w = xi.T @ xi / n
         np.fill_diagonal(w, 0.0)
-        out = cls(w, beta=beta, field=field)
+        out = cls(w, beta=beta, field=field, couplings_dtype=couplings_dtype)
         out.name = "hopfield"
         out.patterns = _readonly(xi)
         out._extra_params = {"n_patterns": n_pat, "loading": n_pat / n}
@@ -382,6 +420,8 @@ class IsingPrior(DataModel):
         else:
             out["field_mean"] = float(b.mean())
         out.update(self._extra_params)
+        if self.couplings_dtype != "float64":
+            out["couplings_dtype"] = self.couplings_dtype
         return out
 
     def _coupling_operator(self):
@@ -418,9 +458,13 @@ class IsingPrior(DataModel):
         return bool(np.all(data >= 0))
 
     def spin_kernel(self):
-        """:class:`SpinKernel` of kind ``"dense"`` with ``couplings = beta W`` (float64, C order):
-        the Numba kernel family of the Monte Carlo engine for this prior. Subclasses with more
-        structure return the mean-field or sparse kinds."""
+        """:class:`SpinKernel` of kind ``"dense"`` with ``couplings = beta W`` (float64, C order;
+        with ``couplings_dtype="float32"`` the float32 matrix ``K`` that defines the model, shared,
+        read-only): the Numba kernel family of the Monte Carlo engine for this prior. Subclasses
+        with more structure return the mean-field or sparse kinds."""
+        k = getattr(self, "_kernel_couplings", None)
+        if k is not None:
+            return SpinKernel("dense", couplings=k)
         return SpinKernel("dense", couplings=np.ascontiguousarray(self.couplings * self.beta, dtype=np.float64))
 
     def _pair_energy(self, spins):

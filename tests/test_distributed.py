@@ -198,3 +198,97 @@ def test_sample_is_serial_without_a_communicator():
     assert not np.array_equal(a.samples, c.samples)
     np.testing.assert_allclose(a.energies, post.energy(a.samples.reshape(-1, 12)).reshape(2, -1), atol=1e-10)
     assert a.comm_time == 0.0 and a.samples.shape == (2, 100, 12)
+
+
+# ----------------------------------------------------------------------------- scans
+SCAN_SPEC = """
+[scan]
+name = "sk_chains"
+seed = 5
+
+[model]
+name = "sherrington_kirkpatrick"
+beta = 1.5
+
+[process]
+name = "VP"
+
+[grid]
+n_dim = [12]
+t = [1.0, 2.5]
+disorder = 2
+
+[sampler]
+method = "heat_bath"
+n_replicas = 2
+n_sweeps = 200
+tempering = "hamiltonian"
+n_temperatures = 4
+driver = "chains"
+ranks_per_task = {per_task}
+"""
+
+
+def _spec(per_task=1, **changes):
+    """The scan spec with ``ranks_per_task`` and ``[sampler]`` keys changed (``None``: removed)."""
+    import re
+
+    from replica.scan import parse_spec
+
+    text = SCAN_SPEC.format(per_task=per_task)
+    for key, value in changes.items():
+        text = re.sub(rf"(?m)^{key} = .*\n", "", text)
+        if value is not None:
+            text = text.replace("[sampler]\n", f"[sampler]\n{key} = {value}\n")
+    return parse_spec(text)
+
+
+def test_scan_spec_checks_the_driver_and_ranks_per_task():
+    from replica.scan.spec import SpecError
+
+    assert _spec(1).hash == _spec(2).hash  # the results do not depend on ranks_per_task
+    assert _spec(1).hash != _spec(1, driver='"replicas"').hash
+    with pytest.raises(SpecError, match="sampler.ranks_per_task: spreading a task over 2 ranks needs sampler.driver"):
+        _spec(2, driver='"replicas"')
+    with pytest.raises(SpecError, match="sampler.ranks_per_task: 9 ranks for the 8 chains"):
+        _spec(9)
+    with pytest.raises(SpecError, match="sampler.tempering: 'adaptive'"):
+        _spec(1, tempering='"adaptive"', n_temperatures=4)
+    with pytest.raises(SpecError, match="sampler.driver: 'chains' drives Monte Carlo chains"):
+        _spec(1, method='"exact"', tempering='"none"', n_temperatures=None)
+    with pytest.raises(SpecError, match="sampler.driver"):
+        _spec(1, driver='"ranks"')
+
+
+def test_scan_refuses_ranks_per_task_that_does_not_divide_the_ranks(tmp_path):
+    from replica.scan.runner import run_scan
+    from replica.scan.spec import SpecError
+
+    with pytest.raises(SpecError, match=r"sampler.ranks_per_task: 2 does not divide the 1 rank\(s\)"):
+        run_scan(_spec(2), tmp_path / "out", progress=False)
+
+
+@pytest.mark.mpi
+@pytest.mark.filterwarnings("ignore::mc.diagnostics.ShortChainWarning")
+def test_scan_tasks_on_groups_of_two_ranks_equal_the_serial_scan(tmp_path):
+    import json
+
+    from conftest import ROOT, assert_same_tables, merged_tables, scan_env
+    from replica.cli import EXIT_OK, main
+
+    (tmp_path / "one.toml").write_text(SCAN_SPEC.format(per_task=1))
+    (tmp_path / "two.toml").write_text(SCAN_SPEC.format(per_task=2))
+    assert main(["scan", str(tmp_path / "one.toml"), "--out", str(tmp_path / "one"), "--quiet"]) == EXIT_OK
+    # 4 ranks in 2 groups of 2: each task's 8 chains over the 2 ranks of a group
+    proc = subprocess.run([_mpiexec(), "-n", "4", sys.executable, "-m", "replica.cli", "scan",
+                           str(tmp_path / "two.toml"), "--out", str(tmp_path / "two"), "--quiet"], env=scan_env(),
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    metas = [json.loads(p.read_text()) for p in (tmp_path / "two" / "tasks").glob("*.meta.json")]
+    assert len(metas) == 4
+    assert {m["rank"] for m in metas} == {0, 2}  # the first rank of each group writes
+    assert all(m["ranks_per_task"] == 2 and m["n_ranks"] == 4 for m in metas)
+    one, two = merged_tables(tmp_path / "one"), merged_tables(tmp_path / "two")
+    assert_same_tables(one, two)
+    rows = one["results"]
+    assert {"exact", "heat_bath"} <= set(rows["method"])  # Monte Carlo rows beside the exact ones

@@ -204,8 +204,13 @@ def _histogram(source, space, bins, is_samples):
 HISTOGRAM_DRAWS = (4, 250)
 
 
-def run_task(spec, task):
-    """Compute one task. Returns ``{"results": DataFrame, "histograms": DataFrame or None}``."""
+def run_task(spec, task, comm=None):
+    """Compute one task. Returns ``{"results": DataFrame, "histograms": DataFrame or None}``.
+
+    ``comm``: the ranks that run the task together (``sampler.ranks_per_task``), over which
+    ``sampler.driver = "chains"`` spreads the Monte Carlo chains; everything else (the quenched
+    state, exact values, a planted draw by Monte Carlo, Franz-Parisi curves) every rank computes
+    alike. ``None``: one rank."""
     space = MODELS[spec.model.name].space
     s = spec.sampler
     model = build_model(spec, task.n_dim, task.disorder, task.n_points)
@@ -252,12 +257,16 @@ def run_task(spec, task):
         samples, rows = _clones(spec, model, process, state, task, key)
         estimates.update(rows)
     elif s.method != "exact":
-        res = mc.sample(
-            post, n_replicas=s.n_replicas, n_sweeps=s.n_sweeps, burn_in=s.burn_in, thin=s.thin, method=s.method,
-            seed=spec.scan.seed, key=key, tempering=None if s.tempering == "none" else s.tempering,
-            n_temperatures=s.n_temperatures, lowest_beta=s.lowest_beta, step_size=s.step_size, n_leapfrog=s.n_leapfrog,
-            init=s.init, store="samples", progress=False,
-        )
+        common = dict(n_replicas=s.n_replicas, n_sweeps=s.n_sweeps, burn_in=s.burn_in, thin=s.thin, method=s.method,
+                      seed=spec.scan.seed, key=key, n_temperatures=s.n_temperatures, lowest_beta=s.lowest_beta,
+                      step_size=s.step_size, n_leapfrog=s.n_leapfrog, init=s.init, store="samples")
+        tempering = None if s.tempering == "none" else s.tempering
+        if s.driver == "chains":
+            if tempering == "auto":  # as mc.sample: a ladder where the prior may have several modes
+                tempering = "hamiltonian" if model.may_be_multimodal else None
+            res = mc.sample_distributed(post, comm, tempering=tempering, **common)
+        else:
+            res = mc.sample(post, tempering=tempering, progress=False, **common)
         samples = res.samples
         estimates.update(_diagnostics(res, s.method))
         if prior_rows:  # the planted x0's own draw: its check, and mixed only if both mixed

@@ -404,6 +404,13 @@ def run_scan(spec, out, *, resume=False, force=False, comm=None, progress=True, 
     scan on the same directory stops with a :class:`SpecError` naming the directory and the
     holder's host and pid instead of computing the same tasks again; on ``resume`` the
     temporary files of a killed run are removed under that lock.
+
+    With ``sampler.ranks_per_task = m > 1`` the ranks form groups of ``m`` consecutive ranks
+    (``comm.Split``; ``m`` must divide the number of ranks, else a :class:`SpecError` naming the
+    key), the tasks are dealt to the groups, and each group runs its tasks together on its
+    sub-communicator (``compute(spec, task, comm=group)``); the group's first rank writes the
+    files, reports progress and counts the tasks in its summary (the others count none), and
+    decides, for the whole group, to skip a finished task, to stop, or that a task failed.
     """
     if compute is None:
         from .compute import run_task as compute
@@ -411,6 +418,10 @@ def run_scan(spec, out, *, resume=False, force=False, comm=None, progress=True, 
     rank = 0 if comm is None else comm.Get_rank()
     size = 1 if comm is None else comm.Get_size()
     t_start = time.perf_counter()
+    per_task = spec.sampler.ranks_per_task
+    if size % per_task:
+        raise SpecError(f"sampler.ranks_per_task: {per_task} does not divide the {size} rank(s) of this run; launch a "
+                        f"multiple of {per_task} ranks (e.g. mpiexec -n {per_task * max(1, size // per_task)})")
 
     error = None
     if rank == 0:
@@ -428,29 +439,38 @@ def run_scan(spec, out, *, resume=False, force=False, comm=None, progress=True, 
 
     tasks = make_tasks(spec)
     costs = [task_cost(spec, t) for t in tasks]
-    mine = assign(costs, size)[rank]
-    summary = ScanSummary(n_tasks=len(tasks), assigned=len(mine))
+    group = _TaskGroup(comm, per_task)
+    mine = assign(costs, group.count)[group.index]
+    summary = ScanSummary(n_tasks=len(tasks), assigned=len(mine) if group.leader else 0)
     spec_hash = spec.hash
     host = socket.gethostname()
-    report = Progress(progress, name=spec.scan.name, costs=[costs[i] for i in mine], rank=rank, size=size,
-                      stream=stream)
+    report = Progress(progress if group.leader else False, name=spec.scan.name, costs=[costs[i] for i in mine],
+                      rank=group.index, size=group.count, stream=stream)
 
     with _StopRequest() as stop, contextlib.closing(report):
         try:
             for index in mine:
                 task, cost = tasks[index], costs[index]
-                if stop.requested:
+                if group.agree(stop.requested):
                     summary.interrupted = True
                     break
-                if resume and task_complete(task_dir, task.name, spec_hash):
-                    summary.skipped += 1
-                    report.skipped(cost)
+                if resume and group.agree(task_complete(task_dir, task.name, spec_hash)):
+                    if group.leader:
+                        summary.skipped += 1
+                        report.skipped(cost)
                     continue
                 started, t0, writing = _now(), time.perf_counter(), False
+                if not group.leader:
+                    # the group's first rank writes the files and decides what the group does next
+                    verdict = group.follow(compute, spec, task)
+                    if verdict == "stop":
+                        summary.interrupted = True
+                        break
+                    continue
                 try:
                     with warnings.catch_warnings(record=True) as caught:
                         warnings.simplefilter("always")
-                        frames = compute(spec, task)
+                        frames = group.compute(compute, spec, task)
                     meta = {
                         "manifest_version": _MANIFEST_VERSION,
                         "task": task.name,
@@ -467,6 +487,7 @@ def run_scan(spec, out, *, resume=False, force=False, comm=None, progress=True, 
                         "host": host,
                         "rank": rank,
                         "n_ranks": size,
+                        "ranks_per_task": per_task,
                         "started": started,
                         "finished": _now(),
                         "wall_time": time.perf_counter() - t0,
@@ -477,6 +498,7 @@ def run_scan(spec, out, *, resume=False, force=False, comm=None, progress=True, 
                 except KeyboardInterrupt:
                     summary.interrupted = True
                     report.note(f"{task.name} abandoned (signal): it has no manifest and reruns on --resume")
+                    group.announce("stop")
                     break
                 except Exception as exc:  # a failing task is recorded and the scan goes on
                     if writing and isinstance(exc, OSError) and exc.errno in _NO_SPACE:
@@ -485,6 +507,7 @@ def run_scan(spec, out, *, resume=False, force=False, comm=None, progress=True, 
                         summary.interrupted = True
                         summary.no_space = (f"no space left in {task_dir!r} ({exc.strerror or os.strerror(exc.errno)}) "
                                             f"while writing task {task.name}")
+                        group.announce("stop")
                         break
                     summary.failed.append(task.name)
                     record = {
@@ -495,13 +518,58 @@ def run_scan(spec, out, *, resume=False, force=False, comm=None, progress=True, 
                     with contextlib.suppress(OSError):
                         _atomic_write_text(error_path(task_dir, task.name), json.dumps(record, indent=2) + "\n")
                     report.failed(task.name, exc, cost)
+                    group.announce("go")
                     continue
+                group.announce("go")
                 summary.done += 1
                 report.done(task, meta["wall_time"], cost)
         except KeyboardInterrupt:  # a second signal between tasks: nothing is half written
             summary.interrupted = True
     summary.wall_time = time.perf_counter() - t_start
     return summary
+
+
+class _TaskGroup:
+    """The ranks that run a task together (``sampler.ranks_per_task``) and how they agree.
+
+    ``m = 1`` (or no communicator): every rank is its own group and nothing is communicated.
+    Otherwise consecutive ranks ``m g .. m g + m - 1`` form group ``g`` (``comm.Split``); its first
+    rank, the leader, decides and the others follow: :meth:`agree` broadcasts the leader's value,
+    :meth:`announce` the leader's verdict after a task (``"go"`` or ``"stop"``), which
+    :meth:`follow` returns on the other ranks after running their part of the task.
+    """
+
+    def __init__(self, comm, per_task):
+        size = 1 if comm is None else comm.Get_size()
+        rank = 0 if comm is None else comm.Get_rank()
+        if per_task > 1:
+            self.comm = comm.Split(rank // per_task, rank)
+            self.index, self.count, self.leader = rank // per_task, size // per_task, self.comm.Get_rank() == 0
+        else:
+            self.comm = None
+            self.index, self.count, self.leader = rank, size, True
+
+    def agree(self, value):
+        """The leader's ``value`` on every rank of the group."""
+        return value if self.comm is None else self.comm.bcast(value, root=0)
+
+    def compute(self, compute, spec, task):
+        return compute(spec, task) if self.comm is None else compute(spec, task, comm=self.comm)
+
+    def announce(self, verdict):
+        if self.comm is not None:
+            self.comm.bcast(verdict, root=0)
+
+    def follow(self, compute, spec, task):
+        """A rank other than the leader: its part of the task (an error is the leader's to record:
+        the computation is the same on every rank), then the leader's verdict."""
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.compute(compute, spec, task)
+        except Exception:  # noqa: BLE001 - recorded by the leader, whose computation failed alike
+            pass
+        return self.comm.bcast(None, root=0)
 
 
 def reduce_exit_code(summary, comm=None):
@@ -739,7 +807,8 @@ def dry_run(spec, n_ranks=1, stream=None, out=None, out_key="--out", resume=Fals
     stream = sys.stdout if stream is None else stream
     tasks = make_tasks(spec)
     costs = [task_cost(spec, t) for t in tasks]
-    shares = assign(costs, n_ranks)
+    per_task = spec.sampler.ranks_per_task
+    shares = assign(costs, max(1, n_ranks // per_task))
     sizes = "" if spec.model.axis_values == (None,) else f"{len(spec.model.axis_values)} n_points x "
     print(f"scan {spec.scan.name!r}: {len(tasks)} tasks = {len(spec.grid.n_dim)} N x {sizes}{len(spec.grid.t)} t x "
           f"{spec.grid.disorder} disorder samples; spec hash {spec.hash[:12]}", file=stream)
@@ -764,8 +833,14 @@ def dry_run(spec, n_ranks=1, stream=None, out=None, out_key="--out", resume=Fals
     for n in spec.grid.n_dim:
         c = sum(cost for t, cost in zip(tasks, costs) if t.n_dim == n)
         print(f"  N = {n}: estimated {c:.3g} core-seconds", file=stream)
-    per_rank = [sum(costs[i] for i in s) + write_s * len(s) for s in shares]
+    # a group of ranks_per_task ranks shares each task's sweeps (about evenly, at best)
+    per_rank = [sum(costs[i] for i in s) / per_task + write_s * len(s) for s in shares]
     writes = f" + {write_s * len(tasks):.3g} s of writes" if write_s else ""
+    if per_task > 1:
+        fits = ("" if n_ranks % per_task == 0 else
+                f"; {n_ranks} is not a multiple of {per_task}: the scan would stop (exit 2)")
+        print(f"each task on {per_task} ranks (sampler.ranks_per_task): {n_ranks // per_task} group(s) of ranks"
+              + fits, file=stream)
     print(f"estimated total {sum(costs):.3g} core-seconds{writes}; on {n_ranks} rank(s) about {max(per_rank):.3g} s "
           f"(rough: order of magnitude only)", file=stream)
     print("validated configuration:", file=stream)

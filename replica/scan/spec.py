@@ -357,7 +357,13 @@ class SamplerSection:
     ``lowest_beta``, ``step_size``, ``n_leapfrog``, ``init`` (``"auto"``, the default: even replicas at
     the observation, odd ones at prior draws; ``"prior"`` or ``"observation"``),
     ``exact_reference`` (with Monte Carlo, also record the exact values where the model has them,
-    and the z-score of each Monte Carlo row against them)."""
+    and the z-score of each Monte Carlo row against them), ``driver`` (``"replicas"``, the default:
+    ``mc.sample``, one random stream per replica; ``"chains"``: ``mc.sample_distributed``, one
+    stream per chain of every ladder, whose results do not depend on how many ranks run them) and
+    ``ranks_per_task`` (default 1; above 1, needs ``driver = "chains"``: the ranks of the run form
+    groups of that many, which must divide their number, and each group runs its tasks together,
+    the chains of a task spread over the group's ranks; the results are those of
+    ``ranks_per_task = 1``, and it is not part of the spec's hash)."""
 
     method: str = "exact"
     n_replicas: int = 4
@@ -372,6 +378,8 @@ class SamplerSection:
     n_leapfrog: int = 10
     init: str = "auto"
     exact_reference: bool = True
+    driver: str = "replicas"
+    ranks_per_task: int = 1
 
 
 @dataclass(frozen=True)
@@ -490,6 +498,9 @@ class ScanSpec:
         # keys added later are left out when unused, so that a spec keeps its hash
         if not out["model"].get("data"):
             out["model"].pop("data", None)
+        if out["sampler"].get("driver") == "replicas":
+            out["sampler"].pop("driver")
+        out["sampler"].pop("ranks_per_task", None)  # the results do not depend on it
         if out["grid"].get("noise_variance") is None:
             out["grid"].pop("noise_variance", None)
         return out
@@ -718,7 +729,7 @@ def _parse_sampler(table):
     kw = {}
     if "method" in table:
         kw["method"] = _str(table["method"], "sampler.method")
-    for k in ("n_replicas", "n_sweeps", "thin", "n_leapfrog"):
+    for k in ("n_replicas", "n_sweeps", "thin", "n_leapfrog", "ranks_per_task"):
         if k in table:
             kw[k] = _int(table[k], f"sampler.{k}", minimum=1)
     for k in ("draws", "burn_in"):
@@ -743,7 +754,29 @@ def _parse_sampler(table):
         kw["init"] = _str(table["init"], "sampler.init", ("auto", "prior", "observation"))
     if "exact_reference" in table:
         kw["exact_reference"] = _bool(table["exact_reference"], "sampler.exact_reference")
+    if "driver" in table:
+        kw["driver"] = _str(table["driver"], "sampler.driver", ("replicas", "chains"))
     return SamplerSection(**kw)
+
+
+def _check_driver(s, method):
+    """``sampler.driver`` and ``sampler.ranks_per_task`` against the method and the ladder."""
+    if s.driver == "chains":
+        if method in ("exact", CLONES):
+            raise SpecError(f"sampler.driver: 'chains' drives Monte Carlo chains, not method {method!r}")
+        if s.tempering == "adaptive":
+            raise SpecError("sampler.tempering: 'adaptive' ladders are tuned per replica by the 'replicas' driver; "
+                            "with sampler.driver = 'chains' use 'hamiltonian', 'likelihood', 'none' or 'auto'")
+    if s.ranks_per_task > 1:
+        if s.driver != "chains":
+            raise SpecError(f"sampler.ranks_per_task: spreading a task over {s.ranks_per_task} ranks needs "
+                            "sampler.driver = 'chains' (one random stream per chain, so the results do not "
+                            "depend on the ranks)")
+        rungs = s.n_temperatures or (8 if s.tempering in ("hamiltonian", "likelihood") else 1)
+        if s.tempering != "auto" and s.ranks_per_task > s.n_replicas * rungs:
+            raise SpecError(f"sampler.ranks_per_task: {s.ranks_per_task} ranks for the {s.n_replicas * rungs} chains "
+                            f"of a task (sampler.n_replicas {s.n_replicas} x {rungs} rungs); every rank needs a "
+                            "chain")
 
 
 def _parse_observables(table, model, source="prior"):
@@ -890,6 +923,7 @@ def _check_combinations(spec):
     _check_clones(spec)
     if spec.sampler.tempering not in ("none", "auto") and method in ("exact", CLONES):
         raise SpecError(f"sampler.tempering: only used with a Monte Carlo method, not {method!r}")
+    _check_driver(spec.sampler, method)
     if spec.sampler.tempering in ("none", "auto") and (spec.sampler.n_temperatures is not None
                                                        or spec.sampler.lowest_beta is not None):
         key = "n_temperatures" if spec.sampler.n_temperatures is not None else "lowest_beta"

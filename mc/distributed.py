@@ -265,6 +265,7 @@ def sample_distributed(posterior, comm=None, n_replicas=1, n_sweeps=1000, burn_i
     fam.arrays["rung_of"][:, 0] = rung_of.reshape(-1)[held]
     net = _Collectives(comm)
     phi_all = np.zeros((n_chains, 2))
+    chains_of = [np.flatnonzero(owner == p) for p in range(n_ranks)]
 
     def gather_rows(local_rows, out):
         """``out[g]`` = the row of chain ``g`` from the rank holding it."""
@@ -273,34 +274,55 @@ def sample_distributed(posterior, comm=None, n_replicas=1, n_sweeps=1000, burn_i
         out[by_rank] = buf
         return out
 
-    def gather_phi():
-        fam.features()
-        gather_rows(fam.phi.reshape(-1, 2), phi_all)
-        return phi_all.reshape(n_rep, k, 2)
-
-    state_name = _STATE_ARRAY[space]
-    state_local = fam.arrays[state_name]
+    state_local = fam.arrays[_STATE_ARRAY[space]]
     row_shape = state_local.shape[2:]
-    rung0_raw = np.empty((n_rep,) + row_shape, dtype=state_local.dtype)
+    row_bytes = state_local[0, 0].nbytes
 
-    def rung0_states():
-        """Configurations at rung 0 of every replica, as ``fam.current()`` gives them (R, N)."""
-        g0 = np.arange(n_rep) * k + chain_at[:, 0]
-        mine = np.searchsorted(held, g0[owner[g0] == rank])
-        buf = np.empty_like(rung0_raw)
-        net.allgather_rows(state_local[mine, 0], np.bincount(owner[g0], minlength=n_ranks), buf)
-        rung0_raw[np.argsort(owner[g0], kind="stable")] = buf
+    def gather_round(rungs, projections_too=False):
+        """One collective: the features ``phi`` of every chain (returned (R, K, 2)), the
+        configurations of the chains now at ``rungs`` of every replica (returned with their chain
+        indices, increasing) and, with ``projections_too``, every chain's projections on the probe
+        (into ``proj_all``). Each rank sends its part as bytes; every rank unpacks all of them."""
+        fam.features()
+        want = np.unique((np.arange(n_rep)[:, None] * k + chain_at[:, rungs]).ravel())
+        want_owner = owner[want]
+        n_want = np.bincount(want_owner, minlength=n_ranks)
+        width = probe.shape[0] if projections_too else 0
+        sizes = counts * 16 + n_want * row_bytes + counts * width * 4
+        parts = [fam.phi, state_local[np.searchsorted(held, want[want_owner == rank]), 0]]
+        if projections_too:
+            parts.append((fam.chains()[:, 0] @ probe.T).astype(np.float32))
+        send = np.concatenate([np.ascontiguousarray(a).reshape(-1).view(np.uint8) for a in parts])
+        buf = np.empty(int(sizes.sum()), dtype=np.uint8)
+        net.allgather_rows(send, sizes, buf)
+        rows = np.empty((len(want),) + row_shape, dtype=state_local.dtype)
+        off = 0
+        for p in range(n_ranks):
+            c, w = int(counts[p]), int(n_want[p])
+            seg = buf[off : off + int(sizes[p])]
+            off += int(sizes[p])
+            a, b = 16 * c, 16 * c + w * row_bytes
+            phi_all[chains_of[p]] = seg[:a].copy().view(np.float64).reshape(c, 2)
+            rows[want_owner == p] = seg[a:b].copy().view(state_local.dtype).reshape((w,) + row_shape)
+            if projections_too:
+                proj_all[chains_of[p]] = seg[b:].copy().view(np.float32).reshape(c, width)
+        return phi_all.reshape(n_rep, k, 2), want, rows
+
+    def rung0_states(want, rows):
+        """Raw configurations at rung 0 of every replica and their values as ``fam.current()``
+        gives them (R, N), from the rows of a round."""
+        raw = rows[np.searchsorted(want, np.arange(n_rep) * k + chain_at[:, 0])]
         if space == "spins":
-            return rung0_raw.astype(np.float64)
+            return raw, raw.astype(np.float64)
         if space == "sphere":
-            return model.radius * model.embed(rung0_raw)
+            return raw, model.radius * model.embed(raw)
         if space == "points":
-            return model.points[rung0_raw].astype(np.float64)
-        return rung0_raw.copy()
+            return raw, model.points[raw].astype(np.float64)
+        return raw, raw
 
     # energy offset: H(x) = const - (phi_prior + phi_lik), checked on replica 0's rung-0 start
-    phi = gather_phi()
-    x_init = rung0_states()
+    phi, want, rows = gather_round([0])
+    x_init = rung0_states(want, rows)[1]
     e_init = posterior.energy(x_init)
     if not np.all(np.isfinite(e_init)):
         raise ValueError("init: an initial state lies outside the support of the prior")
@@ -332,7 +354,7 @@ def sample_distributed(posterior, comm=None, n_replicas=1, n_sweeps=1000, burn_i
     before_att = fam.arrays["att"].copy()
 
     total = burn_in + n_sweeps
-    sweep, draws_done, phi_sweep = 0, 0, 0
+    sweep, draws_done = 0, 0
     compute_time = 0.0
     while sweep < total:
         stop = total
@@ -346,11 +368,19 @@ def sample_distributed(posterior, comm=None, n_replicas=1, n_sweeps=1000, burn_i
         fam._kernel(fam.arrays, fam.phi, theta, rng, stop - sweep, total + 1, sweep, None)
         compute_time += time.perf_counter() - t0
         sweep = stop
-        if k > 1 and sweep % exchange_every == 0:
-            phi = gather_phi()
-            phi_sweep = sweep
-            kt.exchange(phi, theta, chain_at, rung_of, swap_rng, (sweep // exchange_every) % 2, ex_att, ex_acc)
-            fam.arrays["rung_of"][:, 0] = rung_of.reshape(-1)[held]
+        exchanging = k > 1 and sweep % exchange_every == 0
+        drawing = sweep > burn_in and (sweep - burn_in) % thin == 0 and draws_done < n_draws
+        if exchanging or drawing:
+            # one collective a round: features, and for a draw the configurations that can be at
+            # rung 0 after the swaps (rung 1 too on even rounds) and, now and then, every chain's
+            # projections
+            parity = (sweep // exchange_every) % 2
+            rungs = ([0, 1] if exchanging and parity == 0 else [0]) if drawing else []
+            with_proj = drawing and chain_proj is not None and draws_done % chain_stride == 0
+            phi, want, rows = gather_round(rungs, with_proj)
+            if exchanging:
+                kt.exchange(phi, theta, chain_at, rung_of, swap_rng, parity, ex_att, ex_acc)
+                fam.arrays["rung_of"][:, 0] = rung_of.reshape(-1)[held]
         if sweep <= burn_in:
             if adapting and (sweep % _ADAPT_EVERY == 0 or sweep == burn_in):
                 # per chain and rung (where the chain spent sweeps), from its own acceptance
@@ -367,26 +397,21 @@ def sample_distributed(posterior, comm=None, n_replicas=1, n_sweeps=1000, burn_i
                 ex_acc[...] = 0
                 kt.reset_round_trips(chain_at, ex_att)
             continue
-        if (sweep - burn_in) % thin or draws_done >= n_draws:
+        if not drawing:
             continue
-        if phi_sweep != sweep:
-            phi = gather_phi()
-            phi_sweep = sweep
-        x = rung0_states()
+        raw, x = rung0_states(want, rows)
         d = draws_done
         if samples is not None:
             samples[:, d] = x
         if indices is not None:
-            indices[:, d] = rung0_raw
+            indices[:, d] = raw
         energies[:, d] = const - phi[np.arange(n_rep), chain_at[:, 0]].sum(axis=1)
         if n_rep > 1:
             overlaps[:, d] = np.einsum("ri,ri->r", x, x[next_replica]) / n
         projections[:, d] = x @ u / np.sqrt(n)
         if order_proj is not None:
             order_proj[:, d] = x @ directions.T
-        if chain_proj is not None and d % chain_stride == 0:
-            mine = (fam.chains()[:, 0] @ probe.T).astype(np.float32)
-            gather_rows(mine, proj_all)
+        if with_proj:
             chain_proj[:, :, d // chain_stride] = proj_all.reshape(n_rep, k, -1)
         sum_x += x
         sum_x2 += x * x

@@ -3,8 +3,7 @@
 ``sample_distributed(posterior, comm, n_replicas, n_sweeps, ...)`` samples ``P(x0 | x_t)`` like
 :func:`mc.sample`, with ``R`` replicas of ``K`` rungs each, but the ``R K`` chains (configurations)
 are dealt to the ranks of ``comm`` (``G = R K`` chains over ``P`` ranks), so that one posterior uses
-several cores.
-The design is that of Pigeons.jl (Surjanovic, Biron-Lattes, Tiede, Syed, Campbell &
+several cores. The design is that of Pigeons.jl (Surjanovic, Biron-Lattes, Tiede, Syed, Campbell &
 Bouchard-Cote, "Pigeons.jl: distributed sampling from intractable distributions", 2023):
 
 * chain ``g = r K + c`` (rung ``c`` of replica ``r`` at the start) runs on rank ``g mod P``: dealt
@@ -18,17 +17,18 @@ Bouchard-Cote, "Pigeons.jl: distributed sampling from intractable distributions"
   chain), and every rank makes the same swap decisions: deterministic even-odd (non-reversible)
   neighbour swaps, with the uniform numbers drawn from one stream per replica,
   ``SeedSequence(seed, spawn_key=(*key, r, 5))``, the same on every rank. Only the temperature
-  labels move (the permutation ``rung_of`` / ``chain_at``); configurations never travel;
-* at a draw the configurations at rung 0 (one a replica) are gathered, and every rank records the
-  same series (energy, overlaps, projections, moments, samples).
+  labels move (the permutation ``rung_of`` / ``chain_at``); no configuration is sent for a swap;
+* at a draw the configurations at rung 0 (one a replica) travel with the same message, and every
+  rank records the same series (energy, overlaps, projections, moments, samples).
 
 Hence the result (draws, energies, overlaps, acceptance and exchange counts, round trips) is the
 same bit for bit for 1, 2, ... ``R K`` ranks and for ``comm=None`` (Pigeons.jl's "parallelism
 invariance"), and every rank returns it. It is not the same chain as :func:`mc.sample` with the
 same seed, whose streams are per replica (one stream drives all the rungs of a replica there).
 
-Per exchange round the ranks exchange ``16 G`` bytes (and ``R N`` spins or ``8 R N`` bytes per
-draw), so a rank is worth adding while the sweeps of its chains take much longer than a
+An exchange round or a draw is one collective (``Allgatherv`` of bytes): 16 bytes a chain, and
+at a draw the configurations that can sit at rung 0 after the swaps (at most ``2 R``), so a rank
+is worth adding while the sweeps of its chains between two rounds take much longer than a
 collective: ``G / P`` chains of ``N`` sites each per rank. Sizing: ``P`` should divide ``G = R K``
 (otherwise some ranks hold one chain more and the others wait for them); see the README. The
 temperatures a rank's chains sit at change with the swaps, and with them its share of the work

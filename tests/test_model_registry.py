@@ -25,6 +25,8 @@ PLUGIN_SITE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "plugins"
 
 #: Values for the required parameters of the built-in models.
 REQUIRED = {"n_points": 10, "alpha": 0.1, "n_patterns": 2}
+#: Models that need one of several optional parameters (Hopfield: n_patterns or loading).
+ONE_OF = {"hopfield": ("n_patterns",)}
 
 
 def spec_text(model, grid="n_dim = [9]\nt = [1.0]", sampler='method = "exact"', observables=None):
@@ -46,6 +48,7 @@ def model_lines(name, data_dir=None):
         np.save(path, np.random.default_rng(0).standard_normal((12, 9)))
         required["path"] = json.dumps(path)
     lines = [f'name = "{name}"'] + [f"{k} = {required[k]}" for k, f in fields.items() if f.is_required()]
+    lines += [f"{k} = {required[k]}" for k in ONE_OF.get(name, ())]
     return "\n".join(lines)
 
 

@@ -764,7 +764,7 @@ def test_figures_read_panels_levels_and_roles_from_the_criterion_registry():
     assert set(rep.CRITERION_ROLES) == {
         ("cloning_probability crosses 3/4", "checked"), ("participation_ratio crosses 1/2, extrapolated", "checked"),
         ("fraction with a Franz-Parisi secondary minimum", "checked"), ("participation_ratio crosses 1/2", "finite"),
-        ("class_magnetisation_variance crosses 1/2", "trend")}
+        ("class_magnetisation_variance crosses 1/2", "trend"), ("pattern_overlap crosses 1/2", "finite")}
     assert plots._criterion_role("participation_ratio crosses 1/2, extrapolated t_N = t_inf + b/N over N = 8") == "checked"
     assert plots._criterion_role("participation_ratio crosses 1/2") == "finite"
     assert plots._criterion_role("parabolic peak of susceptibility_class") == "indicator"

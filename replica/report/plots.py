@@ -81,6 +81,8 @@ OBSERVABLE_LABELS = {
     "denoiser_nearest_distance": ("denoiser to nearest training point",
                                   r"$\min_\mu |E[x_0 | x_t] - y^\mu| \, / \sqrt{N}$"),
     "denoiser_origin_distance": ("denoiser to the clean origin", r"$|E[x_0 | x_t] - x_0| \, / \sqrt{N}$"),
+    "pattern_overlap": ("overlap with the stored pattern",
+                        r"$m = \langle x \cdot \xi^{\mu_0} \rangle \, / \, N$, $\xi^{\mu_0}$: the pattern that made $x_t$"),
     "fp_fragmented": ("Franz-Parisi fragmented fraction", "fraction of samples with a secondary minimum of V(q)"),
     "fp_barrier": ("Franz-Parisi barrier", r"$N \, \Delta V$ from the secondary minimum to the saddle"),
     "fp_depth": ("Franz-Parisi depth", r"$N \, (V(q_1) - V(q_0))$"),

@@ -50,6 +50,7 @@ from . import diagnostics, run_control
 from ._validation import as_positive_int, as_scalar
 from .disorder import seed_sequence
 from .kernels import continuous as kc
+from .kernels import draws as kd
 from .kernels import lattice as kl
 from .kernels import points as kp
 from .kernels import sphere as ksp
@@ -91,6 +92,10 @@ MAX_ADAPTIVE_RUNGS = _MAX_ADAPTIVE_RUNGS
 _MIN_REJECTION = 1e-6
 #: Most records of the projections of every configuration of a ladder (``mode_changes``).
 _CHAIN_RECORDS = 8192
+#: Sweeps per probe row between records of every configuration's projections (see ``sample``).
+_CHAIN_RECORD_SWEEPS = 4
+#: Target wall time of one compiled call of production draws (``mc.kernels.draws``).
+_DRAWS_CALL_SECONDS = 0.25
 
 
 # ---------------------------------------------------------------------------------------------
@@ -608,6 +613,22 @@ class _SpinFamily(_Family):
     def attempts_per_sweep(self):
         return self.n
 
+    def run_draws(self, n_draws, thin, exchange_every, sweep0, rng, d0, rec):
+        """``n_draws`` draws of ``thin`` sweeps, each recorded by ``mc.kernels.draws.record_draw``
+        into the buffers of ``rec``, in one compiled call (one ladder for all replicas)."""
+        a = self.arrays
+        common = (self.theta, a["rung_of"], a["chain_at"], thin, self.heat_bath, self.random_order, exchange_every,
+                  sweep0, rng, a["acc"], a["att"], self.phi, a["ex_att"], a["ex_acc"], n_draws, d0, rec)
+        if self.kind == "mean_field":
+            kd.draws_curie_weiss(a["spins"], a["mag"], self.jn, self.b, self.h, *common)
+        elif self.kind == "tabulated":
+            kd.draws_lattice(a["spins"], self.nbrs, self.sgns, self.g, self.b, self.h, self.table, self.thresholds,
+                             self.ftab, *common)
+        elif self.kind == "sparse":
+            kd.draws_sparse(a["spins"], self.indptr, self.indices, self.weights, self.b, self.h, *common)
+        else:
+            kd.draws_dense(a["spins"], a["lf"], self.w, self.b, self.h, *common)
+
 
 def continuous_prior(model, log_prior_grad=None, prior_params=None):
     """The Numba log prior of a continuous model and its parameter tuple: the user's
@@ -663,6 +684,14 @@ class _ContinuousFamily(_Family):
                           a["rung_of"], a["chain_at"], self.method, a["eps"], self.n_leapfrog, n_sweeps,
                           exchange_every, sweep0, rng, a["normal_spare"], a["acc"], a["att"], phi,
                           a["ex_att"], a["ex_acc"])
+
+    def run_draws(self, n_draws, thin, exchange_every, sweep0, rng, d0, rec):
+        """As :meth:`_SpinFamily.run_draws` (``mc.kernels.continuous.draws_continuous``)."""
+        a = self.arrays
+        kc.draws_continuous(a["x"], a["lp"], a["gp"], self.f, self.params, self.y, self.inv_s, self.theta,
+                            a["rung_of"], a["chain_at"], self.method, a["eps"], self.n_leapfrog, thin, exchange_every,
+                            sweep0, rng, a["normal_spare"], a["acc"], a["att"], self.phi, a["ex_att"], a["ex_acc"],
+                            n_draws, d0, rec)
 
     def features(self):
         kc.features_continuous(self.arrays["x"], self.arrays["lp"], self.y, self.inv_s, self.phi)
@@ -1168,8 +1197,10 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
     probe = u[None, :] if directions is None else np.vstack([u, directions])
     order_proj = np.empty((n_rep, n_draws, probe.shape[0] - 1)) if directions is not None else None
     # (float32, every chain_stride-th draw, at most _CHAIN_RECORDS records: a crossing between
-    # modes is a slow event, and the buffer stays small for long ladders and long runs)
-    chain_stride = -(-n_draws // _CHAIN_RECORDS)
+    # modes is a slow event, and the buffer stays small for long ladders and long runs; and at
+    # most one probe row per _CHAIN_RECORD_SWEEPS sweeps, so that the record (K N per probe row)
+    # costs a small fraction of the sweeps (K N attempts each) also with many order directions)
+    chain_stride = max(-(-n_draws // _CHAIN_RECORDS), -(-_CHAIN_RECORD_SWEEPS * probe.shape[0] // thin))
 
     def chain_buffer():
         return np.empty((n_rep, fam.k, -(-n_draws // chain_stride), probe.shape[0]), dtype=np.float32)
@@ -1236,6 +1267,20 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
         if space == "continuous":
             fam.refresh()
 
+    # production draws in compiled calls that also record them (spin and continuous families, one
+    # ladder for all replicas)
+    compiled_draws = hasattr(fam, "run_draws") and fam.rungs is None
+    draws_per_call = 1
+    no_order = np.zeros((n_rep, 0, 0))
+
+    def draw_record():
+        empty_samples = np.zeros((n_rep, 0, n), dtype=np.int8 if space == "spins" else np.float64)
+        empty_chains = np.zeros((n_rep, fam.k, 0, probe.shape[0]), dtype=np.float32)
+        return (const, u, directions if directions is not None else np.zeros((0, n)), next_replica, energies,
+                overlaps, projections, order_proj if order_proj is not None else no_order, sum_x, sum_x2,
+                samples if samples is not None else empty_samples,
+                probe, chain_proj if chain_proj is not None else empty_chains, chain_stride)
+
     bar = run_control.progress_bar(progress, total=total, initial=sweeps_done, unit="sweep",
                                    desc=f"{method} R={n_rep}")
     last_save = time.monotonic()
@@ -1276,6 +1321,19 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
                         fam.reset_counters()
                         if adaptive and fam.k > 1:
                             chain_proj = chain_buffer()
+                elif compiled_draws:
+                    # several draws per call, measured in the same compiled loop (mc.kernels.draws);
+                    # the number per call grows until a call takes about _DRAWS_CALL_SECONDS, so that
+                    # signals, checkpoints and the progress bar are still served (the numbers do not
+                    # depend on it: each draw is the same thin sweeps from the same state)
+                    m = min(draws_per_call, n_draws - draws_done)
+                    t_call = time.perf_counter()
+                    fam.run_draws(m, thin, exchange_every, sweeps_done, rng, draws_done, draw_record())
+                    if time.perf_counter() - t_call < _DRAWS_CALL_SECONDS / 2:
+                        draws_per_call *= 2
+                    sweeps_done += m * thin
+                    draws_done += m
+                    chunk = m * thin
                 else:
                     fam.run(thin, exchange_every, sweeps_done, rng)
                     sweeps_done += thin

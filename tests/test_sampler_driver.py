@@ -1,4 +1,5 @@
 """The sampler driver: determinism, replica streams, checkpoints, storage modes and bad input."""
+import json
 import os
 import signal
 import subprocess
@@ -72,20 +73,23 @@ def test_interrupted_run_resumes_to_the_same_numbers(make, thin, tmp_path, monke
     full = mc.sample(post, **kwargs)
     path = tmp_path / "chain.npz"
     family = sampler._SpinFamily if post.model.state_space == "spins" else sampler._ContinuousFamily
-    original = family.run
+    # production runs several draws per call (run_draws); interrupt after its third call
+    original = family.run_draws
     calls = {"n": 0}
 
     def flaky(self, *args):
         calls["n"] += 1
         out = original(self, *args)
-        if calls["n"] == 60:  # inside production, after burn-in: as if Ctrl-C were pressed here
+        if calls["n"] == 3:  # inside production, after burn-in: as if Ctrl-C were pressed here
             os.kill(os.getpid(), signal.SIGINT)
         return out
 
-    monkeypatch.setattr(family, "run", flaky)
+    monkeypatch.setattr(family, "run_draws", flaky)
     with pytest.raises(KeyboardInterrupt):
         mc.sample(post, checkpoint=path, **kwargs)
-    monkeypatch.setattr(family, "run", original)
+    monkeypatch.setattr(family, "run_draws", original)
+    with np.load(path) as data:  # stopped part-way through production
+        assert 100 < json.loads(str(data["meta"]))["sweeps_done"] < 500
     assert path.exists()
     if make is _odd_gmm_posterior:  # 3 rungs x 5 normals per sweep: every spare is full here
         with np.load(path) as data:

@@ -32,9 +32,10 @@ import numpy as np
 from numba import njit
 
 from .rng import load_state, normal_local, store_state, uniform_local
+from .draws import record_draw
 from .tempering import exchange
 
-__all__ = ["RWM", "MALA", "HMC", "features_continuous", "init_prior_terms", "run_continuous"]
+__all__ = ["RWM", "MALA", "HMC", "features_continuous", "init_prior_terms", "run_continuous", "draws_continuous"]
 
 RWM, MALA, HMC = 0, 1, 2
 
@@ -166,3 +167,19 @@ def run_continuous(x, lp, gp, log_prior_grad, params, y, inv_s, theta, rung_of, 
         if n_chain > 1 and done % exchange_every == 0:
             features_continuous(x, lp, y, inv_s, phi)
             exchange(phi, theta, chain_at, rung_of, rng, (done // exchange_every) % 2, ex_att, ex_acc)
+
+
+# Not cached on disk either (a function argument, as run_continuous).
+@njit
+def draws_continuous(x, lp, gp, log_prior_grad, params, y, inv_s, theta, rung_of, chain_at, method, eps, n_leapfrog,
+                     thin, exchange_every, sweep0, rng, spare, acc, att, phi, ex_att, ex_acc, n_draws, d0, rec):
+    """``n_draws`` draws of ``thin`` sweeps of :func:`run_continuous`, each recorded by
+    ``draws.record_draw`` (see ``mc.kernels.draws``)."""
+    n_chain = x.shape[1]
+    for j in range(n_draws):
+        start = sweep0 + j * thin
+        run_continuous(x, lp, gp, log_prior_grad, params, y, inv_s, theta, rung_of, chain_at, method, eps,
+                       n_leapfrog, thin, exchange_every, start, rng, spare, acc, att, phi, ex_att, ex_acc)
+        if not (n_chain > 1 and (start + thin) % exchange_every == 0):
+            features_continuous(x, lp, y, inv_s, phi)
+        record_draw(x, chain_at, phi, d0 + j, rec)

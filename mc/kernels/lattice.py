@@ -391,7 +391,16 @@ def run_lattice(spins, nbrs, sgns, g, b, h, table, thresholds, ftab, theta, rung
     tables built for another z would misplace every entry). One 64-bit draw per attempt (two
     with random sites).
     """
-    n_rep, n_chain, n = spins.shape
+    n = spins.shape[2]
+    af, tf, rows, srows, hb = prepare_lattice(nbrs, sgns, table, thresholds, ftab, n, heat_bath, random_order)
+    sweeps_lattice(spins, nbrs, sgns, g, b, h, af, tf, rows, srows, ftab, hb, theta, rung_of, chain_at, n_sweeps,
+                   random_order, exchange_every, sweep0, rng, flips, sweeps_at, phi, ex_att, ex_acc)
+
+
+@njit(cache=True)
+def prepare_lattice(nbrs, sgns, table, thresholds, ftab, n, heat_bath, random_order):
+    """The per-call set-up of :func:`run_lattice` (checks, flat tables, site rows), returned as
+    ``(af, tf, rows, srows, hb)`` for :func:`sweeps_lattice`."""
     z = len(nbrs)
     if table.shape[2] != 2 * z + 1 or thresholds.shape[2] != 2 * z + 1:
         raise ValueError("run_lattice: acceptance tables built for another number of neighbours than len(nbrs)")
@@ -399,7 +408,14 @@ def run_lattice(spins, nbrs, sgns, g, b, h, table, thresholds, ftab, theta, rung
         raise ValueError("run_lattice: field table of another shape than (rungs, N, 2)")
     af, tf = _flat_tables(table, thresholds, z)
     rows, srows = _site_rows(nbrs, sgns, n if random_order else 0)
-    hb = 1.0 if heat_bath else 0.0
+    return af, tf, rows, srows, 1.0 if heat_bath else 0.0
+
+
+@njit(cache=True)
+def sweeps_lattice(spins, nbrs, sgns, g, b, h, af, tf, rows, srows, ftab, hb, theta, rung_of, chain_at, n_sweeps,
+                   random_order, exchange_every, sweep0, rng, flips, sweeps_at, phi, ex_att, ex_acc):
+    """The sweeps of :func:`run_lattice` with its set-up done (:func:`prepare_lattice`)."""
+    n_rep, n_chain, n = spins.shape
     for sweep in range(n_sweeps):
         for r in range(n_rep):
             st = load_state(rng[r])

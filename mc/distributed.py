@@ -62,6 +62,7 @@ from .sampler import (
     _SpinFamily,
     _choose_method,
     _mixing_advice,
+    check_run_arguments,
     continuous_prior,
 )
 
@@ -199,20 +200,8 @@ def sample_distributed(posterior, comm=None, n_replicas=1, n_sweeps=1000, burn_i
         raise ValueError(f"posterior: expected an mc.Posterior, got {type(posterior).__name__}")
     if comm is not None and not (hasattr(comm, "Get_size") and hasattr(comm, "Allgatherv")):
         raise ValueError(f"comm: expected an mpi4py communicator or None, got {type(comm).__name__}")
-    n_rep = as_positive_int(n_replicas, "n_replicas")
-    n_sweeps = as_positive_int(n_sweeps, "n_sweeps")
-    thin = as_positive_int(thin, "thin")
-    burn_in = n_sweeps // 4 if burn_in is None else as_positive_int(burn_in, "burn_in", minimum=0)
-    if thin > n_sweeps:
-        raise ValueError(f"thin: {thin} exceeds n_sweeps = {n_sweeps}; no draw would be recorded")
-    seed = as_positive_int(seed, "seed", minimum=0)
-    key = tuple(as_positive_int(k, "key", minimum=0) for k in key)
-    exchange_every = as_positive_int(exchange_every, "exchange_every")
-    n_leapfrog = as_positive_int(n_leapfrog, "n_leapfrog")
-    if order not in ("random", "sequential"):
-        raise ValueError(f"order: expected 'random' or 'sequential', got {order!r}")
-    if store not in ("auto", "samples", "summary"):
-        raise ValueError(f"store: expected 'auto', 'samples' or 'summary', got {store!r}")
+    n_rep, n_sweeps, burn_in, thin, seed, key, exchange_every, n_leapfrog = check_run_arguments(
+        n_replicas, n_sweeps, burn_in, thin, seed, key, exchange_every, n_leapfrog, order, store)
     if tempering == "adaptive":
         raise ValueError("tempering: 'adaptive' ladders are not available with sample_distributed; use "
                          "'hamiltonian' (with the ladder an adaptive mc.sample run tuned, as temperatures) or "

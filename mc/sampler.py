@@ -987,6 +987,28 @@ def _choose_method(space, method, model):
     return method
 
 
+def check_run_arguments(n_replicas, n_sweeps, burn_in, thin, seed, key, exchange_every, n_leapfrog, order, store):
+    """The run-length, seeding and layout arguments of :func:`sample` (and of
+    ``mc.sample_distributed``), checked and normalised: returns ``(n_replicas, n_sweeps, burn_in,
+    thin, seed, key, exchange_every, n_leapfrog)`` (``burn_in`` defaults to ``n_sweeps // 4``);
+    a bad value raises ValueError naming its argument."""
+    n_rep = as_positive_int(n_replicas, "n_replicas")
+    n_sweeps = as_positive_int(n_sweeps, "n_sweeps")
+    thin = as_positive_int(thin, "thin")
+    burn_in = n_sweeps // 4 if burn_in is None else as_positive_int(burn_in, "burn_in", minimum=0)
+    if thin > n_sweeps:
+        raise ValueError(f"thin: {thin} exceeds n_sweeps = {n_sweeps}; no draw would be recorded")
+    seed = as_positive_int(seed, "seed", minimum=0)
+    key = tuple(as_positive_int(k, "key", minimum=0) for k in key)
+    exchange_every = as_positive_int(exchange_every, "exchange_every")
+    n_leapfrog = as_positive_int(n_leapfrog, "n_leapfrog")
+    if order not in ("random", "sequential"):
+        raise ValueError(f"order: expected 'random' or 'sequential', got {order!r}")
+    if store not in ("auto", "samples", "summary"):
+        raise ValueError(f"store: expected 'auto', 'samples' or 'summary', got {store!r}")
+    return n_rep, n_sweeps, burn_in, thin, seed, key, exchange_every, n_leapfrog
+
+
 def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method="auto", seed=0, key=(), *,
            tempering="auto", temperatures=None, n_temperatures=None, lowest_beta=None, exchange_every=1,
            order="random", step_size=None, n_leapfrog=10, adapt=True, init="auto", store="auto",
@@ -1103,20 +1125,8 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
     t_start = time.perf_counter()
     if not isinstance(posterior, Posterior):
         raise ValueError(f"posterior: expected an mc.Posterior, got {type(posterior).__name__}")
-    n_rep = as_positive_int(n_replicas, "n_replicas")
-    n_sweeps = as_positive_int(n_sweeps, "n_sweeps")
-    thin = as_positive_int(thin, "thin")
-    burn_in = n_sweeps // 4 if burn_in is None else as_positive_int(burn_in, "burn_in", minimum=0)
-    if thin > n_sweeps:
-        raise ValueError(f"thin: {thin} exceeds n_sweeps = {n_sweeps}; no draw would be recorded")
-    seed = as_positive_int(seed, "seed", minimum=0)
-    key = tuple(as_positive_int(k, "key", minimum=0) for k in key)
-    exchange_every = as_positive_int(exchange_every, "exchange_every")
-    n_leapfrog = as_positive_int(n_leapfrog, "n_leapfrog")
-    if order not in ("random", "sequential"):
-        raise ValueError(f"order: expected 'random' or 'sequential', got {order!r}")
-    if store not in ("auto", "samples", "summary"):
-        raise ValueError(f"store: expected 'auto', 'samples' or 'summary', got {store!r}")
+    n_rep, n_sweeps, burn_in, thin, seed, key, exchange_every, n_leapfrog = check_run_arguments(
+        n_replicas, n_sweeps, burn_in, thin, seed, key, exchange_every, n_leapfrog, order, store)
     model = posterior.model
     space = model.state_space
     method = _choose_method(space, method, model)

@@ -157,6 +157,8 @@ def main():
     parser.add_argument("--max-sweeps", type=int, default=64000)
     parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
     parser.add_argument("--cases", nargs="+", choices=["mixture", "sk"], default=["mixture", "sk"])
+    parser.add_argument("--exchange-rungs", type=int, default=None,
+                        help="rungs of the exchange variant's ladders (default: the case's, 16 for the mixture)")
     args = parser.parse_args()
     target = args.target if args.target is not None else (0.02 if args.quick else 0.01)
     sizes = (32, 64) if args.quick else (100, 256)
@@ -174,7 +176,10 @@ def main():
             if method == "exchange" and post.model.state_space != "continuous":
                 continue  # swaps between windows: continuous models
             last = None
-            for row in converge(post, {**options, **METHODS[method]}, target, start, max_sweeps):
+            opts = {**options, **METHODS[method]}
+            if method == "exchange" and args.exchange_rungs is not None:
+                opts["n_temperatures"] = args.exchange_rungs
+            for row in converge(post, opts, target, start, max_sweeps):
                 last = row
                 print(f"{label:26s} {method:11s} {row['N']:4d} {row['K']:4d} {row['kappa']:6.3g} {row['sweeps']:10d} "
                       f"{row['total']:12d} {row['wall']:8.2f} {row['cumulative']:8.2f} {row['max_se']:9.2e} "

@@ -27,7 +27,8 @@ How each model is restrained (derived):
   (``mc.kernels.restraints``), for linear order parameters and the squared distance.
 
 Errors: each window's q series is thinned by its integrated autocorrelation time (Sokal window,
-``c = 5``, ``mc.diagnostics.tau_int``; stride ``ceil(tau)``), so that MBAR's asymptotic
+``c = 5``, ``mc.diagnostics.tau_int``; stride ``ceil(tau)``, or more so that a window gives MBAR at
+most ``MBAR_SAMPLES_PER_WINDOW`` = 4000 samples, which keeps its memory bounded), so that MBAR's asymptotic
 covariance, which assumes independent samples, applies. ``tau`` is the larger of the times of q
 and of the indicator ``1[q > median q]`` (autocorrelations averaged over replicas): a window that
 holds two states (e.g. at the crossing of two classes) switches between them on the slow time
@@ -207,6 +208,10 @@ EXTENSION_BURN_IN = 100
 DISPERSED_POOL = 64
 #: R-hat above which a window that used its whole budget is taken to sit on a barrier.
 _BARRIER_RHAT = 1.1
+#: Most thinned samples of one window that go into MBAR (a window's stride grows beyond ceil(tau)
+#: when its run is longer): MBAR keeps matrices of windows x samples (and bins x samples), which for
+#: 100 windows of 16,000 draws of 4 replicas, thinned by tau alone, took over 20 GB.
+MBAR_SAMPLES_PER_WINDOW = 4000
 #: Key tag of the replica-exchange ladders (``window_exchange=True``): replica r uses (*key, 2^20 + 2, r).
 _EXCHANGE_TAG = (1 << 20) + 2
 #: ``tempered_windows="auto"``: windows added on each side of those that need a ladder.
@@ -1591,7 +1596,9 @@ def umbrella_sampling(posterior, reference=None, q_grid=None, *, order_parameter
             total_sweeps += win.total_sweeps
             n_extensions += win.n_extensions
             sampler_method = win.method
-            stride = int(math.ceil(diag["tau"]))
+            # thinned by tau, and to at most MBAR_SAMPLES_PER_WINDOW samples (MBAR's matrices grow as
+            # windows x samples: all windows' draws of a long run would not fit in memory)
+            stride = max(int(math.ceil(diag["tau"])), -(-q.size // MBAR_SAMPLES_PER_WINDOW))
             q_k = q[:, ::stride].ravel()
             q_thinned.append(q_k)
             row = {"window": k, "centre": float(centre), "kappa": float(kap_k),

@@ -220,3 +220,29 @@ def test_bad_exchange_options_are_named_before_any_sampling(monkeypatch):
     spins = mc.Posterior(mc.IsingPrior.curie_weiss(8, beta=0.5), mc.VP(), np.zeros(8), 1.0)
     with pytest.raises(ValueError, match="window_exchange: .*continuous"):
         um.umbrella_sampling(spins, np.ones(8), window_exchange=True)
+
+
+def test_each_window_gives_mbar_a_bounded_number_of_samples(monkeypatch):
+    """MBAR keeps windows x samples matrices; a long run is thinned beyond tau to at most
+    MBAR_SAMPLES_PER_WINDOW samples a window (100 windows of 16,000 draws took over 20 GB before),
+    and the potential still agrees with the exact one."""
+    n = 12
+    model = mc.GaussianMixture(np.zeros((1, n)), variances=np.full((1, n), 1.5))
+    post = mc.Posterior(model, mc.VP(), np.linspace(-1.0, 1.0, n), 1.0)
+    ref = np.linspace(1.0, -0.5, n)
+    grid = np.linspace(-0.5, 0.2, 8)
+    monkeypatch.setattr(um, "MBAR_SAMPLES_PER_WINDOW", 300)
+    res = um.umbrella_sampling(post, ref, grid, windows=np.linspace(-0.6, 0.3, 8), kappa=2.0, window_exchange=True,
+                               n_sweeps=3000, seed=4, normalise="grid")
+    wins = res.windows
+    assert (wins["n_samples"] <= 300).all() and (wins["stride"] > np.ceil(wins["tau"])).any()
+    # exact: q = x . ref / N is Gaussian under the posterior
+    ex = post.exact
+    m, v = ex.component_means[0] @ ref / n, ex.component_eigenvalues[0] @ ref**2 / n**2
+    edges = um._bin_edges(grid)
+    from scipy.stats import norm
+
+    mass = np.diff(norm.cdf(edges, loc=m, scale=np.sqrt(v)))
+    exact = -np.log(mass / mass.sum() / np.diff(edges)) / n
+    z = (res.potential["V"].to_numpy() - exact) / res.potential["stderr"].to_numpy()  # both normalised on the grid
+    assert np.abs(z).max() < N_SE, np.abs(z).max()

@@ -140,6 +140,32 @@ def test_lattice_models_from_a_spec_agree_with_enumeration(lines, n):
     assert (res["side"] == round(n ** (1 / res["lattice_dim"].iloc[0]))).all()
 
 
+@pytest.mark.parametrize("lines", ['name = "sherrington_kirkpatrick"\nbeta = 1.2',
+                                   'name = "hopfield"\nn_patterns = 2\nbeta = 1.5'])
+def test_float32_couplings_from_a_spec_define_the_model_the_rows_describe(lines):
+    """``couplings_dtype = "float32"``: the model is built with float32 couplings, its rows say so,
+    the Monte Carlo rows agree with the enumeration of that same model (z within 5), and specs
+    that leave the key out keep their hash."""
+    grid, sampler = "n_dim = [10]\nt = [0.8]", 'method = "heat_bath"\nn_replicas = 4\nn_sweeps = 3000'
+    observables = 'names = ["q_self", "overlap_truth"]'
+    spec = parse_spec(spec_text(lines + '\ncouplings_dtype = "float32"', grid=grid, sampler=sampler,
+                                observables=observables))
+    model = build_model(spec, 10)
+    assert model.spin_kernel().couplings.dtype == np.float32 and model.params()["couplings_dtype"] == "float32"
+    res = run_task(spec, make_tasks(spec)[0])["results"]
+    assert (res["couplings_dtype"] == "float32").all()
+    z = res[res["observable"].str.startswith("z_exact:")]
+    assert len(z) >= 2 and (z["value"].abs() < 5).all(), z[["observable", "value"]]
+    default = parse_spec(spec_text(lines, grid=grid, sampler=sampler, observables=observables))
+    explicit = parse_spec(spec_text(lines + '\ncouplings_dtype = "float64"', grid=grid, sampler=sampler,
+                                    observables=observables))
+    assert default.hash == explicit.hash != spec.hash
+    assert "couplings_dtype" not in build_model(default, 10).params()
+    with pytest.raises(SpecError) as err:
+        parse_spec(spec_text(lines + '\ncouplings_dtype = "float16"', grid=grid))
+    assert str(err.value).startswith("model.couplings_dtype:"), str(err.value)
+
+
 # ----------------------------------------------------------------------------------- plug-ins
 @pytest.fixture
 def plugin():

@@ -1053,6 +1053,8 @@ class CurieWeissPosterior(_SpinPosterior):
 # ------------------------------------------------------------------ scan specs (mc.models.registry)
 import math  # noqa: E402
 
+from typing import Literal  # noqa: E402
+
 from pydantic import model_validator  # noqa: E402
 
 from . import registry as _reg  # noqa: E402  (after the classes it builds)
@@ -1079,12 +1081,16 @@ class _SpinEntry(_reg.ModelEntry):
 
 
 class _DenseSpinEntry(_SpinEntry):
-    """Dense N x N couplings: a site update costs about 1 + N / 64 local ones."""
+    """Dense N x N couplings: a site update costs about 1 + N / 64 local ones. ``couplings_dtype =
+    "float32"`` defines the model by float32 couplings (``IsingPrior``): the kernel reads half the
+    bytes, and the model keeps its float64 ``W`` beside the float32 ``beta W`` (12 bytes per pair
+    instead of 16)."""
 
     random = True
 
     def memory(self, p, n_dim):
-        return [("grid.n_dim", "the dense N x N couplings", 16.0 * n_dim * n_dim)]
+        per_pair = 12.0 if p.couplings_dtype == "float32" else 16.0
+        return [("grid.n_dim", f"the dense N x N couplings ({p.couplings_dtype})", per_pair * n_dim * n_dim)]
 
     def site_cost(self, p, n_dim):
         return 1.0 + n_dim / 64.0
@@ -1122,16 +1128,18 @@ class _CurieWeissEntry(_SpinEntry):
 class _SherringtonKirkpatrickEntry(_DenseSpinEntry):
     name = "sherrington_kirkpatrick"
     doc = "SK spin glass, W_ij = J0 / N + J g_ij / sqrt(N)"
-    columns = (*_SPIN_COLUMNS, "J0", "disorder_seed")
+    columns = (*_SPIN_COLUMNS, "J0", "disorder_seed", "couplings_dtype")
 
     class Parameters(_reg.Parameters):
         beta: _reg.NonNegativeFloat = 1.0
         J: _reg.NonNegativeFloat = 1.0
         J0: _reg.Float = 0.0
         field: _reg.Float = 0.0
+        couplings_dtype: Literal["float64", "float32"] = "float64"
 
     def build(self, p, n_dim, *, seed, max_bytes):
-        return IsingPrior.sherrington_kirkpatrick(n_dim, beta=p.beta, J=p.J, J0=p.J0, field=p.field, seed=seed)
+        return IsingPrior.sherrington_kirkpatrick(n_dim, beta=p.beta, J=p.J, J0=p.J0, field=p.field, seed=seed,
+                                                  couplings_dtype=p.couplings_dtype)
 
 
 @_reg.register
@@ -1139,7 +1147,7 @@ class _HopfieldEntry(_DenseSpinEntry):
     name = "hopfield"
     doc = ("Hopfield network with random +-1 patterns: n_patterns of them, or loading alpha = P / N "
            "(P = max(1, round(alpha N)) at each N of the grid)")
-    columns = ("beta", "field", "field_mean", "n_patterns", "loading", "disorder_seed")
+    columns = ("beta", "field", "field_mean", "n_patterns", "loading", "disorder_seed", "couplings_dtype")
     provides = frozenset({"patterns"})
 
     class Parameters(_reg.Parameters):
@@ -1147,6 +1155,7 @@ class _HopfieldEntry(_DenseSpinEntry):
         loading: _reg.PositiveFloat | None = None
         beta: _reg.NonNegativeFloat = 1.0
         field: _reg.Float = 0.0
+        couplings_dtype: Literal["float64", "float32"] = "float64"
 
         @model_validator(mode="after")
         def _one_size(self):
@@ -1161,7 +1170,7 @@ class _HopfieldEntry(_DenseSpinEntry):
 
     def build(self, p, n_dim, *, seed, max_bytes):
         return IsingPrior.hopfield(n_dim=n_dim, n_patterns=self.patterns_at(p, n_dim), beta=p.beta, field=p.field,
-                                   seed=seed)
+                                   seed=seed, couplings_dtype=p.couplings_dtype)
 
     def memory(self, p, n_dim):
         n_pat = self.patterns_at(p, n_dim)

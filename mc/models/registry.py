@@ -93,6 +93,7 @@ PARAMETER_COLUMNS = {
     "J": "coupling scale of a spin prior",
     "J0": "ferromagnetic mean coupling of a Sherrington-Kirkpatrick prior (J0 / N)",
     "disorder_seed": "seed of the quenched couplings or patterns of a spin prior",
+    "couplings_dtype": "float32 when a dense spin prior is defined by float32 couplings beta W (absent: float64)",
     "side": "side length L of a lattice (N = L^lattice_dim)",
     "lattice_dim": "dimension d of a hypercubic lattice",
     "periodic": "periodic boundary conditions of a lattice",

@@ -503,6 +503,8 @@ class ScanSpec:
         out["sampler"].pop("ranks_per_task", None)  # the results do not depend on it
         if out["grid"].get("noise_variance") is None:
             out["grid"].pop("noise_variance", None)
+        if (out["model"].get("params") or {}).get("couplings_dtype") == "float64":
+            out["model"]["params"].pop("couplings_dtype")
         return out
 
     @property

@@ -8,6 +8,7 @@ import importlib.util
 import math
 import os
 import re
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -22,6 +23,8 @@ from . import reading
 
 #: How to install the optional plotting dependency.
 PLOT_INSTALL = "pip install -e '.[plot]'"
+#: Characters per line of a legend entry of the observable figures (longer labels are wrapped).
+_LEGEND_WIDTH = 48
 
 def _matplotlib_available():
     return importlib.util.find_spec("matplotlib") is not None
@@ -421,6 +424,8 @@ def _plot_observables(summary, transitions, plot_dir, written):
         n_dis = int(part["n_disorder"].max()) if "n_disorder" in part else 0
         ax.set_title((f"{label}:  {formula}" if formula else label)
                      + f"\ndisorder average ± standard error ({n_dis} disorder samples)", fontsize=9)
+        for h in handles:  # long labels (a located criterion, its theory) wrapped: the axes keep their width
+            h.set_label(textwrap.fill(str(h.get_label()), _LEGEND_WIDTH))
         ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         _save(fig, plot_dir, f"observable_{obs}", written)
         figures[obs] = fig

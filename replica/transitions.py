@@ -1084,6 +1084,7 @@ _register_builtin(Criterion(
     "by more than SPIN_GLASS_SIGNIFICANCE (2) combined errors",
     _spin_glass_crossings, _sk_fragmentation_theory,
     panels=("spin_glass_susceptibility", "spin_glass_susceptibility_scaled"), broken_above=True,
+    roles=(("crossing of spin_glass_susceptibility_scaled", "finite"),),
 ))
 _register_builtin(Criterion(
     "fragmentation", "rem", ("participation_ratio",),

@@ -764,7 +764,8 @@ def test_figures_read_panels_levels_and_roles_from_the_criterion_registry():
     assert set(rep.CRITERION_ROLES) == {
         ("cloning_probability crosses 3/4", "checked"), ("participation_ratio crosses 1/2, extrapolated", "checked"),
         ("fraction with a Franz-Parisi secondary minimum", "checked"), ("participation_ratio crosses 1/2", "finite"),
-        ("class_magnetisation_variance crosses 1/2", "trend"), ("pattern_overlap crosses 1/2", "finite")}
+        ("class_magnetisation_variance crosses 1/2", "trend"), ("pattern_overlap crosses 1/2", "finite"),
+        ("crossing of spin_glass_susceptibility_scaled", "finite")}
     assert plots._criterion_role("participation_ratio crosses 1/2, extrapolated t_N = t_inf + b/N over N = 8") == "checked"
     assert plots._criterion_role("participation_ratio crosses 1/2") == "finite"
     assert plots._criterion_role("parabolic peak of susceptibility_class") == "indicator"
@@ -785,3 +786,24 @@ def test_figures_read_panels_levels_and_roles_from_the_criterion_registry():
         cr.unregister_criterion("collapse", "entropy_level")
     assert plots._sees("overlap_truth") == (True, True) and plots._levels("weight_entropy") is None
     assert plots._criterion_role("weight_entropy crosses 1") == "indicator"
+
+
+@needs_matplotlib
+def test_spin_glass_figures_draw_the_de_almeida_thouless_time_of_an_unplanted_sk_posterior():
+    """The chi_SG panels of an SK scan with x_t ~ N(0, v I) carry t_F of the RS theory (the value
+    with_theory puts beside the located crossings); a paramagnetic prior (beta J < 1) has none."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    row = {"model": "sk", "process": "VP", "beta": 1.5, "J": 1.0, "J0": 0.0, "field": 0.0, "noise_variance": 1.0}
+    t_f = replica.theory.sk_fragmentation_time(1.5, 1.0, 1.0, "vp")
+    assert plots._closed_forms(row)["t_F"] == pytest.approx(t_f, rel=1e-12) and 0.9 < t_f < 1.1
+    fig, ax = plt.subplots()
+    handles = plots._theory_overlays(ax, "spin_glass_susceptibility_scaled", [("C0", row)], 0.2, 3.0, True)
+    assert any("t_F" in h.get_label() for h in handles)
+    assert [tuple(line.get_xdata()) for line in ax.lines] == [(t_f, t_f)]
+    assert not plots._theory_overlays(ax, "q_self", [("C0", row)], 0.2, 3.0, True)
+    assert "t_F" not in plots._closed_forms({**row, "beta": 0.8})
+    plt.close(fig)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..criteria import criterion_for_row, criterion_roles, level_of, panel_transitions
 from ..summary import BASE_KEYS as _BASE_KEYS
+from ..transitions import _sk_fragmentation_theory
 from ..summary import SUMMARY_VALUES as _SUMMARY_VALUES
 from ..transitions import _process_of
 from .printing import _follows_n, _varying
@@ -228,7 +229,8 @@ def _closed_forms(row):
     set drawn from it: ``mu_norm2`` or ``mu``, ``variance``), ``phi`` (the planted cloning
     probability of a symmetric two-class mixture, a function of t), ``t_C`` (data sets of
     ``e^{alpha N}`` points, N -> infinity) and ``population`` (a data set: the mixture's formulas
-    are its n -> infinity limit). VP and VE only; ``{}`` otherwise."""
+    are its n -> infinity limit) and ``t_F`` (an SK prior in the field of an unplanted x_t:
+    ``replica.transitions._sk_fragmentation_theory``). VP and VE only; ``{}`` otherwise."""
     from .. import theory
 
     of = _process_of(row)
@@ -262,6 +264,10 @@ def _closed_forms(row):
             out["t_S"], out["data_file"] = t_s, True
     if np.isfinite(s_info) and s_info > 0:
         out["t_C"], out["data_file"] = float(theory.time_from_s(s_info, proc, sigma=sigma)), True
+    # an SK prior in the field of an unplanted x_t: t_F of the de Almeida-Thouless line
+    t_f, _ = _sk_fragmentation_theory(row)
+    if np.isfinite(t_f):
+        out["t_F"] = t_f
     return out
 
 
@@ -310,6 +316,11 @@ def _theory_overlays(ax, obs, groups, t_lo, t_hi, log_t):
                 label = "theory: collapse t_C, Gaussian information of the data spectrum = log n (colour = n)"
             line = ax.axvline(t_c, color=colour if data_file else "k", ls=":" if not data_file else "-.", lw=1.4,
                               label=label if label not in handles else "_" + label)
+            handles.setdefault(label, line)
+        t_f = forms.get("t_F") if obs.startswith("spin_glass_susceptibility") else None
+        if t_f is not None and t_lo <= t_f <= t_hi:
+            label = "theory: fragmentation t_F, de Almeida-Thouless line in the field of x_t (RS), N → ∞"
+            line = ax.axvline(t_f, color="k", ls=":", lw=1.4, label=label if label not in handles else "_" + label)
             handles.setdefault(label, line)
         if obs == "cloning_probability" and "phi" in forms:
             label = "theory φ(t): exact integral, planted two-class mixture" + (

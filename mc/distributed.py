@@ -52,6 +52,8 @@ from .kernels import tempering as kt
 from .kernels.rng import seed_states
 from .posterior import Posterior
 from .sampler import (
+    _CHAIN_RECORD_SWEEPS,
+    _CHAIN_RECORDS,
     TARGET_ACCEPTANCE,
     Ladder,
     SampleResult,
@@ -73,8 +75,6 @@ __all__ = ["sample_distributed", "DistributedResult", "chain_owners"]
 _STREAM_CHAIN, _STREAM_SWAP = 4, 5
 #: Sweeps per step-size adaptation round during burn-in (as ``mc.sampler``).
 _ADAPT_EVERY = 20
-#: Most records of the projections of every chain (``mode_changes``), as ``mc.sampler``.
-_CHAIN_RECORDS = 8192
 #: Name of the state array of each state space in the families of ``mc.sampler``.
 _STATE_ARRAY = {"spins": "spins", "continuous": "x", "sphere": "w", "points": "idx"}
 
@@ -331,7 +331,8 @@ def sample_distributed(posterior, comm=None, n_replicas=1, n_sweeps=1000, burn_i
     directions = None if directions is None else np.ascontiguousarray(directions, dtype=np.float64)
     probe = u[None, :] if directions is None else np.vstack([u, directions])
     order_proj = np.empty((n_rep, n_draws, probe.shape[0] - 1)) if directions is not None else None
-    chain_stride = -(-n_draws // _CHAIN_RECORDS)
+    # as mc.sample: at most _CHAIN_RECORDS records, at most one probe row per _CHAIN_RECORD_SWEEPS sweeps
+    chain_stride = max(-(-n_draws // _CHAIN_RECORDS), -(-_CHAIN_RECORD_SWEEPS * probe.shape[0] // thin))
     chain_proj = np.empty((n_rep, k, -(-n_draws // chain_stride), probe.shape[0]), dtype=np.float32) \
         if k > 1 else None
     proj_all = np.empty((n_chains, probe.shape[0]), dtype=np.float32)

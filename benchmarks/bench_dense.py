@@ -58,7 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mc  # noqa: E402
 from mc.kernels import spins as ks  # noqa: E402
 from mc.kernels.rng import seed_states  # noqa: E402
-from timing import interleaved_best  # noqa: E402
+from timing import cpu_timed, interleaved_best  # noqa: E402
 
 SIZES = {False: (1000, 4000, 10_000), True: (500, 1000, 2000)}
 #: Target CPU seconds of one timed call, normal and --quick.
@@ -66,17 +66,6 @@ BUDGET = {False: 0.4, True: 0.05}
 RUNGS = 8
 LOWEST_BETA = 0.3
 WARM_SWEEPS = 3
-
-
-def cpu_timed(fn):
-    """``fn`` wrapped to return its process CPU seconds (``interleaved_best`` uses a returned time)."""
-
-    def call():
-        t0 = time.process_time()
-        fn()
-        return time.process_time() - t0
-
-    return call
 
 
 def couplings(n):

@@ -83,17 +83,6 @@ MIN_TAUS = 50
 
 
 # ---------------------------------------------------------------------------------------------
-def cpu_timed(fn):
-    """``fn`` wrapped to return its process CPU seconds (``interleaved_best`` uses a returned time)."""
-
-    def call():
-        t0 = time.process_time()
-        fn()
-        return time.process_time() - t0
-
-    return call
-
-
 def onsager_energy(temperature):
     """Energy per spin of the infinite square-lattice ferromagnet (J = 1; Onsager 1944)."""
     b = 1.0 / temperature
@@ -319,7 +308,7 @@ def row(temp, name, ns, ref, flips=None, u=None, tau=None, note=""):
 
 
 def main(argv=None):
-    from timing import interleaved_best
+    from timing import cpu_timed, interleaved_best
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer sweeps, no cold compile (under 30 s)")

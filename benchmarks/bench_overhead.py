@@ -31,6 +31,7 @@ import numpy as np
 import mc
 from mc import sampler as S
 from mc.kernels.rng import seed_states
+from timing import cpu_timed, interleaved_best
 
 
 def cases(quick):
@@ -87,22 +88,11 @@ def main():
         attempts = n_rep * k * n
         rng = seed_states([np.random.SeedSequence(r) for r in range(n_rep)])
 
-        def bare():
-            t = time.process_time()
-            fam.run(sweeps, 1, 0, rng)
-            return time.process_time() - t
-
         def api(n_sweeps):
-            def call():
-                t = time.process_time()
-                mc.sample(post, n_sweeps=n_sweeps, seed=0, progress=False, store="summary")
-                return time.process_time() - t
-            return call
+            return lambda: mc.sample(post, n_sweeps=n_sweeps, seed=0, progress=False, store="summary")
 
-        best = {"bare": np.inf, "short": np.inf, "long": np.inf}
-        for _ in range(args.repeat):
-            for key, fn in (("bare", bare), ("short", api(sweeps)), ("long", api(2 * sweeps))):
-                best[key] = min(best[key], fn())
+        best = interleaved_best({"bare": cpu_timed(lambda: fam.run(sweeps, 1, 0, rng)),
+                                 "short": cpu_timed(api(sweeps)), "long": cpu_timed(api(2 * sweeps))}, args.repeat)
         per_sweep_api = (best["long"] - best["short"]) / (1.25 * sweeps)
         per_sweep_bare = best["bare"] / sweeps
         fixed = best["short"] - 1.25 * sweeps * per_sweep_api

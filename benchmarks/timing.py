@@ -1,4 +1,4 @@
-"""Wall-clock timing shared by the benchmark scripts (imported from the scripts' own folder)."""
+"""Timing shared by the benchmark scripts (imported from the scripts' own folder)."""
 from __future__ import annotations
 
 import time
@@ -30,3 +30,14 @@ def interleaved_best(contenders, repeat):
             elapsed = time.perf_counter() - t0 if own is None else own
             best[name] = min(best[name], elapsed)
     return best
+
+
+def cpu_timed(fn):
+    """``fn`` wrapped to return its process CPU seconds (:func:`interleaved_best` uses a returned time)."""
+
+    def call():
+        t0 = time.process_time()
+        fn()
+        return time.process_time() - t0
+
+    return call

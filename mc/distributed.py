@@ -52,8 +52,6 @@ from .kernels import tempering as kt
 from .kernels.rng import seed_states
 from .posterior import Posterior
 from .sampler import (
-    _CHAIN_RECORD_SWEEPS,
-    _CHAIN_RECORDS,
     TARGET_ACCEPTANCE,
     Ladder,
     SampleResult,
@@ -66,6 +64,7 @@ from .sampler import (
     _mixing_advice,
     check_run_arguments,
     continuous_prior,
+    draw_buffers,
 )
 
 __all__ = ["sample_distributed", "DistributedResult", "chain_owners"]
@@ -317,22 +316,8 @@ def sample_distributed(posterior, comm=None, n_replicas=1, n_sweeps=1000, burn_i
         raise ValueError("init: an initial state lies outside the support of the prior")
     const = float(e_init[0] + phi[0, 0].sum())
 
-    samples = np.empty((n_rep, n_draws, n), dtype=np.int8 if space == "spins" else np.float64) \
-        if store == "samples" else None
-    energies = np.empty((n_rep, n_draws))
-    overlaps = np.full((n_rep, n_draws), np.nan)
-    projections = np.empty((n_rep, n_draws))
-    indices = np.empty((n_rep, n_draws), dtype=np.int64) if space == "points" else None
-    sum_x = np.zeros((n_rep, n))
-    sum_x2 = np.zeros((n_rep, n))
-    y_norm = float(np.linalg.norm(posterior.y))
-    u = posterior.y / y_norm if y_norm > 0 else np.full(n, 1.0 / np.sqrt(n))
-    directions = model.order_directions()
-    directions = None if directions is None else np.ascontiguousarray(directions, dtype=np.float64)
-    probe = u[None, :] if directions is None else np.vstack([u, directions])
-    order_proj = np.empty((n_rep, n_draws, probe.shape[0] - 1)) if directions is not None else None
-    # as mc.sample: at most _CHAIN_RECORDS records, at most one probe row per _CHAIN_RECORD_SWEEPS sweeps
-    chain_stride = max(-(-n_draws // _CHAIN_RECORDS), -(-_CHAIN_RECORD_SWEEPS * probe.shape[0] // thin))
+    (samples, energies, overlaps, projections, indices, sum_x, sum_x2, u, directions, probe, order_proj,
+     chain_stride) = draw_buffers(posterior, n_rep, n_draws, thin, store)
     chain_proj = np.empty((n_rep, k, -(-n_draws // chain_stride), probe.shape[0]), dtype=np.float32) \
         if k > 1 else None
     proj_all = np.empty((n_chains, probe.shape[0]), dtype=np.float32)

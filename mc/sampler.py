@@ -987,6 +987,42 @@ def _choose_method(space, method, model):
     return method
 
 
+def draw_buffers(posterior, n_rep, n_draws, thin, store):
+    """The recording buffers of :func:`sample` (and of ``mc.sample_distributed``) for ``n_draws``
+    draws of ``n_rep`` replicas, as the tuple ``(samples, energies, overlaps, projections,
+    indices, sum_x, sum_x2, u, directions, probe, order_proj, chain_stride)``: the draws
+    (``store == "samples"``; int8 for spins, else None), energy, overlap (NaN until recorded),
+    projection on the unit field direction ``u`` and the point indices of a data set (else None)
+    per draw; running moments; the model's order directions (or None), the ``probe`` rows
+    ``[u, directions]`` and the order projections per draw (or None); and the stride of the
+    records of every chain's projections on ``probe`` (``mode_changes``)."""
+    model = posterior.model
+    space = model.state_space
+    n = posterior.n_dim
+    samples = np.empty((n_rep, n_draws, n), dtype=np.int8 if space == "spins" else np.float64) if store == "samples" else None
+    energies = np.empty((n_rep, n_draws))
+    overlaps = np.full((n_rep, n_draws), np.nan)
+    projections = np.empty((n_rep, n_draws))
+    indices = np.empty((n_rep, n_draws), dtype=np.int64) if space == "points" else None
+    sum_x = np.zeros((n_rep, n))
+    sum_x2 = np.zeros((n_rep, n))
+    y_norm = float(np.linalg.norm(posterior.y))
+    u = posterior.y / y_norm if y_norm > 0 else np.full(n, 1.0 / np.sqrt(n))
+    # projections that tell modes apart: on the field direction and the model's order directions;
+    # with a ladder they are also followed along every configuration (chain), whatever its rung
+    directions = model.order_directions()
+    directions = None if directions is None else np.ascontiguousarray(directions, dtype=np.float64)
+    probe = u[None, :] if directions is None else np.vstack([u, directions])
+    order_proj = np.empty((n_rep, n_draws, probe.shape[0] - 1)) if directions is not None else None
+    # (float32, every chain_stride-th draw, at most _CHAIN_RECORDS records: a crossing between
+    # modes is a slow event, and the buffer stays small for long ladders and long runs; and at
+    # most one probe row per _CHAIN_RECORD_SWEEPS sweeps, so that the record (K N per probe row)
+    # costs a small fraction of the sweeps (K N attempts each) also with many order directions)
+    chain_stride = max(-(-n_draws // _CHAIN_RECORDS), -(-_CHAIN_RECORD_SWEEPS * probe.shape[0] // thin))
+    return (samples, energies, overlaps, projections, indices, sum_x, sum_x2, u, directions, probe, order_proj,
+            chain_stride)
+
+
 def check_run_arguments(n_replicas, n_sweeps, burn_in, thin, seed, key, exchange_every, n_leapfrog, order, store):
     """The run-length, seeding and layout arguments of :func:`sample` (and of
     ``mc.sample_distributed``), checked and normalised: returns ``(n_replicas, n_sweeps, burn_in,
@@ -1191,26 +1227,8 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
     const = float(e_init[0] + phi0[0].sum())
 
     # recording buffers
-    samples = np.empty((n_rep, n_draws, n), dtype=np.int8 if space == "spins" else np.float64) if store == "samples" else None
-    energies = np.empty((n_rep, n_draws))
-    overlaps = np.full((n_rep, n_draws), np.nan)
-    projections = np.empty((n_rep, n_draws))
-    indices = np.empty((n_rep, n_draws), dtype=np.int64) if space == "points" else None
-    sum_x = np.zeros((n_rep, n))
-    sum_x2 = np.zeros((n_rep, n))
-    y_norm = float(np.linalg.norm(posterior.y))
-    u = posterior.y / y_norm if y_norm > 0 else np.full(n, 1.0 / np.sqrt(n))
-    # projections that tell modes apart: on the field direction and the model's order directions;
-    # with a ladder they are also followed along every configuration (chain), whatever its rung
-    directions = model.order_directions()
-    directions = None if directions is None else np.ascontiguousarray(directions, dtype=np.float64)
-    probe = u[None, :] if directions is None else np.vstack([u, directions])
-    order_proj = np.empty((n_rep, n_draws, probe.shape[0] - 1)) if directions is not None else None
-    # (float32, every chain_stride-th draw, at most _CHAIN_RECORDS records: a crossing between
-    # modes is a slow event, and the buffer stays small for long ladders and long runs; and at
-    # most one probe row per _CHAIN_RECORD_SWEEPS sweeps, so that the record (K N per probe row)
-    # costs a small fraction of the sweeps (K N attempts each) also with many order directions)
-    chain_stride = max(-(-n_draws // _CHAIN_RECORDS), -(-_CHAIN_RECORD_SWEEPS * probe.shape[0] // thin))
+    (samples, energies, overlaps, projections, indices, sum_x, sum_x2, u, directions, probe, order_proj,
+     chain_stride) = draw_buffers(posterior, n_rep, n_draws, thin, store)
 
     def chain_buffer():
         return np.empty((n_rep, fam.k, -(-n_draws // chain_stride), probe.shape[0]), dtype=np.float32)

@@ -1299,15 +1299,15 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
     # ladder for all replicas)
     compiled_draws = hasattr(fam, "run_draws") and fam.rungs is None
     draws_per_call = 1
-    no_order = np.zeros((n_rep, 0, 0))
-
-    def draw_record():
-        empty_samples = np.zeros((n_rep, 0, n), dtype=np.int8 if space == "spins" else np.float64)
-        empty_chains = np.zeros((n_rep, fam.k, 0, probe.shape[0]), dtype=np.float32)
-        return (const, u, directions if directions is not None else np.zeros((0, n)), next_replica, energies,
-                overlaps, projections, order_proj if order_proj is not None else no_order, sum_x, sum_x2,
-                samples if samples is not None else empty_samples,
-                probe, chain_proj if chain_proj is not None else empty_chains, chain_stride)
+    # the recording arrays of mc.kernels.draws.record_draw (absent buffers as arrays with no room);
+    # fixed for the whole run, since ladders that change (adaptive) are not run this way
+    draw_record = (
+        const, u, directions if directions is not None else np.zeros((0, n)), next_replica, energies, overlaps,
+        projections, order_proj if order_proj is not None else np.zeros((n_rep, 0, 0)), sum_x, sum_x2,
+        samples if samples is not None else np.zeros((n_rep, 0, n), dtype=np.int8 if space == "spins" else np.float64),
+        probe, chain_proj if chain_proj is not None else np.zeros((n_rep, fam.k, 0, probe.shape[0]), dtype=np.float32),
+        chain_stride,
+    ) if compiled_draws else None
 
     bar = run_control.progress_bar(progress, total=total, initial=sweeps_done, unit="sweep",
                                    desc=f"{method} R={n_rep}")
@@ -1356,7 +1356,7 @@ def sample(posterior, n_replicas=4, n_sweeps=1000, burn_in=None, thin=1, method=
                     # depend on it: each draw is the same thin sweeps from the same state)
                     m = min(draws_per_call, n_draws - draws_done)
                     t_call = time.perf_counter()
-                    fam.run_draws(m, thin, exchange_every, sweeps_done, rng, draws_done, draw_record())
+                    fam.run_draws(m, thin, exchange_every, sweeps_done, rng, draws_done, draw_record)
                     if time.perf_counter() - t_call < _DRAWS_CALL_SECONDS / 2:
                         draws_per_call *= 2
                     sweeps_done += m * thin

@@ -31,6 +31,7 @@ from mc.diagnostics import tau_int_per_chain
 from mc.kernels import spins as ks
 from mc.kernels.rng import seed_states
 from mc.models import EnumeratedSpinPosterior
+from spin_enumeration import state_index as _state_index
 
 U = 2.0**-53
 
@@ -81,11 +82,6 @@ class Chains:
 
     def rung0(self):
         return self.spins[np.arange(self.spins.shape[0]), self.chain_at[:, 0]].astype(np.float64)
-
-
-def _state_index(spins):
-    bits = (spins > 0).astype(np.int64)
-    return bits @ (1 << np.arange(spins.shape[-1], dtype=np.int64))
 
 
 def _exact(post):

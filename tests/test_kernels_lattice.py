@@ -13,13 +13,13 @@ import warnings
 
 import numpy as np
 import pytest
-from scipy import stats
 
 import mc
 from mc.kernels import lattice as kl
 from mc.kernels import spins as ks
 from mc.kernels.rng import seed_states, xoshiro_reference
 from mc.models import LatticeIsingPrior
+from spin_enumeration import chi2_pvalue as _chi2_pvalue
 
 
 def _csr(prior):
@@ -321,7 +321,6 @@ def test_tables_for_another_number_of_neighbours_are_refused():
                        np.zeros((1, 0), dtype=np.int64))
 
 
-N_BINS = 24
 P_MIN = 1e-4
 
 
@@ -334,20 +333,6 @@ def _exact_probabilities(prior, h):
     logp = 0.5 * np.einsum("si,ij,sj->s", states, w, states) + states @ (prior.field + h)
     p = np.exp(logp - logp.max())
     return p / p.sum()
-
-
-def _chi2_pvalue(samples, probs):
-    """Chi-square p-value of draws (M, N) against the enumerated law, in bins of about equal
-    probability (as ``test_sampler_spins``)."""
-    idx = (samples > 0).astype(np.int64) @ (1 << np.arange(samples.shape[1], dtype=np.int64))
-    order = np.argsort(probs)
-    group = np.empty(probs.size, dtype=np.int64)
-    group[order] = np.minimum((np.cumsum(probs[order]) * N_BINS).astype(np.int64), N_BINS - 1)
-    expected = np.bincount(group, weights=probs, minlength=N_BINS) * idx.size
-    observed = np.bincount(group[idx], minlength=N_BINS)
-    keep = expected > 0
-    chi2 = float(np.sum((observed[keep] - expected[keep]) ** 2 / expected[keep]))
-    return float(stats.chi2.sf(chi2, keep.sum() - 1)), expected[keep].min()
 
 
 def _kernel_draws(prior, h, heat_bath, random_order, beta_scale=1.0, n_rep=4000, burn_in=60, spacing=80, records=20):

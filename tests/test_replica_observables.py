@@ -19,6 +19,7 @@ from replica import (
     susceptibility,
     weight_entropy,
 )
+from spin_enumeration import state_index as _state_index
 
 N_SE = 5.0
 
@@ -114,12 +115,6 @@ def test_spin_participation_ratio_from_enumeration_equals_identical_replica_pair
     x = exact_samples(post, 8, 400, np.random.default_rng(12))
     within(participation_ratio(x), exact, "spin Y")
     within(weight_entropy(x, labels=_state_index(x), log_weights=post.exact.log_probs), weight_entropy(post), "spin entropy")
-
-
-def _state_index(spins):
-    """Index of a +-1 configuration in the enumeration order (bit i set where s_i = +1)."""
-    bits = (spins > 0).astype(np.int64)
-    return bits @ (1 << np.arange(spins.shape[-1]))
 
 
 def test_weight_vector_input_is_checked_and_gives_sum_of_squares():

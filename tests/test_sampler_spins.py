@@ -16,14 +16,14 @@ a prior field, and at zero field (``x_t = 0``, where the decisions are integer c
 """
 import numpy as np
 import pytest
-from scipy import stats
 
 import mc
 from mc import sampler
 from mc.diagnostics import tau_int_per_chain
 from mc.models import EnumeratedSpinPosterior, LatticeIsingPrior
+from spin_enumeration import chi2_pvalue as _chi2_pvalue
+from spin_enumeration import thinned as _thinned
 
-N_BINS = 24
 P_MIN = 1e-4
 
 
@@ -53,31 +53,6 @@ def _posterior(prior, t=1.0, seed=2):
         return mc.Posterior(prior, mc.VP(), np.zeros(prior.n_dim), t)
     state = mc.draw_quenched(prior, mc.VP(), t, seed=seed)
     return mc.Posterior(prior, mc.VP(), state.x_t, t)
-
-
-def _state_index(spins):
-    bits = (spins > 0).astype(np.int64)
-    return bits @ (1 << np.arange(spins.shape[-1], dtype=np.int64))
-
-
-def _thinned(res):
-    taus = [np.nanmax(res.tau_int[k]) for k in ("energy", "projection")]
-    step = int(np.ceil(2 * max(taus)))
-    return res.samples[:, ::step], step
-
-
-def _chi2_pvalue(samples, probs):
-    """Chi-square p-value of draws (any shape (..., N)) against enumerated state probabilities."""
-    idx = _state_index(samples.reshape(-1, samples.shape[-1]))
-    order = np.argsort(probs)
-    cum = np.cumsum(probs[order])
-    group = np.empty(probs.size, dtype=np.int64)
-    group[order] = np.minimum((cum * N_BINS).astype(np.int64), N_BINS - 1)
-    expected = np.bincount(group, weights=probs, minlength=N_BINS) * idx.size
-    observed = np.bincount(group[idx], minlength=N_BINS)
-    keep = expected > 0
-    chi2 = float(np.sum((observed[keep] - expected[keep]) ** 2 / expected[keep]))
-    return float(stats.chi2.sf(chi2, keep.sum() - 1)), expected[keep].min()
 
 
 def _series_mean_and_error(series):

@@ -20,7 +20,6 @@ import signal
 
 import numpy as np
 import pytest
-from scipy import stats
 from scipy.special import expit
 
 import mc
@@ -29,8 +28,9 @@ from mc.diagnostics import tau_int, tau_int_per_chain
 from mc.kernels import tempering as kt
 from mc.kernels.rng import seed_states
 from mc.models import EnumeratedSpinPosterior, LatticeIsingPrior
+from spin_enumeration import chi2_pvalue as _chi2_pvalue
+from spin_enumeration import thinned as _thinned
 
-N_BINS = 24
 P_MIN = 1e-4
 
 
@@ -40,31 +40,6 @@ def _series_mean_and_error(series):
     (the largest per-replica tau; the method of ``test_sampler_spins.py``)."""
     tau = max(1.0, float(np.max(tau_int_per_chain(series, warn=False))))
     return float(series.mean()), float(np.sqrt(series.var() * tau / series.size))
-
-
-def _state_index(spins):
-    bits = (spins > 0).astype(np.int64)
-    return bits @ (1 << np.arange(spins.shape[-1], dtype=np.int64))
-
-
-def _thinned(res):
-    taus = [np.nanmax(res.tau_int[k]) for k in ("energy", "projection")]
-    return res.samples[:, :: int(np.ceil(2 * max(taus)))]
-
-
-def _chi2_pvalue(samples, probs):
-    """Chi-square p-value of draws against enumerated state probabilities, states grouped into
-    ``N_BINS`` bins of about equal exact probability."""
-    idx = _state_index(samples.reshape(-1, samples.shape[-1]))
-    order = np.argsort(probs)
-    cum = np.cumsum(probs[order])
-    group = np.empty(probs.size, dtype=np.int64)
-    group[order] = np.minimum((cum * N_BINS).astype(np.int64), N_BINS - 1)
-    expected = np.bincount(group, weights=probs, minlength=N_BINS) * idx.size
-    observed = np.bincount(group[idx], minlength=N_BINS)
-    keep = expected > 0
-    chi2 = float(np.sum((observed[keep] - expected[keep]) ** 2 / expected[keep]))
-    return float(stats.chi2.sf(chi2, keep.sum() - 1)), expected[keep].min()
 
 
 def _planted(prior, t=1.0, seed=2):
@@ -216,7 +191,7 @@ def test_rung_zero_of_an_adaptive_run_matches_enumeration(kind):
     states, probs = EnumeratedSpinPosterior(post.model, post.y, post.s).enumerate()
     res = mc.sample(post, n_replicas=4, n_sweeps=30_000, burn_in=2_000, thin=2, method=method, order=order,
                     seed=11, tempering="adaptive")
-    p, min_expected = _chi2_pvalue(_thinned(res), probs)
+    p, min_expected = _chi2_pvalue(_thinned(res)[0], probs)
     assert min_expected >= 5, "too few thinned draws for the chi-square approximation"
     assert p > P_MIN, f"state histogram differs from enumeration (p = {p:.2e})"
     exact_m = float(probs @ states.mean(axis=1))
@@ -231,7 +206,7 @@ def test_an_adaptive_run_at_the_wrong_temperature_fails_the_same_test():
     wrong = mc.Posterior(mc.IsingPrior.sherrington_kirkpatrick(10, beta=2.6, seed=5), mc.VP(), post.x_t, post.t)
     res = mc.sample(wrong, n_replicas=4, n_sweeps=30_000, burn_in=2_000, thin=2, method=method, order=order,
                     seed=11, tempering="adaptive")
-    p, _ = _chi2_pvalue(_thinned(res), probs)
+    p, _ = _chi2_pvalue(_thinned(res)[0], probs)
     assert p < P_MIN
 
 

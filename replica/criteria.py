@@ -66,10 +66,9 @@ DERIVED_CURVES = {
     "binder_disorder": ("q_self", "Binder cumulant of the disorder averages of the q2 and q4 rows of q_self "
                                   "(replica.summary.disorder_summary)"),
     "fp_fragmented": (None, "the [franz_parisi] section of a scan spec (replica.scan.compute)"),
-    "spin_glass_susceptibility": ("q_self", "N (<q^2> - <q>^2) per disorder sample from the q_self and q2 rows "
-                                            "of a spin prior, disorder-averaged (replica.summary.disorder_summary)"),
-    "spin_glass_susceptibility_scaled": ("q_self", "spin_glass_susceptibility / N^(1/3) (mean-field finite-size "
-                                                   "scaling; replica.summary.disorder_summary)"),
+    "spin_glass_susceptibility_scaled": ("spin_glass_susceptibility", "spin_glass_susceptibility / N^(1/3) per "
+                                      "disorder sample, disorder-averaged (mean-field finite-size scaling; "
+                                      "replica.summary.disorder_summary)"),
 }
 #: How the figures show a criterion's rows (``Criterion.roles``): "checked", compared with the
 #: theory drawn beside it by the tests; "finite", finite-N estimates whose theory is the

@@ -13,7 +13,9 @@ draw; they are unbiased for independent replicas of the same posterior (e.g.
 """
 from __future__ import annotations
 
+import itertools
 import math
+import warnings
 
 import numpy as np
 
@@ -33,7 +35,7 @@ from .samples import (
     source_kind,
 )
 from .states import class_responsibilities, nearest_point, state_labels
-from .stats import Estimate, correlated_mean, jackknife, replica_mean
+from .stats import Estimate, ShortChainWarning, correlated_mean, jackknife, replica_mean
 
 __all__ = [
     "participation_ratio",
@@ -43,6 +45,7 @@ __all__ = [
     "class_magnetisation",
     "class_magnetisation_variance",
     "susceptibility",
+    "spin_glass_susceptibility",
     "score_divergence",
     "memorised_fraction",
     "denoiser_nearest_distance",
@@ -509,6 +512,132 @@ def susceptibility(source, *, kind="trace", wrt="x_t", direction=None, a_t=None,
         jk = _top_eigenvalue_samples(x, blocks)
         return Estimate(scale * jk.value, scale * jk.stderr, n=n, tau=est.tau, method="samples")
     return Estimate(scale * est.value, scale * est.stderr, n=n, tau=est.tau, method="samples")
+
+
+#: Memory for the per-block second-moment matrices of :func:`spin_glass_susceptibility`
+#: (replicas x blocks x N^2 doubles); beyond it the blocks are fewer, and below two blocks the
+#: estimator falls back to products of overlaps at equal draws.
+SPIN_GLASS_MEMORY = 1 << 28
+#: Most blocks of draws for the jackknife of :func:`spin_glass_susceptibility`.
+SPIN_GLASS_BLOCKS = 8
+
+
+def _distinct_tuples(keep, k):
+    """Ordered k-tuples of distinct entries of ``keep``, shape (count, k)."""
+    return np.array(list(itertools.permutations(keep, k)), dtype=np.intp).reshape(-1, k)
+
+
+def _connected_from_moments(M, m, keep):
+    """``chi_SG`` from the replicas ``keep`` of thermal averages ``M[a] = <x x^T>_a``,
+    ``m[a] = <x>_a`` (each from one replica's own draws)::
+
+        (1/N) [ mean_{a != b} tr(M_a M_b) - 2 mean_{a,b,c} m_b . M_a m_c
+                + mean_{a,b,c,d} (m_a . m_c)(m_b . m_d) ]
+
+    over ordered tuples of distinct replicas: every product pairs averages of independent
+    replicas, so each term is unbiased for its thermal expectation."""
+    n_dim = m.shape[1]
+    mk, Mk = m[keep], M[keep]
+    flat = Mk.reshape(len(keep), -1)
+    F = flat @ flat.T  # tr(M_a M_b), M symmetric
+    Y = np.einsum("aij,cj->aic", Mk, mk)  # M_a m_c
+    V = np.einsum("bi,aic->abc", mk, Y)  # m_b . M_a m_c
+    G = mk @ mk.T
+    idx = np.arange(len(keep))
+    p2, p3, p4 = (_distinct_tuples(idx, k) for k in (2, 3, 4))
+    t1 = F[p2[:, 0], p2[:, 1]].mean()
+    t2 = V[p3[:, 0], p3[:, 1], p3[:, 2]].mean()
+    t3 = (G[p4[:, 0], p4[:, 2]] * G[p4[:, 1], p4[:, 3]]).mean()
+    return (t1 - 2.0 * t2 + t3) / n_dim
+
+
+def _connected_overlap_series(x):
+    """Per draw ``N [q_ab^2 - 2 q_ab q_ac + q_ab q_cd]`` averaged over ordered tuples of distinct
+    replicas of ``x`` (k, T, N), ``k >= 4``: the fallback estimator of
+    :func:`spin_glass_susceptibility` from overlaps at equal draws (unbiased, but each term
+    fluctuates like ``N q^2``). With ``Q`` the overlap matrix without its diagonal, row sums
+    ``r_a``, ``S1 = sum Q``, ``S2 = sum Q^2``: ``sum_{abc} Q_ab Q_ac = sum_a r_a^2 - S2`` and
+    ``sum_{abcd} Q_ab Q_cd = S1^2 - 2 S2 - 4 (sum_a r_a^2 - S2)``."""
+    k, t, n_dim = x.shape
+    out = np.empty(t)
+    for sl in draw_chunks(x, extra=k):
+        block = np.ascontiguousarray(x[:, sl].transpose(1, 0, 2))
+        q = np.matmul(block, block.transpose(0, 2, 1)) / n_dim
+        diag = np.einsum("tii->ti", q)
+        s2 = np.einsum("tab,tab->t", q, q) - np.einsum("ti,ti->t", diag, diag)
+        rows = q.sum(axis=2) - diag
+        s1 = rows.sum(axis=1)
+        p3 = np.einsum("ta,ta->t", rows, rows) - s2
+        p4 = s1 * s1 - 2.0 * s2 - 4.0 * p3
+        pairs = k * (k - 1.0)
+        out[sl] = n_dim * (s2 / pairs - 2.0 * p3 / (pairs * (k - 2.0)) + p4 / (pairs * (k - 2.0) * (k - 3.0)))
+    return out
+
+
+def spin_glass_susceptibility(source, *, blocks=None, warn=True):
+    """Connected spin-glass susceptibility ``chi_SG = (1/N) sum_ij C_ij^2 = tr(C^2) / N``,
+    ``C = Cov[x0 | x_t]`` (``C_ij = <s_i s_j> - <s_i><s_j>`` for spins).
+
+    It is finite where the posterior is replica-symmetric and diverges where replica symmetry
+    breaks (in mean-field spin glasses ``chi_SG = E(1 - m^2)^2 / lambda_AT``, with the replicon
+    ``lambda_AT``: :func:`replica.theory.sk_rs_spin_glass_susceptibility`). In a field it is not
+    the overlap variance ``N (<q^2> - <q>^2) = chi_SG + (2/N) sum_ij C_ij m_i m_j``, whose second
+    term stays finite at the transition but shifts finite-size crossings.
+
+    Exact: from the posterior covariance. Samples: ``sum_ij C_ij^2`` expands into
+    ``sum_ij <x_i x_j>^2 - 2 sum_ij <x_i x_j> m_i m_j + |m|^4``; each product of thermal averages is
+    estimated with the averages taken from different, independent replicas (Katzgraber, Larson &
+    Young 2009, for spin glasses in a field), so the estimate is unbiased without subtracting a
+    sample mean. The averages are each replica's own means over its draws (see
+    ``_connected_from_moments``); it needs ``R >= 4`` replicas. Error: the larger of the
+    delete-one jackknife over ``blocks`` contiguous blocks of draws (default: blocks of at least
+    ``5 tau`` of the mean pair overlap, at most :data:`SPIN_GLASS_BLOCKS`) and, for ``R >= 5``, the
+    jackknife over replicas. When the per-block ``N x N`` matrices exceed
+    :data:`SPIN_GLASS_MEMORY` even for two blocks, it falls back to products of overlaps at equal
+    draws (unbiased, noisier).
+    """
+    src = source_kind(source)
+    if src == "exact":
+        ex = exact_of(source)
+        c = np.asarray(ex.cov(), dtype=np.float64)
+        return _exact(float(np.sum(c * c)) / ex.n_dim)
+    if src != "samples":
+        raise ValueError("source: expected an exact posterior or samples (replicas, draws, N)")
+    x = as_samples(source, min_replicas=4, min_draws=2)
+    r, t, n_dim = x.shape
+    overlap = correlated_mean(pair_dots(x).mean(axis=1) / n_dim, warn=False)
+    if warn and t < 50.0 * overlap.tau:
+        warnings.warn(f"draws per replica ({t}) shorter than 50 tau of the overlap (tau = {overlap.tau:.3g}): "
+                      "the error bar of spin_glass_susceptibility is unreliable", ShortChainWarning, stacklevel=2)
+    if blocks is None:
+        blocks = int(np.clip(t // max(1, math.ceil(5.0 * overlap.tau)), 2, SPIN_GLASS_BLOCKS))
+    blocks = int(min(blocks, t, SPIN_GLASS_MEMORY // max(1, 8 * r * n_dim * n_dim)))
+    if blocks < 2:
+        return replica_mean(lambda keep: _connected_overlap_series(x[keep]), r, min_replicas=4, warn=False,
+                            n=r * t)
+    edges = np.linspace(0, t, blocks + 1).astype(int)
+    counts = np.diff(edges).astype(np.float64)
+    sums = np.empty((blocks, r, n_dim))
+    seconds = np.empty((blocks, r, n_dim, n_dim))
+    for b in range(blocks):
+        part = x[:, edges[b] : edges[b + 1]]
+        sums[b] = part.sum(axis=1)
+        seconds[b] = np.matmul(part.transpose(0, 2, 1), part)
+    everyone = np.arange(r)
+
+    def estimate(keep_blocks, keep):
+        n = counts[keep_blocks].sum()
+        return _connected_from_moments(seconds[keep_blocks].sum(axis=0) / n, sums[keep_blocks].sum(axis=0) / n,
+                                       keep)
+
+    all_blocks = np.arange(blocks)
+    value = estimate(all_blocks, everyone)
+    leave = np.array([estimate(np.delete(all_blocks, b), everyone) for b in range(blocks)])
+    err = math.sqrt((blocks - 1) / blocks * np.sum((leave - leave.mean()) ** 2))
+    if r > 4:
+        leave = np.array([estimate(all_blocks, np.delete(everyone, a)) for a in range(r)])
+        err = max(err, math.sqrt((r - 1) / r * np.sum((leave - leave.mean()) ** 2)))
+    return Estimate(float(value), float(err), n=r * t, tau=float(overlap.tau), method="samples")
 
 
 def score_divergence(source, *, a_t=None, D_t=None, warn=True):

@@ -131,30 +131,22 @@ SPIN_GLASS_FSS_EXPONENT = 1.0 / 3.0
 
 
 def _spin_glass_rows(results, keys):
-    """``spin_glass_susceptibility`` and ``spin_glass_susceptibility_scaled`` rows of spin-prior
-    curves (rows with a finite ``beta`` column: an inverse temperature of a spin prior) that
-    have the ``q_self`` and ``q2`` rows of the same disorder samples.
+    """``spin_glass_susceptibility_scaled`` rows: per disorder sample, the task's connected
+    spin-glass susceptibility ``chi_SG = (1/N) sum_ij (<s_i s_j> - <s_i><s_j>)^2`` (the
+    ``spin_glass_susceptibility`` observable, :func:`replica.observables.spin_glass_susceptibility`)
+    times ``N^(-1/3)``, disorder-averaged with its standard error.
 
-    Per disorder sample, the connected (thermal) variance of the replica overlap gives
-    ``chi_SG = N (<q_ab^2> - <q_ab>^2)`` (Binder & Young 1986; in a field the connected form,
-    since ``<q> != 0``), disorder-averaged with its standard error. It stays finite as N grows
-    where the posterior is replica-symmetric and grows like N where replica symmetry is broken
-    (P(q) of finite width); at the transition it scales as ``N^(1/3)`` (mean-field finite-size
-    scaling, e.g. Billoire 2008), so ``chi_SG / N^(1/3)`` curves of different N cross there
-    (the ``spin_glass`` fragmentation criterion, :mod:`replica.transitions`).
+    ``chi_SG`` stays finite as N grows where the posterior is replica-symmetric and grows like N
+    where replica symmetry is broken; at the transition it scales as ``N^(1/3)`` (mean-field
+    finite-size scaling, e.g. Billoire 2008), so ``chi_SG / N^(1/3)`` curves of different N cross
+    there (the ``spin_glass`` fragmentation criterion, :mod:`replica.transitions`).
     """
-    if "beta" not in results.columns:
-        return []
-    spins = results[np.isfinite(pd.to_numeric(results["beta"], errors="coerce"))]
     rows = []
-    for labels, wide in _per_disorder(spins, keys, ("q_self", "q2")):
+    for labels, wide in _per_disorder(results, keys, ("spin_glass_susceptibility",)):
         n_dim = float(labels["n_dim"])
-        chi = n_dim * (wide["q2"].to_numpy() - wide["q_self"].to_numpy() ** 2)
-        for name, scale in (("spin_glass_susceptibility", 1.0),
-                            ("spin_glass_susceptibility_scaled", n_dim ** -SPIN_GLASS_FSS_EXPONENT)):
-            est = disorder_average(chi * scale)
-            rows.append({**labels, "observable": name, "value": est.value, "stderr": est.stderr,
-                         "n_disorder": len(wide), "stderr_kind": "disorder"})
+        est = disorder_average(wide["spin_glass_susceptibility"].to_numpy() * n_dim ** -SPIN_GLASS_FSS_EXPONENT)
+        rows.append({**labels, "observable": "spin_glass_susceptibility_scaled", "value": est.value,
+                     "stderr": est.stderr, "n_disorder": len(wide), "stderr_kind": "disorder"})
     return rows
 
 

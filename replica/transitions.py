@@ -28,7 +28,7 @@ fragmentation    ``franz_parisi`` fraction of disorder samples with a Franz-Pari
 fragmentation    ``rem``          sample-to-sample variance of Y stops shrinking with N: the ratio
                                   ``Var_d Y(N_max) / Var_d Y(N_min)`` crosses 1/2 (finite-N indicator)
 fragmentation    ``spin_glass``   crossing of the ``chi_SG / N^(1/3)`` curves of consecutive N, with
-                                  ``chi_SG = N [<q^2> - <q>^2]`` of a spin prior (mean-field
+                                  the connected ``chi_SG`` of a spin prior (mean-field
                                   finite-size scaling at the de Almeida-Thouless line)
 ===============  ===============  =====================================================================
 
@@ -1079,7 +1079,8 @@ def _spin_glass_crossings(curves):
 
 _register_builtin(Criterion(
     "fragmentation", "spin_glass", ("spin_glass_susceptibility_scaled",),
-    "crossing of the chi_SG / N^(1/3) curves of consecutive N, chi_SG = N [<q^2> - <q>^2] of a spin prior "
+    "crossing of the chi_SG / N^(1/3) curves of consecutive N, chi_SG = sum_ij (<s_i s_j> - <s_i><s_j>)^2 / N "
+    "(the spin_glass_susceptibility observable) of a spin prior "
     "(mean-field finite-size scaling at the de Almeida-Thouless line), where the curves are ordered both ways "
     "by more than SPIN_GLASS_SIGNIFICANCE (2) combined errors",
     _spin_glass_crossings, _sk_fragmentation_theory,

@@ -1,6 +1,7 @@
 """Fragmentation of a spin-prior posterior located by the spin-glass susceptibility.
 
-``chi_SG = N [<q^2> - <q>^2]`` (from the q_self and q2 rows of each disorder sample) stays finite
+The connected ``chi_SG = (1/N) sum_ij (<s_i s_j> - <s_i><s_j>)^2`` (the ``spin_glass_susceptibility``
+row of each disorder sample) stays finite
 as N grows in a replica-symmetric posterior and grows like N in a fragmented one; at the
 de Almeida-Thouless line it scales as N^(1/3), so the ``chi_SG / N^(1/3)`` curves of different N
 cross there (criterion ``spin_glass``). Checked on curves constructed with that scaling form,
@@ -23,7 +24,7 @@ T_GRID = np.linspace(0.5, 1.5, 11)
 
 
 def constructed(chi_of, sizes=(32, 64, 128), n_disorder=8, noise=0.01, seed=0):
-    """A result table of q_self and q2 rows whose chi_SG = N (q2 - q_self^2) is ``chi_of(N, t)``
+    """A result table of spin_glass_susceptibility rows equal to ``chi_of(N, t)``
     plus Gaussian disorder noise, for an SK prior in the field of unplanted noise."""
     rng = np.random.default_rng(seed)
     rows = []
@@ -35,7 +36,7 @@ def constructed(chi_of, sizes=(32, 64, 128), n_disorder=8, noise=0.01, seed=0):
                             tau_int=1.0, method="heat_bath", seed=0, version="x", planted=False, source="noise",
                             beta=1.5, J=1.0, noise_variance=1.0, disorder_seed=1000 + d)
                 rows.append({**base, "observable": "q_self", "value": 0.3})
-                rows.append({**base, "observable": "q2", "value": 0.09 + chi / n})
+                rows.append({**base, "observable": "spin_glass_susceptibility", "value": chi})
     return pd.DataFrame(rows)
 
 
@@ -50,7 +51,7 @@ def test_crossings_of_the_scaled_susceptibility_locate_the_constructed_transitio
     summary = disorder_summary(scaled)
     chi = summary[summary.observable == "spin_glass_susceptibility"]
     row = chi[(chi.n_dim == 64) & np.isclose(chi.t, 1.0)].iloc[0]
-    assert row.value == pytest.approx(64 ** (1 / 3), rel=0.02)  # N (q2 - q^2), disorder-averaged
+    assert row.value == pytest.approx(64 ** (1 / 3), rel=0.02)  # disorder-averaged
     found = spin_glass_rows(scaled)
     assert len(found) == 2 and set(found.n_dim_ref) == {32.0, 64.0}
     for _, r in found.iterrows():
@@ -87,7 +88,7 @@ method = "heat_bath"
 n_replicas = 4
 n_sweeps = 600
 [observables]
-names = ["q_self"]
+names = ["q_self", "spin_glass_susceptibility"]
 """)
     results = pd.concat([run_task(spec, task)["results"] for task in make_tasks(spec)], ignore_index=True)
     summary = disorder_summary(results)

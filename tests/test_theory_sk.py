@@ -229,3 +229,38 @@ def test_the_ve_standard_deviation_is_keyword_only():
         th.sk_fragmentation_time(2.0, 1.0, 1.0, "ve", 0.5)
     with pytest.raises(TypeError):
         th.sk_field_variance(0.5, 1.0, "ve", 0.5)
+
+
+# ------------------------------------------------------------------------------------------
+# RS spin-glass susceptibility
+# ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("bj,h2", [(0.5, 0.3), (1.5, 6.0), (1.5, 1.0), (2.0, 3.0)])
+def test_rs_spin_glass_susceptibility_is_e_sech4_over_the_replicon_by_quadrature(bj, h2):
+    q = _quad_fixed_point(bj, h2)
+    e_s4 = _gauss_mean(_sech4, math.sqrt(bj * bj * q + h2))
+    lam = _quad_replicon(bj, q, h2)
+    assert lam > 0
+    assert th.sk_rs_spin_glass_susceptibility(bj, 1.0, h2) == pytest.approx(e_s4 / lam, rel=1e-9)
+
+
+def test_rs_spin_glass_susceptibility_limits():
+    # zero-field paramagnet: the high-temperature series 1 / (1 - (beta J)^2)
+    for bj in (0.1, 0.5, 0.9):
+        assert th.sk_rs_spin_glass_susceptibility(bj) == pytest.approx(1.0 / (1.0 - bj * bj), rel=1e-12)
+    # vanishing couplings: independent spins in the field, chi = E (1 - m^2)^2 = E sech^4(H z)
+    assert th.sk_rs_spin_glass_susceptibility(1e-6, 1.0, 2.0) == pytest.approx(
+        _gauss_mean(_sech4, math.sqrt(2.0)), rel=1e-9)
+    # below T_c at zero field RS is unstable: no RS value
+    assert math.isnan(th.sk_rs_spin_glass_susceptibility(1.5))
+
+
+@pytest.mark.parametrize("bj", [1.5, 2.0])
+def test_rs_spin_glass_susceptibility_diverges_at_the_fragmentation_time(bj):
+    t_f = th.sk_fragmentation_time(bj)
+    t = t_f * np.array([0.5, 0.9, 0.99, 0.999])
+    chi = th.sk_rs_spin_glass_susceptibility_at_time(t, bj)
+    assert np.all(np.diff(chi) > 0) and chi[-1] > 100 * chi[0]
+    # 1 / chi vanishes linearly in t - t_F (the replicon does): the last two steps shrink 10x
+    inv = 1.0 / chi
+    assert inv[-2] / inv[-1] == pytest.approx(10.0, rel=0.05)
+    assert np.isnan(th.sk_rs_spin_glass_susceptibility_at_time(1.01 * t_f, bj))

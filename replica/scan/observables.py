@@ -35,6 +35,7 @@ from ..observables import (
     nearest_point_overlap,
     participation_ratio,
     score_divergence,
+    spin_glass_susceptibility,
     susceptibility,
     weight_entropy,
 )
@@ -93,6 +94,9 @@ class Observable:
     #: log weights of the visited points). Clones of a score other than the exact one do not
     #: sample that posterior, so the scan leaves such an observable out of their rows.
     samples_read_posterior: bool = False
+    #: Fewest replicas its estimator from samples needs (``sampler.n_replicas`` is checked
+    #: against it when the spec is read).
+    min_replicas: int = 1
 
     def needs_in(self, space):
         """Input tokens it needs from a model of this state space."""
@@ -255,6 +259,14 @@ register(Observable(
     exact=lambda p, x: susceptibility(p, kind="trace", wrt="h", warn=x.warn),
     samples=lambda s, x: susceptibility(s, kind="trace", wrt="h", warn=x.warn),
     default_for=("continuous", "sphere", "spins"),
+))
+register(Observable(
+    "spin_glass_susceptibility", ALL_SPACES,
+    "connected chi_SG = sum_ij (<x_i x_j> - m_i m_j)^2 / N (diverges where replica symmetry breaks; needs 4 "
+    "replicas)",
+    exact=lambda p, x: spin_glass_susceptibility(p, warn=x.warn),
+    samples=lambda s, x: spin_glass_susceptibility(s, warn=x.warn),
+    min_replicas=4,
 ))
 register(Observable(
     "score_divergence", ALL_SPACES, "div of the score, -N/D + (a/D)^2 tr Cov",

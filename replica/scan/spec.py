@@ -922,6 +922,11 @@ def _check_combinations(spec):
         if spec.sampler.n_replicas < 2 and {"q_self", "susceptibility", "score_divergence",
                                            "overlap_histogram"} & set(spec.observables.names):
             raise SpecError("sampler.n_replicas: overlaps and susceptibilities from samples need at least 2 replicas")
+        for obs_name in spec.observables.names:
+            need = getattr(_observable_registry().observables().get(obs_name), "min_replicas", 1)
+            if spec.sampler.n_replicas < need:
+                raise SpecError(f"sampler.n_replicas: observable {obs_name!r} needs at least {need} replicas from "
+                                f"samples, got {spec.sampler.n_replicas}")
     _check_clones(spec)
     if spec.sampler.tempering not in ("none", "auto") and method in ("exact", CLONES):
         raise SpecError(f"sampler.tempering: only used with a Monte Carlo method, not {method!r}")

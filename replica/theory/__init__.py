@@ -22,7 +22,8 @@ this package imports numpy and scipy only. Every public name is importable from
   random field of an unplanted noisy state: replica-symmetric overlap, replicon, the
   de Almeida-Thouless line and the fragmentation time where the field crosses it
   (:func:`sk_rs_overlap`, :func:`sk_replicon`, :func:`sk_at_field_variance`,
-  :func:`sk_field_variance`, :func:`sk_fragmentation_time`, :func:`sk_rs_overlap_at_time`);
+  :func:`sk_field_variance`, :func:`sk_fragmentation_time`, :func:`sk_rs_overlap_at_time`,
+  :func:`sk_rs_spin_glass_susceptibility`, :func:`sk_rs_spin_glass_susceptibility_at_time`);
 * :mod:`~replica.theory.hopfield`: the Hopfield posterior planted on a stored pattern, the
   replica-symmetric AGS theory in the aligned noisy field ``g = 1 / s_t``: all RS fixed points
   and the retrieval overlap in diffusion time (:class:`HopfieldRSSolution`,
@@ -75,7 +76,8 @@ from .fixed_points import (CriticalExponents, ExponentFit, FixedPoints, branchin
                            two_deltas_fixed_points, two_deltas_mean)
 from .hopfield import HopfieldRSSolution, hopfield_retrieval_overlap, hopfield_retrieval_time, hopfield_rs_solutions
 from .sherrington_kirkpatrick import (sk_at_field_variance, sk_field_variance, sk_fragmentation_time, sk_replicon,
-                                      sk_rs_overlap, sk_rs_overlap_at_time)
+                                      sk_rs_overlap, sk_rs_overlap_at_time, sk_rs_spin_glass_susceptibility,
+                                      sk_rs_spin_glass_susceptibility_at_time)
 from .speciation import (bimodality_time, cloning_probability, mixture_log_density, mixture_posterior_mean,
                          speciation_time, speciation_time_potential)
 
@@ -113,6 +115,8 @@ __all__ = [
     "sk_field_variance",
     "sk_fragmentation_time",
     "sk_rs_overlap_at_time",
+    "sk_rs_spin_glass_susceptibility",
+    "sk_rs_spin_glass_susceptibility_at_time",
     "HopfieldRSSolution",
     "hopfield_rs_solutions",
     "hopfield_retrieval_overlap",

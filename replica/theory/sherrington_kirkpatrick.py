@@ -241,6 +241,42 @@ def sk_replicon(beta, J=1.0, field_variance=0.0):
     return _replicon(bj, _rs_overlap(bj, h2), h2)
 
 
+def _rs_spin_glass_susceptibility(bj, h2):
+    q = _rs_overlap(bj, h2)
+    e_s4 = _moments(math.sqrt(bj * bj * q + h2))[2]
+    lam = _replicon(bj, q, h2)
+    return e_s4 / lam if lam > 0.0 else math.nan
+
+
+def sk_rs_spin_glass_susceptibility(beta, J=1.0, field_variance=0.0):
+    """RS spin-glass susceptibility ``chi_SG = (1/N) sum_ij (<s_i s_j> - <s_i><s_j>)^2`` as N -> inf.
+
+        chi_SG = E_z sech^4(Xi) / lambda_AT,    Xi = sqrt((beta J)^2 q + H^2) z,
+
+    with ``q`` of :func:`sk_rs_overlap` and ``lambda_AT`` of :func:`sk_replicon`. Derivation
+    (cavity, e.g. Binder & Young 1986, Sec. 4; Fischer & Hertz 1991, Ch. 3): the connected
+    correlation ``C_ij`` (i != j) propagates from j to i through the neighbours of i,
+    ``C_ij = (1 - m_i^2) sum_k beta J_ik C_kj``, and the ``J_ik`` are independent of the cavity
+    correlations; squaring and averaging, ``chi_SG = E(1 - m^2)^2 + (beta J)^2 E(1 - m^2)^2 chi_SG``
+    with ``1 - m^2 = sech^2(Xi)``. It diverges on the de Almeida-Thouless line, where
+    ``lambda_AT = 0``; where the RS solution is unstable (``lambda_AT <= 0``) it returns NaN.
+    At zero field and ``beta J < 1``: ``1 / (1 - (beta J)^2)``.
+
+    Parameters
+    ----------
+    beta : float > 0
+    J : float > 0
+    field_variance : float >= 0
+
+    Returns
+    -------
+    float
+    """
+    bj = _bj(beta, J)
+    h2 = _scalar(field_variance, "field_variance", nonnegative=True)
+    return _rs_spin_glass_susceptibility(bj, h2)
+
+
 def sk_at_field_variance(beta, J=1.0):
     """Field variance ``H^2_AT`` on the de Almeida-Thouless line (derived; module docstring).
 
@@ -378,3 +414,17 @@ def sk_rs_overlap_at_time(t, beta, J=1.0, v=1.0, process="vp", *, sigma=1.0):
     h2 = np.asarray(sk_field_variance(t, vv, process, sigma=sigma), dtype=np.float64)
     q = np.array([_rs_overlap(bj, float(x)) for x in h2.ravel()]).reshape(h2.shape)
     return _out(q, t)
+
+
+def sk_rs_spin_glass_susceptibility_at_time(t, beta, J=1.0, v=1.0, process="vp", *, sigma=1.0):
+    """RS spin-glass susceptibility of the SK posterior at ``H^2(t) = a_t^2 v / D_t^2``.
+
+    :func:`sk_rs_spin_glass_susceptibility` at :func:`sk_field_variance`: finite for ``t < t_F``,
+    diverging as ``t -> t_F`` from below (:func:`sk_fragmentation_time`), NaN for ``t >= t_F``.
+    Parameters as in :func:`sk_rs_overlap_at_time`.
+    """
+    bj = _bj(beta, J)
+    vv = _scalar(v, "v", positive=True)
+    h2 = np.asarray(sk_field_variance(t, vv, process, sigma=sigma), dtype=np.float64)
+    chi = np.array([_rs_spin_glass_susceptibility(bj, float(x)) for x in h2.ravel()]).reshape(h2.shape)
+    return _out(chi, t)

@@ -979,7 +979,18 @@ def _peak_methods(obs):
     return [(f"parabolic peak of {obs}", _parabolic_peak)]
 
 
+#: Spin priors whose posterior, in the field of x_t, has no global symmetry left to split into:
+#: the couplings are random (SK) or the states are many stored patterns (Hopfield). A crossing
+#: of the Binder cumulant of q there marks replica-symmetry breaking, not speciation; it is left
+#: to the ``spin_glass`` fragmentation criterion, which reads the connected chi_SG (in a field
+#: the Binder cumulant of q shows no reliable crossing: Katzgraber, Larson & Young 2009).
+GLASSY_PRIORS = ("sk", "hopfield")
+
+
 def _binder_crossings(curves):
+    keep = [c for c in curves.curves if c.labels.get("model") not in GLASSY_PRIORS]
+    if len(keep) < len(curves.curves):
+        curves = Curves(curves.transition, keep, curves.curve_keys, curves.params, curves.n_boot, curves.seed)
     return curves.pairs("crossing of binder_disorder curves of N_ref and N")
 
 
@@ -1027,7 +1038,8 @@ _register_builtin(Criterion(
 ))
 _register_builtin(Criterion(
     "speciation", "binder", ("binder_disorder",),
-    "crossing of the Binder curves binder_disorder of consecutive N",
+    "crossing of the Binder curves binder_disorder of consecutive N (not for the glassy spin priors of "
+    "GLASSY_PRIORS)",
     _binder_crossings, _speciation_theory,
 ))
 _register_builtin(Criterion(

@@ -103,3 +103,24 @@ def test_planted_rows_get_no_unplanted_theory():
     planted = planted.drop(columns=["noise_variance"]).assign(source="prior", planted=True)
     found = spin_glass_rows(planted)
     assert not found.empty and found.theory.isna().all()
+
+
+def test_binder_crossings_of_a_glassy_prior_are_not_called_speciation():
+    """Binder curves that cross between sizes: a speciation row for a Curie-Weiss prior, none for
+    SK (no symmetry to split into in the random field; the spin_glass criterion reads chi_SG)."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for n in (32, 64):
+        for t in T_GRID:
+            g = 0.5 + 0.5 * math.tanh((1.0 - t) * n ** 0.5)  # crosses 1/2 at t = 1 for every N
+            for d in range(8):
+                q2 = 0.3 * (1 + 0.01 * rng.standard_normal())
+                base = dict(scan="c", process="VP", n_dim=n, t=t, disorder=d, stderr=0.0, n_samples=100,
+                            tau_int=1.0, method="heat_bath", seed=0, version="x", planted=False, source="noise",
+                            beta=1.5, J=1.0, noise_variance=1.0, disorder_seed=1000 + d)
+                rows.append({**base, "observable": "q2", "value": q2})
+                rows.append({**base, "observable": "q4", "value": (3.0 - 2.0 * g) * q2 * q2})
+    table = pd.DataFrame(rows)
+    for model, expected in (("curie_weiss", 1), ("sk", 0)):
+        found = locate(table.assign(model=model), "speciation")
+        assert (found["method"].str.contains("binder")).sum() == expected, model

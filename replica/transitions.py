@@ -341,6 +341,8 @@ def _row(transition, curve, estimate, stderr, n_ok, how, method, params, **extra
         "n_disorder": curve.n_disorder, "n_boot": n_ok, "stderr_method": how,
     }
     row.update({p: labels[p] for p in params})
+    if labels.get("source") is not None:  # where x_t came from: which theory applies
+        row["source"] = labels["source"]
     row.update(extra)
     return row
 
@@ -710,7 +712,8 @@ def locate(df, transition, *, criteria=None, peak_observables=PEAK_OBSERVABLES, 
         if name in criteria:
             mine = [c for c in curves if readers[name](c.labels["observable"])]
             rows += list(criterion.rule(Curves(transition, mine, curve_keys, params, n_boot, seed, shared)))
-    out = pd.DataFrame(rows, columns=list(COLUMNS) + params)
+    extra = ["source"] if "source" in curve_keys else []  # where x_t came from: which theory applies
+    out = pd.DataFrame(rows, columns=list(COLUMNS) + params + extra)
     return out.sort_values(["transition", "method", "n_dim"], kind="mergesort").reset_index(drop=True)
 
 
@@ -903,19 +906,36 @@ def _condensation_theory(row):
     return _collapse_theory(row, "REM condensation (= t_C)")
 
 
-def _sk_fragmentation_theory(row):
-    """``t_F`` of the Sherrington-Kirkpatrick posterior in the random field of an unplanted
-    ``x_t ~ N(0, v I)`` (``grid.source = "noise"``): the time where the field variance
-    ``a_t^2 v / D_t^2`` reaches the de Almeida-Thouless line (replica-symmetric theory,
-    ``replica.theory.sk_fragmentation_time``; VP and VE). Other rows: none."""
+def _spin_glass_fragmentation_theory(row):
+    """``t_F`` where the replica-symmetric posterior of a glassy spin prior becomes unstable (RS
+    theory, N -> inf; VP and VE):
+
+    * Sherrington-Kirkpatrick in the random field of an unplanted ``x_t ~ N(0, v I)``
+      (``grid.source = "noise"``): the field variance ``a_t^2 v / D_t^2`` reaches the
+      de Almeida-Thouless line (``replica.theory.sk_fragmentation_time``);
+    * Hopfield planted on a stored pattern (``grid.source = "pattern"``): the AGS replicon on the
+      retrieval branch changes sign (``replica.theory.hopfield_fragmentation_time``).
+
+    Other rows: none."""
     from . import theory
 
     proc = _process_of(row)
-    beta, J, v = _param(row, "beta"), _param(row, "J"), _param(row, "noise_variance")
-    plain = all(not np.isfinite(_param(row, k)) or _param(row, k) == 0.0 for k in ("J0", "field"))
-    if str(row.get("model")) != "sk" or proc is None or not (np.isfinite(beta) and np.isfinite(J) and np.isfinite(v)):
+    if proc is None:
         return math.nan, ""
-    if not plain:
+    model, source = str(row.get("model")), str(row.get("source"))
+    beta = _param(row, "beta")
+    if model == "hopfield" and source == "pattern":
+        loading = _param(row, "loading")
+        plain = not np.isfinite(_param(row, "field")) or _param(row, "field") == 0.0
+        if not (plain and np.isfinite(beta) and beta > 0 and np.isfinite(loading)):
+            return math.nan, ""
+        t_f = float(theory.hopfield_fragmentation_time(beta, loading, proc[0], sigma=proc[1]))
+        if not np.isfinite(t_f):
+            return math.nan, ""
+        return t_f, "t_F: AGS replicon on the retrieval branch in the field of x_t changes sign (RS theory, N -> inf)"
+    J, v = _param(row, "J"), _param(row, "noise_variance")
+    plain = all(not np.isfinite(_param(row, k)) or _param(row, k) == 0.0 for k in ("J0", "field"))
+    if model != "sk" or not (np.isfinite(beta) and np.isfinite(J) and np.isfinite(v)) or not plain:
         return math.nan, ""
     t_f = float(theory.sk_fragmentation_time(beta, J, v, proc[0], sigma=proc[1]))
     return t_f, "t_F: field variance a_t^2 v / D_t^2 on the de Almeida-Thouless line (RS theory, N -> inf)"
@@ -1095,7 +1115,7 @@ _register_builtin(Criterion(
     "(the spin_glass_susceptibility observable) of a spin prior "
     "(mean-field finite-size scaling at the de Almeida-Thouless line), where the curves are ordered both ways "
     "by more than SPIN_GLASS_SIGNIFICANCE (2) combined errors",
-    _spin_glass_crossings, _sk_fragmentation_theory,
+    _spin_glass_crossings, _spin_glass_fragmentation_theory,
     panels=("spin_glass_susceptibility", "spin_glass_susceptibility_scaled"), broken_above=True,
     roles=(("crossing of spin_glass_susceptibility_scaled", "finite"),),
 ))

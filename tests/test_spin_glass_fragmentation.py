@@ -124,3 +124,13 @@ def test_binder_crossings_of_a_glassy_prior_are_not_called_speciation():
     for model, expected in (("curie_weiss", 1), ("sk", 0)):
         found = locate(table.assign(model=model), "speciation")
         assert (found["method"].str.contains("binder")).sum() == expected, model
+
+
+def test_hopfield_rows_get_the_ags_replicon_time():
+    scaled = constructed(lambda n, t: n ** (1 / 3) * (1.0 + math.tanh((t - 0.7) * n ** (1 / 3))))
+    hopfield = scaled.drop(columns=["J", "noise_variance"]).assign(model="hopfield", source="pattern", planted=True,
+                                                                 beta=2.0, loading=0.15)
+    found = spin_glass_rows(hopfield)
+    assert not found.empty
+    assert found.theory.iloc[0] == pytest.approx(theory.hopfield_fragmentation_time(2.0, 0.15))
+    assert "AGS replicon" in found.theory_criterion.iloc[0]

@@ -241,3 +241,59 @@ def test_retrieval_time_is_infinite_below_capacity_and_validates_its_level():
     assert th.hopfield_retrieval_time(2.0, 0.03) == math.inf  # the prior alone retrieves (m = 0.94)
     with pytest.raises(ValueError, match="^level: "):
         th.hopfield_retrieval_time(2.0, 0.1, level=1.5)
+
+
+# ------------------------------------------------------------------------------------------
+# replicon and fragmentation time
+# ------------------------------------------------------------------------------------------
+def _sech4(y):
+    return 1.0 / math.cosh(y) ** 4 if abs(y) < 300 else 0.0
+
+
+@pytest.mark.parametrize("mu, sigma", [(0.3, 0.2), (-1.0, 0.99), (2.0, 1.0), (0.5, 3.0), (20.0, 4.5), (-3.0, 30.0)])
+def test_sech4_average_matches_adaptive_quadrature(mu, sigma):
+    # in y = mu + sigma z, where the integrand's peak (width 1, at y = 0) is resolved at any sigma
+    def w(y):
+        return _sech4(y) * math.exp(-0.5 * ((y - mu) / sigma) ** 2) / (math.sqrt(2.0 * math.pi) * sigma)
+
+    expected = integrate.quad(w, -40.0, 40.0, epsabs=1e-15, epsrel=1e-12, limit=400, points=[0.0])[0]
+    assert hf._e_sech4(mu, sigma) == pytest.approx(expected, abs=1e-13)
+
+
+@pytest.mark.parametrize("alpha", [0.05, 0.15, 0.4])
+def test_paramagnet_replicon_vanishes_at_the_ags_spin_glass_temperature(alpha):
+    para = hf.HopfieldRSSolution(0.0, 0.0, 0.0, 0.0, 0.0)
+    for beta in (0.3, 0.6):
+        if beta * (1 + math.sqrt(alpha)) < 1:
+            assert th.hopfield_replicon(beta, alpha, 0.0, para) == pytest.approx(
+                1.0 - alpha * beta**2 / (1.0 - beta) ** 2, rel=1e-12)
+    beta_g = 1.0 / (1.0 + math.sqrt(alpha))  # T_g = 1 + sqrt(alpha)
+    assert abs(th.hopfield_replicon(beta_g, alpha, 0.0, para)) < 1e-12
+    assert th.hopfield_replicon(0.99 * beta_g, alpha, 0.0, para) > 0 > th.hopfield_replicon(1.01 * beta_g, alpha,
+                                                                                              0.0, para)
+
+
+def test_replicon_at_a_fixed_point_matches_quadrature_over_both_noises():
+    beta, alpha, t = 2.0, 0.15, 0.7
+    g = 1.0 / math.expm1(2 * t)
+    sol = hf._largest_solution(beta, alpha, g)
+    noise = beta * math.sqrt(alpha * sol.r)
+    e4 = _e(lambda y: _e(_sech4, y, math.sqrt(g)), beta * sol.m + g, noise)  # z1 and z2 averaged apart
+    expected = 1.0 - alpha * beta**2 * e4 / (1.0 - beta * (1.0 - sol.q)) ** 2
+    assert th.hopfield_replicon(beta, alpha, g, sol) == pytest.approx(expected, abs=1e-10)
+    assert th.hopfield_replicon_at_time(t, beta, alpha) == pytest.approx(expected, abs=1e-10)
+
+
+def test_fragmentation_time_where_the_replicon_changes_sign():
+    # smooth branch (alpha = 0.15): the replicon changes sign at t_F, just after t_R = 0.658
+    t_f = th.hopfield_fragmentation_time(2.0, 0.15)
+    assert 0.66 < t_f < 0.70
+    assert th.hopfield_replicon_at_time(0.999 * t_f, 2.0, 0.15) > 0 > th.hopfield_replicon_at_time(1.001 * t_f, 2.0,
+                                                                                                    0.15)
+    # above capacity (alpha = 0.08): the retrieval branch stays RS-stable up to its spinodal, the
+    # branch it falls to is unstable, so t_F is the spinodal t_R
+    assert th.hopfield_fragmentation_time(2.0, 0.08) == pytest.approx(th.hopfield_retrieval_time(2.0, 0.08), rel=1e-6)
+    assert th.hopfield_replicon_at_time(0.95, 2.0, 0.08) > 0.5 and th.hopfield_replicon_at_time(1.0, 2.0, 0.08) < 0
+    # below capacity the retrieval state stays replica-symmetric at every t; no patterns: Curie-Weiss
+    assert th.hopfield_fragmentation_time(2.0, 0.03) == math.inf
+    assert th.hopfield_fragmentation_time(2.0, 0.0) == math.inf

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..criteria import criterion_for_row, criterion_roles, level_of, panel_transitions
 from ..summary import BASE_KEYS as _BASE_KEYS
-from ..transitions import _sk_fragmentation_theory
+from ..transitions import _spin_glass_fragmentation_theory
 from ..summary import SUMMARY_VALUES as _SUMMARY_VALUES
 from ..transitions import _process_of
 from .printing import _follows_n, _varying
@@ -229,8 +229,9 @@ def _closed_forms(row):
     set drawn from it: ``mu_norm2`` or ``mu``, ``variance``), ``phi`` (the planted cloning
     probability of a symmetric two-class mixture, a function of t), ``t_C`` (data sets of
     ``e^{alpha N}`` points, N -> infinity) and ``population`` (a data set: the mixture's formulas
-    are its n -> infinity limit) and ``t_F`` (an SK prior in the field of an unplanted x_t:
-    ``replica.transitions._sk_fragmentation_theory``). VP and VE only; ``{}`` otherwise."""
+    are its n -> infinity limit) and ``t_F`` (an SK prior in the field of an unplanted x_t, a
+    Hopfield prior planted on a pattern: ``replica.transitions._spin_glass_fragmentation_theory``).
+    VP and VE only; ``{}`` otherwise."""
     from .. import theory
 
     of = _process_of(row)
@@ -264,8 +265,8 @@ def _closed_forms(row):
             out["t_S"], out["data_file"] = t_s, True
     if np.isfinite(s_info) and s_info > 0:
         out["t_C"], out["data_file"] = float(theory.time_from_s(s_info, proc, sigma=sigma)), True
-    # an SK prior in the field of an unplanted x_t: t_F of the de Almeida-Thouless line
-    t_f, _ = _sk_fragmentation_theory(row)
+    # a glassy spin prior (SK, unplanted x_t; Hopfield, planted on a pattern): RS instability time t_F
+    t_f, _ = _spin_glass_fragmentation_theory(row)
     if np.isfinite(t_f):
         out["t_F"] = t_f
     return out

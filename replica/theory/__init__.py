@@ -27,7 +27,9 @@ this package imports numpy and scipy only. Every public name is importable from
 * :mod:`~replica.theory.hopfield`: the Hopfield posterior planted on a stored pattern, the
   replica-symmetric AGS theory in the aligned noisy field ``g = 1 / s_t``: all RS fixed points
   and the retrieval overlap in diffusion time (:class:`HopfieldRSSolution`,
-  :func:`hopfield_rs_solutions`, :func:`hopfield_retrieval_overlap`).
+  :func:`hopfield_rs_solutions`, :func:`hopfield_retrieval_overlap`), its replicon and the
+  fragmentation time where it changes sign (:func:`hopfield_replicon`,
+  :func:`hopfield_fragmentation_time`).
 
 Conventions (``physics.md``). Forward process ``x_t = a_t x0 + sqrt(D_t) z``; every posterior
 quantity depends on ``(x_t, t)`` only through ``y = x_t / a_t`` and the effective noise
@@ -74,7 +76,8 @@ from .curie_weiss import (CurieWeissSolutions, curie_weiss_critical_beta, curie_
 from .fixed_points import (CriticalExponents, ExponentFit, FixedPoints, branching_s, branching_time,
                            critical_exponents, hypersphere_mean, reverse_drift_fixed_points, two_deltas_critical_s,
                            two_deltas_fixed_points, two_deltas_mean)
-from .hopfield import HopfieldRSSolution, hopfield_retrieval_overlap, hopfield_retrieval_time, hopfield_rs_solutions
+from .hopfield import (HopfieldRSSolution, hopfield_fragmentation_time, hopfield_replicon, hopfield_replicon_at_time,
+                       hopfield_retrieval_overlap, hopfield_retrieval_time, hopfield_rs_solutions)
 from .sherrington_kirkpatrick import (sk_at_field_variance, sk_field_variance, sk_fragmentation_time, sk_replicon,
                                       sk_rs_overlap, sk_rs_overlap_at_time, sk_rs_spin_glass_susceptibility,
                                       sk_rs_spin_glass_susceptibility_at_time)
@@ -121,6 +124,9 @@ __all__ = [
     "hopfield_rs_solutions",
     "hopfield_retrieval_overlap",
     "hopfield_retrieval_time",
+    "hopfield_replicon",
+    "hopfield_replicon_at_time",
+    "hopfield_fragmentation_time",
     "rem_kl",
     "rem_parisi_m",
     "rem_condensation_time",

@@ -117,6 +117,9 @@ __all__ = [
     "hopfield_rs_solutions",
     "hopfield_retrieval_overlap",
     "hopfield_retrieval_time",
+    "hopfield_replicon",
+    "hopfield_replicon_at_time",
+    "hopfield_fragmentation_time",
 ]
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -182,6 +185,15 @@ def _e_log2cosh(mu, sigma):
     x = (mu - _U) / sigma
     e_plus = (mu - _U) * ndtr(x) + sigma * _INV_SQRT_2PI * np.exp(-0.5 * x * x)  # E (Y - u)_+
     return float(np.dot(_STEP * _S2_U, e_plus)) - mu
+
+
+def _e_sech4(mu, sigma):
+    """``E sech^4(mu + sigma z)`` by the rules of :func:`_averages`."""
+    if sigma < 1.0:
+        s2 = _sech2(mu + sigma * _Z)
+        return float(np.dot(_W_Z, s2 * s2))
+    x = (mu - _U) / sigma
+    return float(np.sum(_S2_U * _S2_U * (_STEP / sigma * _INV_SQRT_2PI) * np.exp(-0.5 * x * x)))
 
 
 # ------------------------------------------------------------------------------------------
@@ -404,6 +416,112 @@ def hopfield_retrieval_time(beta, loading, process="vp", *, level=0.5, sigma=1.0
     for _ in range(_RETRIEVAL_BISECTIONS):
         mid = 0.5 * (lo + hi)
         if gap(math.exp(mid)) >= 0:
+            lo = mid
+        else:
+            hi = mid
+    return math.exp(0.5 * (lo + hi))
+
+
+# ------------------------------------------------------------------------------------------
+# stability of the RS solution: replicon and fragmentation time
+# ------------------------------------------------------------------------------------------
+def hopfield_replicon(beta, loading, g, solution):
+    """Replicon eigenvalue of an RS fixed point of the Hopfield posterior in the field ``g``:
+
+        lambda_AT = 1 - alpha beta^2 E sech^4(X) / (1 - beta (1 - q))^2,
+        X = beta m + g + sqrt(alpha beta^2 r + g) z.
+
+    The de Almeida-Thouless condition of Amit, Gutfreund & Sompolinsky (1987, Sec. 4) for the
+    retrieval and spin-glass states; derived here with the field in the single-site average, as
+    for the RS equations (module docstring): the ``Tr log`` term of the non-condensed overlaps
+    gives the factor ``alpha beta^2 / (1 - beta p)^2`` on the replicon subspace, independent of
+    the field, and the single-site trace gives ``E sech^4(X)``. Positive: the RS solution is
+    stable; negative: replica symmetry is broken (fragmented posterior). At the paramagnet
+    (``m = q = 0``, ``g = 0``) it is ``1 - alpha beta^2 / (1 - beta)^2``, which vanishes at the AGS
+    spin-glass temperature ``T_g = 1 + sqrt(alpha)``.
+
+    Parameters
+    ----------
+    beta, loading, g : as in :func:`hopfield_rs_solutions`
+    solution : HopfieldRSSolution
+        A fixed point at these parameters.
+
+    Returns
+    -------
+    float
+    """
+    beta = _scalar(beta, "beta", positive=True)
+    alpha = _scalar(loading, "loading", nonnegative=True)
+    g = _scalar(g, "g", nonnegative=True)
+    if not isinstance(solution, HopfieldRSSolution):
+        raise ValueError(f"solution: expected a HopfieldRSSolution, got {type(solution).__name__}")
+    return _replicon(beta, alpha, g, solution)
+
+
+def _replicon(beta, alpha, g, sol):
+    if alpha == 0.0:
+        return 1.0
+    p = 1.0 - sol.q
+    d = 1.0 - beta * p
+    return 1.0 - alpha * beta * beta * _e_sech4(beta * sol.m + g, _sigma_of_p(p, beta, alpha, g)) / (d * d)
+
+
+def _g_of_t(t, process, sigma):
+    with np.errstate(over="ignore"):
+        _, _, s = _coefficients(t, process, sigma)
+    return 1.0 / np.asarray(s, dtype=np.float64)
+
+
+def hopfield_replicon_at_time(t, beta, loading, process="vp", *, sigma=1.0):
+    """Replicon ``lambda_AT(t)`` (:func:`hopfield_replicon`) on the branch of
+    :func:`hopfield_retrieval_overlap` (the retrieval branch continued from small t, then the
+    branch it falls to beyond a spinodal) at ``g = 1 / s_t``. ``nan`` where no solution was
+    found. Parameters as in :func:`hopfield_retrieval_overlap`."""
+    proc = _process(process)
+    sd = _sigma(sigma)
+    tt = _array(t, "t", positive=True)
+    beta = _scalar(beta, "beta", positive=True)
+    alpha = _scalar(loading, "loading", nonnegative=True)
+    gg = _g_of_t(tt, proc, sd)
+    out = np.empty(gg.size)
+    for i, g in enumerate(gg.ravel()):
+        sol = _largest_solution(beta, alpha, float(g))
+        out[i] = math.nan if sol is None else _replicon(beta, alpha, float(g), sol)
+    out = out.reshape(gg.shape)
+    return float(out) if np.ndim(t) == 0 else out
+
+
+#: Log-spaced times on which :func:`hopfield_fragmentation_time` looks for the first sign change.
+_FRAGMENTATION_SCAN = 60
+
+
+def hopfield_fragmentation_time(beta, loading, process="vp", *, sigma=1.0):
+    """Time ``t_F`` beyond which the RS state of the pattern-planted Hopfield posterior is unstable.
+
+    The smallest ``t`` where the replicon on the branch of :func:`hopfield_retrieval_overlap`
+    (:func:`hopfield_replicon_at_time`) becomes negative: the posterior is replica-symmetric for
+    ``t < t_F`` and fragmented (replica symmetry broken) beyond, until the large-t prior. Where the
+    retrieval branch stays stable up to its spinodal and the branch it falls to is unstable
+    (loading above the prior's capacity), ``t_F`` is that spinodal, equal to the ``t_R`` of
+    :func:`hopfield_retrieval_time`. Found by a scan of ``_FRAGMENTATION_SCAN`` log-spaced times in
+    ``[1e-3, RETRIEVAL_T_MAX]`` and bisection in ``log t`` (50 steps) on the first sign change;
+    ``inf`` if the replicon stays positive (e.g. below capacity at high enough temperature), ``nan``
+    if it is negative at ``t = 1e-3``.
+    """
+    def lam(t):
+        return hopfield_replicon_at_time(t, beta, loading, process, sigma=sigma)
+
+    grid = np.geomspace(1e-3, RETRIEVAL_T_MAX, _FRAGMENTATION_SCAN)
+    values = np.array([lam(t) for t in grid])
+    if not values[0] > 0:
+        return math.nan
+    negative = np.flatnonzero(~(values > 0))
+    if negative.size == 0:
+        return math.inf
+    lo, hi = math.log(grid[negative[0] - 1]), math.log(grid[negative[0]])
+    for _ in range(_RETRIEVAL_BISECTIONS):
+        mid = 0.5 * (lo + hi)
+        if lam(math.exp(mid)) > 0:
             lo = mid
         else:
             hi = mid

@@ -806,4 +806,15 @@ def test_spin_glass_figures_draw_the_de_almeida_thouless_time_of_an_unplanted_sk
     assert [tuple(line.get_xdata()) for line in ax.lines] == [(t_f, t_f)]
     assert not plots._theory_overlays(ax, "q_self", [("C0", row)], 0.2, 3.0, True)
     assert "t_F" not in plots._closed_forms({**row, "beta": 0.8})
+    # the unscaled panel also carries the RS chi_SG(t), finite below t_F, without rescaling the axes
+    fig2, ax2 = plt.subplots()
+    ax2.plot([0.2, 3.0], [0.5, 5.0])
+    handles = plots._theory_overlays(ax2, "spin_glass_susceptibility", [("C0", row)], 0.2, 3.0, True)
+    assert any("RS chi_SG" in h.get_label() for h in handles)
+    curve = next(line for line in ax2.lines if len(line.get_xdata()) > 2)
+    t, chi = curve.get_xdata(), curve.get_ydata()
+    below = t < 0.5 * t_f
+    assert np.allclose(chi[below], replica.theory.sk_rs_spin_glass_susceptibility_at_time(t[below], 1.5))
+    assert np.isnan(chi[t > t_f]).all() and ax2.get_ylim()[1] < 10
     plt.close(fig)
+    plt.close(fig2)

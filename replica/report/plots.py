@@ -74,7 +74,8 @@ OBSERVABLE_LABELS = {
                         r"$g = \frac{1}{2} \, (3 - [\langle q^4 \rangle] \, / \, [\langle q^2 \rangle]^2)$, "
                         r"$[\cdot]$ = disorder average"),
     "spin_glass_susceptibility": ("spin-glass susceptibility",
-                                  r"$\chi_{SG} = N \, [\langle q^2 \rangle - \langle q \rangle^2]$"),
+                                  r"$\chi_{SG} = \frac{1}{N} \sum_{ij} (\langle s_i s_j \rangle - \langle s_i \rangle "
+                                  r"\langle s_j \rangle)^2$ (connected)"),
     "spin_glass_susceptibility_scaled": ("scaled spin-glass susceptibility",
                                          r"$\chi_{SG} / N^{1/3}$ (curves of different N cross at the AT line)"),
     "overlap_truth": ("overlap with the truth", r"$\langle x \cdot x_0 \rangle \, / \, N$"),
@@ -269,6 +270,10 @@ def _closed_forms(row):
     t_f, _ = _spin_glass_fragmentation_theory(row)
     if np.isfinite(t_f):
         out["t_F"] = t_f
+        if str(row.get("model")) == "sk":  # and the RS spin-glass susceptibility below it
+            beta, J, v = _param(row, "beta"), _param(row, "J"), _param(row, "noise_variance")
+            out["chi_SG"] = lambda t: theory.sk_rs_spin_glass_susceptibility_at_time(t, beta, J, v, proc,
+                                                                                      sigma=sigma)
     return out
 
 
@@ -320,8 +325,16 @@ def _theory_overlays(ax, obs, groups, t_lo, t_hi, log_t):
             handles.setdefault(label, line)
         t_f = forms.get("t_F") if obs.startswith("spin_glass_susceptibility") else None
         if t_f is not None and t_lo <= t_f <= t_hi:
-            label = "theory: fragmentation t_F, de Almeida-Thouless line in the field of x_t (RS), N → ∞"
+            label = "theory: fragmentation t_F, replica-symmetric solution turns unstable (RS), N → ∞"
             line = ax.axvline(t_f, color="k", ls=":", lw=1.4, label=label if label not in handles else "_" + label)
+            handles.setdefault(label, line)
+        if obs == "spin_glass_susceptibility" and "chi_SG" in forms:
+            label = "theory: RS chi_SG = E sech^4 / replicon, N → ∞ (diverges at t_F)"
+            chi = forms["chi_SG"](grid)
+            y_lim = ax.get_ylim()  # the data's range: the divergence at t_F would flatten it
+            (line,) = ax.plot(grid, chi, color="k", lw=1.2, ls="--", zorder=1,
+                              label=label if label not in handles else "_" + label)
+            ax.set_ylim(*y_lim)
             handles.setdefault(label, line)
         if obs == "cloning_probability" and "phi" in forms:
             label = "theory φ(t): exact integral, planted two-class mixture" + (

@@ -649,8 +649,11 @@ def _draw_located(ax, transitions, log_n, lo, hi, *, estimators="preferred"):
             if indicator or "theory" not in rows:
                 continue
             for criterion, th_rows in everything.groupby("theory_criterion", sort=True):
-                th_rows = th_rows[np.isfinite(th_rows["theory"].to_numpy(float))
-                                  & ~np.isfinite(th_rows["n_dim_ref"].to_numpy(float))]
+                th_rows = th_rows[np.isfinite(th_rows["theory"].to_numpy(float))]
+                per_n = th_rows[~np.isfinite(th_rows["n_dim_ref"].to_numpy(float))]
+                if per_n.empty and np.ptp(th_rows["theory"].to_numpy(float)) < 1e-12:
+                    per_n = th_rows  # crossings of two sizes with an N-independent theory: one line
+                th_rows = per_n
                 if th_rows.empty or not criterion or (kind, criterion) in drawn_theory:
                     continue
                 drawn_theory.add((kind, criterion))
@@ -755,7 +758,7 @@ def _plot_phase_diagram(transitions, plot_dir, written):
     fig, (ax,) = _figure(width=8.0, height=7.4)
     lo, hi = dims.min(), dims.max()
     log_n = hi / lo > 4
-    grid = np.geomspace(lo, hi, 200) if log_n else np.linspace(lo, hi, 200)
+    grid = np.geomspace(lo, hi, 200) if log_n else np.linspace(lo - (hi == lo), hi + (hi == lo), 200)
     t_values = np.concatenate([transitions["t_estimate"].to_numpy(float), transitions["theory"].to_numpy(float)])
     t_values = t_values[np.isfinite(t_values) & (t_values > 0)]
     t_lo, t_hi = (t_values.min() / 1.6, t_values.max() * 1.6) if t_values.size else (0.1, 10.0)

@@ -818,3 +818,22 @@ def test_spin_glass_figures_draw_the_de_almeida_thouless_time_of_an_unplanted_sk
     assert np.isnan(chi[t > t_f]).all() and ax2.get_ylim()[1] < 10
     plt.close(fig)
     plt.close(fig2)
+
+
+@needs_matplotlib
+def test_phase_diagram_draws_the_theory_of_a_criterion_located_only_by_crossings():
+    """spin_glass rows are crossings of two sizes; their N-independent t_F is one labelled line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    method = "crossing of spin_glass_susceptibility_scaled (chi_SG / N^(1/3)) curves of N_ref and N"
+    rows = pd.DataFrame({"transition": "fragmentation", "n_dim": [64.0, 128.0], "n_dim_ref": [32.0, 64.0],
+                         "t_estimate": [1.3, 1.7], "stderr": [0.2, 0.4], "method": method, "estimator": "heat_bath",
+                         "theory": 0.989, "theory_criterion": "t_F: de Almeida-Thouless line"})
+    fig, ax = plt.subplots()
+    drawn = plots._draw_located(ax, rows, False, 64.0, 128.0)
+    assert ("fragmentation", "t_F: de Almeida-Thouless line") in drawn
+    assert [tuple(line.get_ydata()) for line in ax.lines if "theory" in line.get_label()] == [(0.989, 0.989)]
+    plt.close(fig)

@@ -651,7 +651,7 @@ def _draw_located(ax, transitions, log_n, lo, hi, *, estimators="preferred"):
             for criterion, th_rows in everything.groupby("theory_criterion", sort=True):
                 th_rows = th_rows[np.isfinite(th_rows["theory"].to_numpy(float))]
                 per_n = th_rows[~np.isfinite(th_rows["n_dim_ref"].to_numpy(float))]
-                if per_n.empty and np.ptp(th_rows["theory"].to_numpy(float)) < 1e-12:
+                if per_n.empty and len(th_rows) and np.ptp(th_rows["theory"].to_numpy(float)) < 1e-12:
                     per_n = th_rows  # crossings of two sizes with an N-independent theory: one line
                 th_rows = per_n
                 if th_rows.empty or not criterion or (kind, criterion) in drawn_theory:

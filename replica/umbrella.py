@@ -64,7 +64,8 @@ Convergence: every window must pass these criteria before its data go into MBAR.
 
 (a) Length: its q series has at least ``MIN_TAUS`` = 50 integrated autocorrelation times per
     replica, ``n_draws >= 50 tau`` (``tau = 1 + 2 sum_k rho(k)``, Sokal's window with ``c = 5``:
-    ``mc.diagnostics.tau_int``; Sokal 1997; ``tau`` as under "Errors" above).
+    ``mc.diagnostics.tau_int``; Sokal 1997; ``tau`` as under "Errors" above, and at least the
+    autocorrelation time of the state indicators of (b)).
 (b) Agreement of the replicas: the rank-normalised split R-hat (Vehtari, Gelman, Simpson,
     Carpenter & Buerkner 2021, Bayesian Analysis 16, 667; ``mc.diagnostics.rhat``, the larger of
     the bulk and the folded value) of the per-replica q series is below ``RHAT_MAX`` = 1.01. The
@@ -73,11 +74,18 @@ Convergence: every window must pass these criteria before its data go into MBAR.
     prior cannot be sampled), at the observation, then at prior draws at evenly spaced quantiles
     of that distance, so that replicas that cannot cross between states disagree instead of
     agreeing on the state they started in. (With one replica R-hat only sees drift within the
-    chain.) The R-hat of the energy (posterior plus restraint) and of the projections on the field
-    direction ``x . y / (|y| sqrt(N))`` and on the model's ``order_directions()`` (class axes,
-    patterns), when it declares them, are reported too: they tell whether replicas that disagree
-    sit in different states, but they are not criteria, since a direction that mixes slowly
-    without changing the law of q in the window does not bias V.
+    chain.) Where the model declares ``order_directions()`` (class axes, patterns), the state
+    indicators ``sign(x . d_j)`` (which of the symmetric states along ``d_j`` a replica is in)
+    must agree too: R-hat below ``RHAT_MAX`` for each indicator that changes during the run. A
+    window at a q that states on both sides reach holds both, and q does not see the switches
+    between them: with q's criteria alone, the N = 100 two-class mixture of
+    ``benchmarks/bench_franz_parisi.py`` passed every window with 16 rungs while V was 11
+    standard errors off (the replicas of the windows near q = 0 had not switched class often
+    enough); with the indicators its windows there run until they switch (tau up to 2000 draws)
+    and V agrees with the exact one. The R-hat of the energy (posterior plus restraint) and of
+    the projections on the field direction ``x . y / (|y| sqrt(N))`` and on the order directions
+    themselves are reported too, as diagnostics: the projections drift within a state, which
+    does not bias V, so they are not criteria.
 (c) Overlap (after MBAR): the window's q samples overlap those of its neighbours in centre order,
     ``O_{k, k +- 1} >= MIN_NEIGHBOUR_OVERLAP`` = 0.03 with ``O`` MBAR's overlap matrix
     (Shirts & Chodera 2008; the threshold of Klimovich, Shirts & Mobley 2015, J. Comput. Aided
@@ -832,26 +840,41 @@ class _Window:
         return out
 
     def diagnose(self):
-        """tau of q, R-hat of every series, and the flags (a) long enough and (b) mixed (R-hat of q).
+        """tau, R-hat of every series, and the flags (a) long enough and (b) mixed.
 
-        The R-hat of the other series (energy, projections) are diagnostics: they tell whether
-        replicas that disagree sit in different states, but a direction that mixes slowly without
-        changing the law of q does not bias the window, so they are not criteria."""
+        Criteria: q and, where the model has order directions (class axes, patterns), the state
+        indicators ``sign(x . d_j)``: which of the symmetric states along ``d_j`` a replica is in.
+        A window at a q that states on both sides reach (two classes at the same overlap with the
+        reference) holds both; q does not see the switches between them, so its tau and R-hat
+        pass while the replicas sit in one state, and the window's law of q is that of one state
+        (a potential many standard errors off with small errors). ``tau`` is the largest of the
+        autocorrelation times of q, of its median indicator and of the state indicators; (b) needs
+        R-hat below ``RHAT_MAX`` for q and for every state indicator that changes. The R-hat of
+        the other series (energy, the projections themselves, which drift within a state) are
+        diagnostics, not criteria."""
         series = self.series()
         q = series["q"]
         tau_q = tau_int(q, warn=False)
         tau_median = tau_int((q > np.median(q)).astype(np.float64), warn=False)
-        tau = max(1.0, tau_q, tau_median)
         rh = {name: _rhat(ser) for name, ser in series.items()}
+        tau_state, rhat_state = 0.0, 1.0
+        for name, ser in series.items():
+            if name.startswith("order_"):
+                state = (ser > 0).astype(np.float64)
+                if 0.0 < state.mean() < 1.0:  # a state indicator that never changes has nothing to mix
+                    tau_state = max(tau_state, tau_int(state, warn=False))
+                    rhat_state = max(rhat_state, _rhat(state))
+        tau = max(1.0, tau_q, tau_median, tau_state)
         d = {"tau": tau, "tau_q": tau_q, "tau_median": tau_median, "n_draws": int(q.shape[1]),
              "n_taus": q.shape[1] / tau, "rhat": max(rh.values()),
              "rhat_q": rh["q"], "rhat_energy": rh.get("energy", math.nan), "rhat_projection": rh["projection"]}
         orders = [v for name, v in rh.items() if name.startswith("order_")]
         if orders:
             d["rhat_order"] = max(orders)
+            d["tau_state"], d["rhat_state"] = tau_state, rhat_state
         d["rhat_worst"] = max(rh, key=rh.get)
         d["long_enough"] = bool(q.shape[1] >= MIN_TAUS * tau)
-        d["mixed"] = bool(rh["q"] < RHAT_MAX)
+        d["mixed"] = bool(rh["q"] < RHAT_MAX and rhat_state < RHAT_MAX)
         return d, q
 
 
@@ -869,14 +892,20 @@ def _failure_message(bad, budget, n_replicas, init_name, tempering, n_windows, t
         if not row.long_enough:
             what.append(f"only {row.n_taus:.3g} tau long (needs {MIN_TAUS:g})")
         if not row.mixed:
-            what.append(f"replicas disagree (R-hat of q {row.rhat_q:.4g} >= {RHAT_MAX:g})")
+            state = getattr(row, "rhat_state", math.nan)
+            if state >= RHAT_MAX and not row.rhat_q >= RHAT_MAX:
+                what.append(f"replicas disagree on their state along the order directions (R-hat of the state "
+                            f"indicators {state:.4g} >= {RHAT_MAX:g})")
+            else:
+                what.append(f"replicas disagree (R-hat of q {row.rhat_q:.4g} >= {RHAT_MAX:g})")
         if not row.overlapping:
             what.append(f"overlaps its neighbours by {min(row.overlap_prev, row.overlap_next):.3g} < "
                         f"{MIN_NEIGHBOUR_OVERLAP:g}")
         parts.append(f"window {row.window} (q_k = {row.centre:.4g}: tau = {row.tau:.3g} draws, R-hat = "
                      f"{row.rhat_q:.4g}, {row.n_sweeps} sweeps per replica; " + ", ".join(what) + ")")
     head = (f"umbrella sampling did not converge: {len(bad)} of {n_windows} windows failed their criteria "
-            f"(at least {MIN_TAUS:g} tau of q, R-hat < {RHAT_MAX:g} across {n_replicas} replicas started "
+            f"(at least {MIN_TAUS:g} tau of q and of the state indicators, R-hat < {RHAT_MAX:g} across {n_replicas} "
+            f"replicas started "
             f"{init_name!r}, neighbour overlap >= {MIN_NEIGHBOUR_OVERLAP:g}) with a budget of max_sweeps = "
             f"{budget} production sweeps per replica and window (thin = {thin}): ")
     advice = []
@@ -1616,8 +1645,9 @@ def umbrella_sampling(posterior, reference=None, q_grid=None, *, order_parameter
             row.update({"n_sweeps": int(win.n_sweeps), "n_extensions": int(win.n_extensions),
                         **{name: diag[name] for name in ("n_taus", "rhat", "rhat_q", "rhat_energy",
                                                          "rhat_projection")}})
-            if "rhat_order" in diag:
-                row["rhat_order"] = diag["rhat_order"]
+            for name in ("rhat_order", "tau_state", "rhat_state"):
+                if name in diag:
+                    row[name] = diag[name]
             row.update({"rhat_worst": diag["rhat_worst"], "long_enough": diag["long_enough"],
                         "mixed": diag["mixed"]})
             rows.append(row)

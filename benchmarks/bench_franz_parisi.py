@@ -41,7 +41,10 @@ kappa, burn-in n_sweeps / 4):
 
 The first attempt of each case and method includes the Numba compilation of its kernels.
 ``--quick``: N = 32 mixture and N = 64 SK, a looser target (0.02), at most 400 sweeps per
-window (under a minute); ``--methods`` picks the methods and ``--cases`` the cases.
+window (under a minute); ``--methods`` picks the methods and ``--cases`` the cases. ``--extend``
+replaces the restarts by one call per method that extends its windows' chains itself (doubling
+the sweeps of the windows that fail, up to ``--max-sweeps``), as a user calling
+``umbrella_sampling(n_sweeps=..., max_sweeps=...)`` gets; its row is that call.
 
     python benchmarks/bench_franz_parisi.py [--quick] [--target 0.01] [--start 200] [--methods independent exchange]
 """
@@ -104,17 +107,19 @@ def sk_case(n, beta=1.5, t=1.0, seed=1):
     return post, {}, f"SK beta={beta:g} t={t:g}"
 
 
-def converge(post, options, target, start, max_sweeps, seed=0):
-    """Attempts with n_sweeps = start, 2 start, ... until max stderr < target; yields rows."""
+def converge(post, options, target, start, max_sweeps, seed=0, extend=False):
+    """Attempts with n_sweeps = start, 2 start, ... until max stderr < target; yields rows. With
+    ``extend``: one call that extends its own chains up to ``max_sweeps`` (what a user gets from
+    ``umbrella_sampling(n_sweeps=start, max_sweeps=...)``)."""
     n_sweeps, total_time = start, 0.0
     while True:
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ShortChainWarning)
             warnings.simplefilter("ignore", um.ConvergenceWarning)
-            # no extension inside: this loop doubles the sweeps itself; convergence is read off
-            res = um.umbrella_sampling(post, n_sweeps=n_sweeps, max_sweeps=n_sweeps, allow_unconverged=True,
-                                       seed=seed, progress=False, **options)
+            # without extend no extension inside: this loop doubles the sweeps itself
+            res = um.umbrella_sampling(post, n_sweeps=n_sweeps, max_sweeps=max_sweeps if extend else n_sweeps,
+                                       allow_unconverged=True, seed=seed, progress=False, **options)
         wall = time.perf_counter() - t0
         total_time += wall
         info, pot, wins = res.info, res.potential, res.windows
@@ -128,7 +133,7 @@ def converge(post, options, target, start, max_sweeps, seed=0):
         burn = info["burn_in_sweeps"] if exchanged else info["burn_in"]
         yield {
             "N": info["n_dim"], "K": info["n_windows"], "kappa": float(wins["kappa"].iloc[0]),
-            "sweeps": n_sweeps + burn, "total": info["total_sweeps"], "wall": wall,
+            "sweeps": int(wins["n_sweeps"].max()) + burn, "total": info["total_sweeps"], "wall": wall,
             "cumulative": total_time, "max_se": max_se, "max_tau": max_tau, "bins": len(pot),
             "overlap": info["mbar_overlap"], "max_z": max_z, "converged": res.converged,
             "swap": float(np.mean(info["window_exchange_rates"])) if exchanged else np.nan,
@@ -137,8 +142,8 @@ def converge(post, options, target, start, max_sweeps, seed=0):
             (info["n_windows"] if info["tempering"] != "none" else 0),
             "round_trips": int(np.sum(info["round_trips"])) if exchanged else 0,
         }
-        long_enough = n_sweeps // options.get("thin", 1) >= MIN_TAUS * max_tau
-        if (max_se < target and long_enough and res.converged) or 2 * n_sweeps > max_sweeps:
+        long_enough = int(wins["n_sweeps"].min()) // options.get("thin", 1) >= MIN_TAUS * max_tau
+        if (max_se < target and long_enough and res.converged) or 2 * n_sweeps > max_sweeps or extend:
             return
         n_sweeps *= 2
 
@@ -157,6 +162,9 @@ def main():
     parser.add_argument("--max-sweeps", type=int, default=64000)
     parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
     parser.add_argument("--cases", nargs="+", choices=["mixture", "sk"], default=["mixture", "sk"])
+    parser.add_argument("--extend", action="store_true",
+                        help="one call per method that extends its own chains up to --max-sweeps, instead of "
+                             "restarts with doubled sweeps")
     parser.add_argument("--exchange-rungs", type=int, default=None,
                         help="rungs of the exchange variant's ladders (default: the case's, 16 for the mixture)")
     args = parser.parse_args()
@@ -179,7 +187,7 @@ def main():
             opts = {**options, **METHODS[method]}
             if method == "exchange" and args.exchange_rungs is not None:
                 opts["n_temperatures"] = args.exchange_rungs
-            for row in converge(post, opts, target, start, max_sweeps):
+            for row in converge(post, opts, target, start, max_sweeps, extend=args.extend):
                 last = row
                 print(f"{label:26s} {method:11s} {row['N']:4d} {row['K']:4d} {row['kappa']:6.3g} {row['sweeps']:10d} "
                       f"{row['total']:12d} {row['wall']:8.2f} {row['cumulative']:8.2f} {row['max_se']:9.2e} "

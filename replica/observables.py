@@ -555,23 +555,23 @@ def _connected_overlap_series(x):
     """Per draw ``N [q_ab^2 - 2 q_ab q_ac + q_ab q_cd]`` averaged over ordered tuples of distinct
     replicas of ``x`` (k, T, N), ``k >= 4``: the fallback estimator of
     :func:`spin_glass_susceptibility` from overlaps at equal draws (unbiased, but each term
-    fluctuates like ``N q^2``). With ``Q`` the overlap matrix without its diagonal, row sums
-    ``r_a``, ``S1 = sum Q``, ``S2 = sum Q^2``: ``sum_{abc} Q_ab Q_ac = sum_a r_a^2 - S2`` and
+    fluctuates like ``N q^2``). From the pair overlaps (:func:`replica.samples.pair_dots`), with
+    ``Q`` the overlap matrix without its diagonal, row sums ``r_a``, ``S1 = sum Q``,
+    ``S2 = sum Q^2``: ``sum_{abc} Q_ab Q_ac = sum_a r_a^2 - S2`` and
     ``sum_{abcd} Q_ab Q_cd = S1^2 - 2 S2 - 4 (sum_a r_a^2 - S2)``."""
-    k, t, n_dim = x.shape
-    out = np.empty(t)
-    for sl in draw_chunks(x, extra=k):
-        block = np.ascontiguousarray(x[:, sl].transpose(1, 0, 2))
-        q = np.matmul(block, block.transpose(0, 2, 1)) / n_dim
-        diag = np.einsum("tii->ti", q)
-        s2 = np.einsum("tab,tab->t", q, q) - np.einsum("ti,ti->t", diag, diag)
-        rows = q.sum(axis=2) - diag
-        s1 = rows.sum(axis=1)
-        p3 = np.einsum("ta,ta->t", rows, rows) - s2
-        p4 = s1 * s1 - 2.0 * s2 - 4.0 * p3
-        pairs = k * (k - 1.0)
-        out[sl] = n_dim * (s2 / pairs - 2.0 * p3 / (pairs * (k - 2.0)) + p4 / (pairs * (k - 2.0) * (k - 3.0)))
-    return out
+    k, _, n_dim = x.shape
+    ia, ib = pair_indices(k)
+    q = pair_dots(x) / n_dim  # (T, pairs): each unordered pair once
+    incidence = np.zeros((ia.size, k))
+    incidence[np.arange(ia.size), ia] = 1.0
+    incidence[np.arange(ia.size), ib] = 1.0
+    s2 = 2.0 * np.einsum("tp,tp->t", q, q)
+    rows = q @ incidence
+    s1 = rows.sum(axis=1)
+    p3 = np.einsum("ta,ta->t", rows, rows) - s2
+    p4 = s1 * s1 - 2.0 * s2 - 4.0 * p3
+    pairs = k * (k - 1.0)
+    return n_dim * (s2 / pairs - 2.0 * p3 / (pairs * (k - 2.0)) + p4 / (pairs * (k - 2.0) * (k - 3.0)))
 
 
 def spin_glass_susceptibility(source, *, blocks=None, warn=True):

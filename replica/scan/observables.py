@@ -240,6 +240,7 @@ register(Observable(
     exact=_q_self_exact,
     samples=lambda s, x: _moments_rows(overlap_moments(s, (1, 2, 4), warn=x.warn)),
     default_for=ALL_SPACES,
+    min_replicas=2,
 ))
 register(Observable(
     "overlap_truth", ALL_SPACES, "overlap with the clean x0, E[x0 . x] / N",
@@ -259,6 +260,7 @@ register(Observable(
     exact=lambda p, x: susceptibility(p, kind="trace", wrt="h", warn=x.warn),
     samples=lambda s, x: susceptibility(s, kind="trace", wrt="h", warn=x.warn),
     default_for=("continuous", "sphere", "spins"),
+    min_replicas=2,
 ))
 register(Observable(
     "spin_glass_susceptibility", ALL_SPACES,
@@ -272,6 +274,7 @@ register(Observable(
     "score_divergence", ALL_SPACES, "div of the score, -N/D + (a/D)^2 tr Cov",
     exact=lambda p, x: score_divergence(p, warn=x.warn),
     samples=lambda s, x: score_divergence(s, warn=x.warn, **x.rates),
+    min_replicas=2,
 ))
 register(Observable(
     "participation_ratio", ("points",), "Y = sum_mu w_mu^2 over training points",
@@ -296,6 +299,7 @@ register(Observable(
 register(Observable(
     "overlap_histogram", ALL_SPACES, "P(q) table (exact atoms or binned samples)",
     default_for=("points", "spins"), table="histograms",
+    min_replicas=2,
 ))
 register(Observable(
     "class_magnetisation", ("continuous",), "m . mu / |mu|^2 of the two-class mixture",

@@ -919,11 +919,9 @@ def _check_combinations(spec):
                 + f"; use a Monte Carlo method ({', '.join(_MC_METHODS[space])})"
             )
     else:
-        if spec.sampler.n_replicas < 2 and {"q_self", "susceptibility", "score_divergence",
-                                           "overlap_histogram"} & set(spec.observables.names):
-            raise SpecError("sampler.n_replicas: overlaps and susceptibilities from samples need at least 2 replicas")
+        registered = _observable_registry().observables()
         for obs_name in spec.observables.names:
-            need = getattr(_observable_registry().observables().get(obs_name), "min_replicas", 1)
+            need = registered[obs_name].min_replicas
             if spec.sampler.n_replicas < need:
                 raise SpecError(f"sampler.n_replicas: observable {obs_name!r} needs at least {need} replicas from "
                                 f"samples, got {spec.sampler.n_replicas}")

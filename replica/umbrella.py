@@ -679,15 +679,16 @@ class UmbrellaResult:
         ``covered`` (False only with ``allow_uncovered=True``: V, stderr and P are NaN there).
     windows : pandas.DataFrame
         One row per window: ``window``, ``centre``, ``kappa``, ``acceptance`` (mean over replicas,
-        posterior rung), ``tau`` (integrated autocorrelation time, in draws: the larger of
-        ``tau_q``, that of q, and ``tau_median``, that of ``1[q > median q]``), ``stride``
+        posterior rung), ``tau`` (integrated autocorrelation time, in draws: the largest of
+        ``tau_q``, that of q, ``tau_median``, that of ``1[q > median q]``, and ``tau_state``), ``stride``
         (thinning), ``n_draws`` (per replica, extensions included), ``n_samples`` (thinned, all
         replicas), ``q_mean``, ``q_std``, ``f`` (MBAR reduced free energy relative to window 0),
         with tempering ``exchange_rate`` (mean over pairs and replicas), and the convergence
         diagnostics (module docstring): ``n_sweeps`` (production sweeps per replica used),
         ``n_extensions``, ``n_taus`` (``n_draws / tau``), ``rhat_q`` (the criterion), the
         diagnostics ``rhat_energy``, ``rhat_projection`` and, when the model declares order
-        directions, ``rhat_order``, ``rhat`` (the largest of them) and ``rhat_worst`` (which
+        directions, ``rhat_order`` with the criteria ``tau_state`` and ``rhat_state`` of the state
+        indicators (module docstring), ``rhat`` (the largest of the R-hats of the series) and ``rhat_worst`` (which
         series it is); ``overlap_prev`` / ``overlap_next`` (MBAR
         overlap-matrix elements with the neighbouring windows in centre order, NaN at the ends);
         the flags ``long_enough`` (a), ``mixed`` (b), ``overlapping`` (c) and ``converged`` (all

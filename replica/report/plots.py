@@ -16,9 +16,8 @@ import pandas as pd
 
 from ..criteria import criterion_for_row, criterion_roles, level_of, panel_transitions
 from ..summary import BASE_KEYS as _BASE_KEYS
-from ..transitions import _spin_glass_fragmentation_theory
 from ..summary import SUMMARY_VALUES as _SUMMARY_VALUES
-from ..transitions import _process_of
+from ..transitions import _process_of, _spin_glass_fragmentation_theory
 from .printing import _follows_n, _varying
 from . import reading
 

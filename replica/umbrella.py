@@ -13,7 +13,8 @@ It is computed on a grid of q bins by umbrella sampling (Torrie & Valleau 1977, 
     R_k(x) = (kappa_k N / 2) (q(x, x_ref) - q_k)^2
 
 to the posterior energy and is sampled by the Monte Carlo engine (``mc.sample``); the windows are
-combined by MBAR (Shirts & Chodera 2008, J. Chem. Phys. 129, 124105; the ``pymbar`` package) with
+combined by MBAR (Shirts & Chodera 2008, J. Chem. Phys. 129, 124105; :mod:`replica.mbar`, checked
+against the ``pymbar`` package) with
 the reduced potentials ``u_kn = R_k(q_n)``: the common posterior energy cancels between states.
 
 How each model is restrained (derived):
@@ -149,9 +150,6 @@ and the last window, the tempered windows and the phases.
 """
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
 import math
 import time
 import warnings
@@ -169,6 +167,7 @@ from mc.kernels import restraints as kr
 from mc.kernels.rng import normal_spares, seed_states
 from mc.models.ising import IsingPrior
 
+from .mbar import error_of_differences, mbar_harmonic
 from .order_parameters import OrderParameter, SquaredDistance, as_order_parameter
 
 __all__ = [
@@ -562,31 +561,6 @@ def dispersed_starts(posterior, reference, n_replicas, order_parameter="overlap"
 
 # ---------------------------------------------------------------------------------------------
 # MBAR
-def _import_pymbar():
-    """``pymbar`` imported quietly (it prints a banner about JAX and logs a warning on import)."""
-    log = logging.getLogger("pymbar")
-    level = log.level
-    log.setLevel(logging.ERROR)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            import pymbar
-    finally:
-        log.setLevel(level)
-    return pymbar
-
-
-@contextlib.contextmanager
-def _quiet_pymbar():
-    log = logging.getLogger("pymbar")
-    level = log.level
-    log.setLevel(logging.ERROR)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()), np.errstate(divide="ignore", over="ignore", under="ignore"):
-            yield
-    finally:
-        log.setLevel(level)
-
-
 def mbar_bins(q_by_window, centres, kappas, n_dim, edges):
     """MBAR estimate of the unbiased bin probabilities from restrained windows.
 
@@ -613,35 +587,34 @@ def mbar_bins(q_by_window, centres, kappas, n_dim, edges):
         disconnected windows); ``overlap_matrix`` (K, K), ``O = W^T W diag(N_k)`` (Shirts &
         Chodera 2008): ``O_ij`` is the mean weight a sample of window ``i`` gives window ``j``.
     """
-    pymbar = _import_pymbar()
     q_all = np.concatenate([np.asarray(q, dtype=np.float64) for q in q_by_window])
     n_k = np.array([len(q) for q in q_by_window], dtype=np.int64)
-    centres = np.asarray(centres, dtype=np.float64)
-    kappas = np.asarray(kappas, dtype=np.float64)
-    u_kn = 0.5 * n_dim * kappas[:, None] * (q_all[None, :] - centres[:, None]) ** 2
     n_bins = len(edges) - 1
     idx = np.digitize(q_all, edges) - 1
     inside = (idx >= 0) & (idx < n_bins)
     counts = np.bincount(idx[inside], minlength=n_bins)
     occupied = np.flatnonzero(counts > 0)
-    with _quiet_pymbar():
-        mbar = pymbar.MBAR(u_kn, n_k, initialize="BAR" if len(n_k) > 1 else "zeros")
-        # states: 0 unbiased, 1 unbiased restricted to the grid, 2 + j restricted to occupied bin j
-        u_ln = np.full((2 + occupied.size, q_all.size), np.inf)
-        u_ln[0] = 0.0
-        u_ln[1, inside] = 0.0
-        for j, b in enumerate(occupied):
-            u_ln[2 + j, idx == b] = 0.0
-        pert = mbar.compute_perturbed_free_energies(u_ln)
-        f_k = np.asarray(mbar.f_k, dtype=np.float64)
-        overlap = 1.0
-        # overlap matrix O = W^T W diag(N_k) (Shirts & Chodera 2008): O_ij is the chance that a
-        # sample of state i is attributed to state j; rows sum to 1
-        w = np.asarray(mbar.W_nk, dtype=np.float64)
-        overlap_matrix = (w.T @ w) * n_k[None, :]
-        if len(n_k) > 1:
-            eig = np.sort(np.real(np.linalg.eigvals(overlap_matrix)))[::-1]
-            overlap = float(1.0 - eig[1])
+    solved = mbar_harmonic(q_by_window, centres, kappas, n_dim)
+    # extra states: 0 unbiased, 1 unbiased restricted to the grid, 2 + j restricted to occupied bin j
+    rank = np.full(n_bins, -1, dtype=np.int64)
+    rank[occupied] = np.arange(occupied.size)
+    members = np.full((q_all.size, 3), -1, dtype=np.int64)
+    members[:, 0] = 0
+    members[inside, 1] = 1
+    members[inside, 2] = 2 + rank[idx[inside]]
+    n_states = n_k.size
+    f_all, theta, gram = solved.covariance(members, 2 + occupied.size)
+    f_k = solved.f
+    # overlap matrix O = W^T W diag(N_k) (Shirts & Chodera 2008): O_ij is the chance that a
+    # sample of state i is attributed to state j; rows sum to 1
+    overlap_matrix = gram[:n_states, :n_states] * n_k[None, :]
+    overlap = 1.0
+    if n_states > 1:
+        eig = np.sort(np.real(np.linalg.eigvals(overlap_matrix)))[::-1]
+        overlap = float(1.0 - eig[1])
+    f_extra = f_all[n_states:]
+    pert = {"Delta_f": f_extra[None, :] - f_extra[:, None],
+            "dDelta_f": error_of_differences(theta[n_states:, n_states:])}
     out = {}
     d_ij = np.asarray(pert["dDelta_f"], dtype=np.float64)
     for name, ref_state in (("", 0), ("_grid", 1)):
@@ -660,6 +633,7 @@ def mbar_bins(q_by_window, centres, kappas, n_dim, edges):
         **out,
         "counts": counts,
         "f": f_k - f_k[0],
+        "iterations": solved.iterations,
         "overlap": overlap,
         "overlap_matrix": overlap_matrix,
     }

@@ -10,27 +10,29 @@ statement and its theory (``replica.criteria.criteria(transition)`` lists them, 
 included; :data:`CRITERIA` is the view of their names). The built-in criteria, declared at the
 end of this module, by ``criteria=`` name:
 
-===============  ===============  =====================================================================
-transition       criterion        rule (on disorder-averaged curves against t)
-===============  ===============  =====================================================================
-speciation       ``peak``         parabolic peak of ``class_magnetisation_variance``, ``susceptibility``
-                                  or ``susceptibility_*`` (:data:`PEAK_PROMINENCE` errors above both ends)
-speciation       ``level``        ``class_magnetisation_variance`` crosses 1/2; ``cloning_probability``
-                                  crosses 3/4 (half way between 1/2, both classes, and 1, one class)
-speciation       ``binder``       crossing of the Binder curves ``binder_disorder`` of consecutive N
-speciation       ``retrieval``    ``pattern_overlap`` (Hopfield prior, x_t from a stored pattern) crosses
-                                  1/2, per N; theory: the AGS retrieval overlap in the field
-collapse         ``level``        ``participation_ratio`` Y crosses 1/2, per N
-collapse         ``crossing``     crossing of the Y curves of consecutive N
-collapse         ``extrapolation`` per-N crossings of 1/2 fitted by ``t_N = t_inf + b / N``
-fragmentation    ``franz_parisi`` fraction of disorder samples with a Franz-Parisi secondary minimum
-                                  (``fp_fragmented``) crosses 1/2
-fragmentation    ``rem``          sample-to-sample variance of Y stops shrinking with N: the ratio
-                                  ``Var_d Y(N_max) / Var_d Y(N_min)`` crosses 1/2 (finite-N indicator)
-fragmentation    ``spin_glass``   crossing of the ``chi_SG / N^(1/3)`` curves of consecutive N, with
-                                  the connected ``chi_SG`` of a spin prior (mean-field
-                                  finite-size scaling at the de Almeida-Thouless line)
-===============  ===============  =====================================================================
+===============  ============================  ========================================================
+transition       criterion                     rule (on disorder-averaged curves against t)
+===============  ============================  ========================================================
+speciation       ``peak``                      parabolic peak of ``class_magnetisation_variance``, ``susceptibility``
+                                               or ``susceptibility_*`` (:data:`PEAK_PROMINENCE` errors above both ends)
+speciation       ``level``                     ``class_magnetisation_variance`` crosses 1/2; ``cloning_probability``
+                                               crosses 3/4 (half way between 1/2, both classes, and 1, one class)
+speciation       ``binder``                    crossing of the Binder curves ``binder_disorder`` of consecutive N
+speciation       ``retrieval``                 ``pattern_overlap`` (Hopfield prior, x_t from a stored pattern) crosses
+                                               1/2, per N; theory: the AGS retrieval overlap in the field
+collapse         ``level``                     ``participation_ratio`` Y crosses 1/2, per N
+collapse         ``crossing``                  crossing of the Y curves of consecutive N
+collapse         ``extrapolation``             per-N crossings of 1/2 fitted by ``t_N = t_inf + b / N``
+fragmentation    ``franz_parisi``              fraction of disorder samples with a Franz-Parisi secondary minimum
+                                               (``fp_fragmented``) crosses 1/2
+fragmentation    ``rem``                       sample-to-sample variance of Y stops shrinking with N: the ratio
+                                               ``Var_d Y(N_max) / Var_d Y(N_min)`` crosses 1/2 (finite-N indicator)
+fragmentation    ``spin_glass``                crossing of the ``chi_SG / N^(1/3)`` curves of consecutive N, with
+                                               the connected ``chi_SG`` of a spin prior (mean-field
+                                               finite-size scaling at the de Almeida-Thouless line)
+fragmentation    ``spin_glass_extrapolation``  the ``spin_glass`` crossings of three or more pairs fitted by
+                                               ``t_N = t_inf + b N^(-2/3)`` (:func:`extrapolate`)
+===============  ============================  ========================================================
 
 A new criterion is a :class:`replica.criteria.Criterion` whose ``rule`` maps the
 :class:`Curves` of the observables it reads to rows (:func:`level_rule` builds the rule of a
@@ -104,7 +106,7 @@ class _CriterionNames(Mapping):
 
 #: Criterion names per transition (the ``criteria`` argument of :func:`locate`; default all of
 #: them), a view of the registry of :mod:`replica.criteria`: ``speciation: peak, level, binder``,
-#: ``collapse: level, crossing, extrapolation``, ``fragmentation: franz_parisi, rem, spin_glass``
+#: ``collapse: level, crossing, extrapolation``, ``fragmentation: franz_parisi, rem, spin_glass, spin_glass_extrapolation``
 #: built in.
 CRITERIA = _CriterionNames()
 #: Speciation by a peak in t: these observables, and any whose name starts with "susceptibility_".
@@ -461,7 +463,10 @@ def _weighted_fit(x, y, err):
 
 
 #: Finite-size forms of :func:`extrapolate`: the correction term's dependence on N.
-FINITE_SIZE_FORMS = {"1/N": lambda n: 1.0 / n, "log(N)/N": lambda n: np.log(n) / n}
+FINITE_SIZE_FORMS = {"1/N": lambda n: 1.0 / n, "log(N)/N": lambda n: np.log(n) / n,
+                     "N^(-1/3)": lambda n: n ** (-1.0 / 3.0), "N^(-2/3)": lambda n: n ** (-2.0 / 3.0)}
+#: The form whose fit gives :func:`extrapolate`'s finite-size allowance, for each form.
+_ALTERNATIVE_FORM = {"1/N": "log(N)/N", "log(N)/N": "1/N", "N^(-2/3)": "N^(-1/3)", "N^(-1/3)": "N^(-2/3)"}
 
 
 def extrapolate(n_dim, t_estimate, stderr=None, *, form="1/N"):
@@ -471,7 +476,16 @@ def extrapolate(n_dim, t_estimate, stderr=None, *, form="1/N"):
     crossing in the planted collapse (the log-odds of the planted point against the rest is
     ``N f(t) + O(1)`` with ``O(sqrt N)`` fluctuations that average out at the crossing; derived),
     or ``"log(N)/N"``, the correction of a random energy model in its condensed phase (the
-    extreme energies carry ``log N`` corrections; Derrida 1981). Weighted least squares with
+    extreme energies carry ``log N`` corrections; Derrida 1981); for the crossings of the
+    mean-field ``chi_SG / N^(1/3)`` curves of N and 2N, ``"N^(-2/3)"`` or ``"N^(-1/3)"``. With
+    ``chi_SG / N^(1/3) = F(x) + c N^(-w) G(x)``, ``x = N^(1/3) (t - t_F)`` (the mean-field
+    critical window has width ``N^(-1/3)``: Parisi, Ritort & Slanina 1993, J. Phys. A 26, 3775),
+    the curves of N and 2N cross where ``x F'(0) (2^(1/3) - 1) = c G(0) (1 - 2^(-w)) N^(-w)`` to
+    leading order, i.e. at ``t_F + O(N^(-1/3 - w))`` (derived). ``"N^(-2/3)"`` takes ``w = 1/3``,
+    the order of the finite-size corrections of SK in zero field (assumed here for a field, where
+    they are known to be strong: Billoire & Coluzzi 2003, Phys. Rev. E 67, 036108);
+    ``"N^(-1/3)"`` is the slow end, small ``w``. Each form's allowance (below) uses its partner:
+    1/N with log(N)/N, N^(-2/3) with N^(-1/3). Weighted least squares with
     weights ``1 / stderr^2`` (ordinary least squares with the residual variance when any error
     is zero or missing); the error of ``t_inf`` comes from the fit's covariance, multiplied by
     ``sqrt(chi2 / dof)`` when the points scatter more than their errors allow. Sizes that fit in
@@ -485,7 +499,7 @@ def extrapolate(n_dim, t_estimate, stderr=None, *, form="1/N"):
     n_dim, t_estimate : array_like
         At least three distinct sizes and their estimates.
     stderr : array_like, optional
-    form : {"1/N", "log(N)/N"}
+    form : {"1/N", "log(N)/N", "N^(-2/3)", "N^(-1/3)"}
 
     Returns
     -------
@@ -508,7 +522,7 @@ def extrapolate(n_dim, t_estimate, stderr=None, *, form="1/N"):
     n, t, e = n[order], t[order], e[order]
     g = FINITE_SIZE_FORMS[form]
     a, se, chi2 = _weighted_fit(g(n), t, e)
-    other = next(f for name, f in FINITE_SIZE_FORMS.items() if name != form)
+    other = FINITE_SIZE_FORMS[_ALTERNATIVE_FORM[form]]
     alternatives = [_weighted_fit(other(n), t, e)[0]]
     larger = n > n[0]
     if np.unique(n[larger]).size >= 2:
@@ -518,8 +532,9 @@ def extrapolate(n_dim, t_estimate, stderr=None, *, form="1/N"):
             "n_dim": n.astype(int).tolist()}
 
 
-def _extrapolation_rows(per_n, params):
-    """One ``n_dim = inf`` row per set of per-N rows that differ only in N (at least 3 sizes)."""
+def _extrapolation_rows(per_n, params, form="1/N"):
+    """One ``n_dim = inf`` row per set of per-N rows that differ only in N (at least 3 sizes),
+    fitted by :func:`extrapolate` with ``form``."""
     rows = []
     if not per_n:
         return rows
@@ -530,11 +545,12 @@ def _extrapolation_rows(per_n, params):
         part = part[np.isfinite(part["t_estimate"].to_numpy(float))]
         if part["n_dim"].nunique() < 3:
             continue
-        fit = extrapolate(part["n_dim"], part["t_estimate"], part["stderr"])
+        fit = extrapolate(part["n_dim"], part["t_estimate"], part["stderr"], form=form)
         row = dict(zip(group_keys, key))
         sizes = ", ".join(str(n) for n in fit["n_dim"])
+        term = "b/N" if form == "1/N" else f"b {form}"
         row.update(n_dim=math.inf, t_estimate=fit["t_inf"], stderr=fit["stderr"], systematic=fit["systematic"],
-                   n_dim_ref=math.nan, method=f"{row['method']}, extrapolated t_N = t_inf + b/N over N = {sizes}",
+                   n_dim_ref=math.nan, method=f"{row['method']}, extrapolated t_N = t_inf + {term} over N = {sizes}",
                    n_disorder=int(part["n_disorder"].min()), n_boot=0,
                    stderr_method=f"weighted least squares (chi2/dof = {fit['chi2_dof']:.2f})"
                    if np.isfinite(fit["chi2_dof"]) else "least squares, residual variance")
@@ -1096,9 +1112,12 @@ _register_builtin(Criterion(
 SPIN_GLASS_SIGNIFICANCE = 2.0
 
 
+_SPIN_GLASS_METHOD = "crossing of spin_glass_susceptibility_scaled (chi_SG / N^(1/3)) curves of N_ref and N"
+
+
 def _spin_glass_crossings(curves):
     rows = []
-    method = "crossing of spin_glass_susceptibility_scaled (chi_SG / N^(1/3)) curves of N_ref and N"
+    method = _SPIN_GLASS_METHOD
     for small, large, t, i1, i2 in _size_pairs(curves.curves, curves.curve_keys):
         err = np.hypot(small.err[i1], large.err[i2])
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -1118,6 +1137,20 @@ _register_builtin(Criterion(
     _spin_glass_crossings, _spin_glass_fragmentation_theory,
     panels=("spin_glass_susceptibility", "spin_glass_susceptibility_scaled"), broken_above=True,
     roles=(("crossing of spin_glass_susceptibility_scaled", "finite"),),
+))
+
+
+def _spin_glass_extrapolation(curves):
+    return _extrapolation_rows(_spin_glass_crossings(curves), curves.params, form="N^(-2/3)")
+
+
+_register_builtin(Criterion(
+    "fragmentation", "spin_glass_extrapolation", ("spin_glass_susceptibility_scaled",),
+    "the spin_glass crossings of at least three consecutive pairs of N fitted by t_N = t_inf + b N^(-2/3) "
+    "(N the larger size of a pair; N -> infinity, with a finite-size allowance from b N^(-1/3) and from "
+    "leaving out the smallest pair)",
+    _spin_glass_extrapolation, _spin_glass_fragmentation_theory, broken_above=True,
+    roles=((f"{_SPIN_GLASS_METHOD}, extrapolated", "checked"),),
 ))
 _register_builtin(Criterion(
     "fragmentation", "rem", ("participation_ratio",),

@@ -765,9 +765,14 @@ def test_figures_read_panels_levels_and_roles_from_the_criterion_registry():
         ("cloning_probability crosses 3/4", "checked"), ("participation_ratio crosses 1/2, extrapolated", "checked"),
         ("fraction with a Franz-Parisi secondary minimum", "checked"), ("participation_ratio crosses 1/2", "finite"),
         ("class_magnetisation_variance crosses 1/2", "trend"), ("pattern_overlap crosses 1/2", "finite"),
-        ("crossing of spin_glass_susceptibility_scaled", "finite")}
+        ("crossing of spin_glass_susceptibility_scaled", "finite"),
+        ("crossing of spin_glass_susceptibility_scaled (chi_SG / N^(1/3)) curves of N_ref and N, extrapolated",
+         "checked")}
     assert plots._criterion_role("participation_ratio crosses 1/2, extrapolated t_N = t_inf + b/N over N = 8") == "checked"
     assert plots._criterion_role("participation_ratio crosses 1/2") == "finite"
+    sg = "crossing of spin_glass_susceptibility_scaled (chi_SG / N^(1/3)) curves of N_ref and N"
+    assert plots._criterion_role(sg) == "finite"
+    assert plots._criterion_role(sg + ", extrapolated t_N = t_inf + b N^(-2/3) over N = 32, 64, 128") == "checked"
     assert plots._criterion_role("parabolic peak of susceptibility_class") == "indicator"
     custom = cr.Criterion("collapse", "entropy_level", ("weight_entropy",), "weight_entropy crosses 1 (test)",
                           level_rule({"weight_entropy": (1.0, "1")}), panels=("overlap_truth",),

@@ -23,13 +23,13 @@ from replica.transitions import locate, with_theory
 T_GRID = np.linspace(0.5, 1.5, 11)
 
 
-def constructed(chi_of, sizes=(32, 64, 128), n_disorder=8, noise=0.01, seed=0):
+def constructed(chi_of, sizes=(32, 64, 128), n_disorder=8, noise=0.01, seed=0, t_grid=T_GRID):
     """A result table of spin_glass_susceptibility rows equal to ``chi_of(N, t)``
     plus Gaussian disorder noise, for an SK prior in the field of unplanted noise."""
     rng = np.random.default_rng(seed)
     rows = []
     for n in sizes:
-        for t in T_GRID:
+        for t in t_grid:
             for d in range(n_disorder):
                 chi = chi_of(n, t) * (1.0 + noise * rng.standard_normal())
                 base = dict(scan="c", model="sk", process="VP", n_dim=n, t=t, disorder=d, stderr=0.0, n_samples=100,
@@ -134,3 +134,37 @@ def test_hopfield_rows_get_the_ags_replicon_time():
     assert not found.empty
     assert found.theory.iloc[0] == pytest.approx(theory.hopfield_fragmentation_time(2.0, 0.15))
     assert "AGS replicon" in found.theory_criterion.iloc[0]
+
+
+def test_crossings_drifting_as_n_to_the_minus_two_thirds_extrapolate_to_the_transition():
+    """Curves ``chi / N^(1/3) = 1 + tanh((t - t_F - b N^(-2/3)) N^(1/3))`` (a correction to scaling
+    of relative order N^(-1/3)): the crossing of N and 2N sits at ``t_F - 0.79 b N^(-2/3)``, 0.25
+    below t_F for 16/32. The ``spin_glass_extrapolation`` row over the four pairs 16/32 ...
+    128/256 lands on t_F within 4 of its errors and five times closer than the largest pair alone,
+    which is more than 10 of its errors off; with two pairs there is no extrapolation row."""
+    t_f, b = 1.0, 2.0
+    sizes = (16, 32, 64, 128, 256)
+    grid = np.linspace(0.3, 1.5, 25)
+
+    def chi(n, t):
+        return n ** (1 / 3) * (1.0 + math.tanh((t - t_f - b * n ** (-2 / 3)) * n ** (1 / 3)))
+
+    table = constructed(chi, sizes=sizes, t_grid=grid)
+    found = spin_glass_rows(table)
+    pairs = found[np.isfinite(found.n_dim)].sort_values("n_dim")
+    assert pairs.n_dim_ref.tolist() == [16.0, 32.0, 64.0, 128.0]
+    for _, r in pairs.iterrows():
+        expected = t_f - 0.794 * b * r.n_dim_ref ** (-2 / 3)
+        assert abs(r.t_estimate - expected) < 5 * r.stderr + 0.01, r
+    largest = pairs.iloc[-1]
+    assert abs(largest.t_estimate - t_f) > 10 * largest.stderr
+    inf = found[~np.isfinite(found.n_dim)]
+    assert len(inf) == 1
+    row = inf.iloc[0]
+    assert "t_inf + b N^(-2/3) over N = 32, 64, 128, 256" in row.method
+    assert abs(row.t_estimate - t_f) < 4 * row.stderr
+    assert abs(row.t_estimate - t_f) < 0.2 * abs(largest.t_estimate - t_f)
+    assert row.systematic > 0 and row.theory == pytest.approx(theory.sk_fragmentation_time(1.5, 1.0, 1.0, "vp"))
+    # two pairs only: crossings, no extrapolation
+    few = spin_glass_rows(constructed(chi, sizes=(32, 64, 128), t_grid=grid))
+    assert np.isfinite(few.n_dim).all() and len(few) == 2

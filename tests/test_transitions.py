@@ -247,6 +247,11 @@ def test_extrapolation_errors_are_calibrated():
     t = 0.3 + 1.1 * np.log(sizes) / sizes
     fit = extrapolate(sizes, t, form="log(N)/N")
     assert fit["t_inf"] == pytest.approx(0.3, abs=1e-12) and fit["systematic"] > 0.01
+    # the spin-glass crossing forms, each recovered exactly, the other giving the allowance
+    for form, power in (("N^(-2/3)", 2 / 3), ("N^(-1/3)", 1 / 3)):
+        t = 0.9 - 0.8 * sizes ** (-power)
+        fit = extrapolate(sizes, t, form=form)
+        assert fit["t_inf"] == pytest.approx(0.9, abs=1e-12) and fit["systematic"] > 0.01, form
 
 
 @pytest.mark.parametrize(

@@ -80,39 +80,10 @@ def _objective(q, mult, centres, half_kn, log_nk, f, log_denom, wsum):
 
 
 @numba.njit(cache=True)
-def _window_gram(q, mult, centres, half_kn, f, log_denom, gram):
-    """``gram[j, k] = sum_n mult_n W_nj W_nk`` over the windows (``W`` without the ``N_k``)."""
-    k_max = centres.size
-    v = np.empty(k_max)
-    idx = np.empty(k_max, dtype=np.int64)
-    gram[:, :] = 0.0
-    a = np.empty(k_max)
-    for n in range(q.size):
-        top = -np.inf
-        for k in range(k_max):
-            d = q[n] - centres[k]
-            a[k] = f[k] - half_kn[k] * d * d - log_denom[n]
-            if a[k] > top:
-                top = a[k]
-        cnt = 0
-        for k in range(k_max):
-            if a[k] > top - GRAM_CUTOFF:
-                v[cnt] = math.exp(a[k])
-                idx[cnt] = k
-                cnt += 1
-        for i in range(cnt):
-            vi = mult[n] * v[i]
-            for j in range(i, cnt):
-                gram[idx[i], idx[j]] += vi * v[j]
-    for i in range(k_max):
-        for j in range(i + 1, k_max):
-            gram[j, i] = gram[i, j]
-
-
-@numba.njit(cache=True)
-def _full_gram(q, centres, half_kn, f, log_denom, members, f_extra, gram):
-    """``W^T W`` over windows then extra states; ``members[n]`` lists the extra states of sample
-    ``n`` (-1 pads), ``f_extra`` their free energies."""
+def _gram(q, mult, centres, half_kn, f, log_denom, members, f_extra, gram):
+    """``gram = sum_n mult_n W_n^T W_n`` over the windows then the extra states (``W`` without the
+    ``N_k``); ``members[n]`` lists the extra states of sample ``n`` (-1 pads; no column: windows
+    only), ``f_extra`` their free energies."""
     k_max = centres.size
     m_max = members.shape[1]
     v = np.empty(k_max + m_max)
@@ -141,13 +112,15 @@ def _full_gram(q, centres, half_kn, f, log_denom, members, f_extra, gram):
                     idx[cnt] = k_max + e
                     cnt += 1
         for i in range(cnt):
-            vi = v[i]
+            vi = mult[n] * v[i]
             for j in range(i, cnt):
                 gram[idx[i], idx[j]] += vi * v[j]
     size = gram.shape[0]
-    for i in range(size):
+    for i in range(size):  # each pair was added on one side of the diagonal: fold and mirror
         for j in range(i + 1, size):
-            gram[j, i] = gram[i, j]
+            both = gram[i, j] + gram[j, i]
+            gram[i, j] = both
+            gram[j, i] = both
 
 
 def _newton(q, mult, centres, half_kn, n_k, f, tolerance, max_iterations):
@@ -156,6 +129,8 @@ def _newton(q, mult, centres, half_kn, n_k, f, tolerance, max_iterations):
     log_denom = np.empty(q.size)
     wsum = np.empty(centres.size)
     gram = np.empty((centres.size, centres.size))
+    no_members = np.empty((q.size, 0), dtype=np.int64)
+    no_extra = np.empty(0)
     f = np.array(f, dtype=np.float64)
     f -= f[0]
     value = _objective(q, mult, centres, half_kn, log_nk, f, log_denom, wsum)
@@ -163,7 +138,7 @@ def _newton(q, mult, centres, half_kn, n_k, f, tolerance, max_iterations):
         grad = wsum - n_k
         if np.max(np.abs(wsum / n_k - 1.0)) < tolerance:
             return f, log_denom, it
-        _window_gram(q, mult, centres, half_kn, f, log_denom, gram)
+        _gram(q, mult, centres, half_kn, f, log_denom, no_members, no_extra, gram)
         hess = np.diag(wsum) - n_k[:, None] * gram * n_k[None, :]
         sub = hess[1:, 1:]
         try:
@@ -252,7 +227,8 @@ class MBARResult:
         f_extra = self.extra_free_energies(members, n_extra)
         size = self.centres.size + n_extra
         gram = np.empty((size, size))
-        _full_gram(self.q, self.centres, self.half_kn, self.f, self.log_denominator, members, f_extra, gram)
+        _gram(self.q, np.ones(self.q.size), self.centres, self.half_kn, self.f, self.log_denominator, members,
+              f_extra, gram)
         n_pad = np.concatenate([self.n_k.astype(np.float64), np.zeros(n_extra)])
         return np.concatenate([self.f, f_extra]), asymptotic_covariance(gram, n_pad), gram
 

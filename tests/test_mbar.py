@@ -18,6 +18,7 @@ import pytest
 
 from replica import mbar as rm
 from replica import umbrella as um
+from test_umbrella import _double_well_windows
 
 
 def _pymbar_bins(q_by_window, centres, kappas, n_dim, edges):
@@ -67,19 +68,9 @@ def _compare(q_by_window, centres, kappas, n_dim, edges, tol=1e-7):
     return out
 
 
-def _double_well(seed, n=40, n_samples=400):
-    fine = np.linspace(-1.5, 1.5, 3001)
-    mid, dq = 0.5 * (fine[1:] + fine[:-1]), fine[1] - fine[0]
-    pot = (mid**2 - 0.25) ** 2 + 0.05 * mid
-    centres = np.linspace(-1.2, 1.2, 16)
-    kappa = 1.0 / (n * (centres[1] - centres[0]) ** 2)
-    rng = np.random.default_rng(seed)
-    qs = []
-    for c in centres:
-        lw = -n * pot - 0.5 * kappa * n * (mid - c) ** 2
-        p = np.exp(lw - lw.max())
-        qs.append(fine[rng.choice(p.size, size=n_samples, p=p / p.sum())] + dq * rng.random(n_samples))
-    return qs, centres, np.full(centres.size, kappa), n
+def _double_well(seed):
+    qs, centres, kappas, n, _, _ = _double_well_windows(seed, n=40, n_samples=400)
+    return qs, centres, kappas, n
 
 
 def test_double_well_agrees_with_pymbar():

@@ -1,5 +1,6 @@
 """Scan specs: every validation error names its key, before any work; valid specs give the
 expected tasks, seed keys and assignment."""
+import importlib
 import json
 
 import pytest
@@ -215,6 +216,13 @@ def test_phase_diagram_spec_scans_the_labelled_two_class_data_set():
         ('q = {start = 0.0, stop = 1.0, num = 2}', "franz_parisi.q.num"),
         ('kappa = -1.0', "franz_parisi.kappa"),
         ('windows = 3', "franz_parisi.windows"),
+        ('method = "umbrella"\ntempering = "simulated"', "franz_parisi.tempering"),
+        ('method = "umbrella"\nn_temperatures = 8', "franz_parisi.n_temperatures"),
+        ('method = "umbrella"\ntempering = "hamiltonian"\nn_temperatures = 1', "franz_parisi.n_temperatures"),
+        ('method = "umbrella"\nn_sweeps = 400\nmax_sweeps = 200', "franz_parisi.max_sweeps"),
+        ('method = "exact"\ntempering = "hamiltonian"', "franz_parisi.tempering"),
+        ('max_sweeps = 4000', "franz_parisi.max_sweeps"),
+        ('method = "umbrella"\nwindow_exchange = "yes"', "franz_parisi.window_exchange"),
     ],
 )
 def test_franz_parisi_section_errors_name_their_key(section, key):
@@ -231,6 +239,46 @@ def test_franz_parisi_impossible_combinations():
         parse_spec(spec_text(model='name = "dataset_gaussian"\nn_points = 10', franz_parisi='method = "umbrella"'))
     spec = parse_spec(spec_text(franz_parisi='method = "exact"\nq = {start = -1.0, stop = 1.0, num = 5}'))
     assert spec.franz_parisi.q == pytest.approx((-1.0, -0.5, 0.0, 0.5, 1.0))
+    with pytest.raises(SpecError, match="^franz_parisi.window_exchange: swaps between windows are for continuous"):
+        parse_spec(spec_text(model='name = "sherrington_kirkpatrick"', grid='n_dim = [40]\nt = [1.0]',
+                             sampler='method = "heat_bath"', franz_parisi='method = "umbrella"\nwindow_exchange = true'))
+
+
+@pytest.mark.filterwarnings("ignore:replicas have not mixed")  # the task's short run before the potential
+def test_franz_parisi_umbrella_options_reach_the_windows(monkeypatch):
+    """Ladder, extension and window exchange of ``[franz_parisi]`` are what each reference's
+    umbrella_sampling gets; left out, they leave the spec's hash as it was."""
+    sk = dict(model='name = "sherrington_kirkpatrick"\nbeta = 1.5', grid='n_dim = [12]\nt = [1.0]\nsource = "noise"',
+              sampler='method = "heat_bath"\nn_sweeps = 200', observables='names = ["q_self"]')
+    spec = parse_spec(spec_text(**sk, franz_parisi='method = "umbrella"\nn_sweeps = 300\nmax_sweeps = 1200\n'
+                                                    'tempering = "hamiltonian"\nn_temperatures = 6\nn_references = 1'))
+    assert spec.franz_parisi.umbrella_options() == {
+        "n_sweeps": 300, "n_replicas": 4, "progress": False, "max_sweeps": 1200, "tempering": "hamiltonian",
+        "n_temperatures": 6}
+    seen = {}
+
+    fp_module = importlib.import_module("replica.potentials.franz_parisi")
+
+    class Capture(fp_module.FranzParisi):
+        def fit(self, posterior):
+            seen.update(self.umbrella_options)
+            raise RuntimeError("captured")
+
+    monkeypatch.setattr(fp_module, "FranzParisi", Capture)
+    from replica.scan.compute import run_task
+
+    with pytest.raises(RuntimeError, match="captured"):
+        run_task(spec, make_tasks(spec)[0])
+    assert seen == spec.franz_parisi.umbrella_options()
+    mixture = parse_spec(spec_text(franz_parisi='method = "umbrella"\nwindow_exchange = true\n'
+                                                'tempering = "hamiltonian"'))
+    assert mixture.franz_parisi.umbrella_options()["window_exchange"] is True
+    assert mixture.franz_parisi.umbrella_options()["tempered_windows"] == "auto"
+    # defaults written out or left out: one hash
+    plain = parse_spec(spec_text(franz_parisi='method = "umbrella"'))
+    explicit = parse_spec(spec_text(franz_parisi='method = "umbrella"\nwindow_exchange = false'))
+    assert plain.hash == explicit.hash != mixture.hash
+    assert "tempering" not in plain.canonical()["franz_parisi"]
 
 
 # ------------------------------------------------------------------ planted disorder needs prior draws

@@ -394,11 +394,7 @@ def _franz_parisi(spec, post, state, key):
     from ..potentials.franz_parisi import FranzParisi
 
     fp = spec.franz_parisi
-    umbrella = {}
-    if fp.method == "umbrella":
-        umbrella = {"n_sweeps": fp.n_sweeps, "n_replicas": fp.n_replicas, "progress": False}
-        if fp.kappa is not None:
-            umbrella["kappa"] = fp.kappa
+    umbrella = fp.umbrella_options() if fp.method == "umbrella" else {}
     planted = fp.reference == "planted"
     model = FranzParisi(
         method=fp.method, order_parameter=fp.order_parameter, q_grid=None if fp.q is None else np.asarray(fp.q),

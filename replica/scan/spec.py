@@ -400,7 +400,11 @@ class FranzParisiSection:
     the x0 that generated x_t, an exact posterior sample when the disorder is planted), ``q``
     (grid ``{start, stop, num}``; default per route), ``bin_average`` (mixtures: density averaged
     over each bin, as umbrella sampling reports it), and for umbrella sampling ``n_sweeps``,
-    ``n_replicas``, ``kappa`` per window."""
+    ``n_replicas``, ``kappa`` per window, ``max_sweeps`` (windows that fail their criteria are
+    extended up to it), ``tempering`` (``"hamiltonian"`` or ``"likelihood"``: a ladder in the
+    windows, which glassy spin priors and windows between classes need) with ``n_temperatures``,
+    and ``window_exchange`` (continuous models: neighbouring windows swap configurations, the
+    ladder only where a pilot finds it needed)."""
 
     method: str = "exact"
     order_parameter: str = "overlap"
@@ -411,6 +415,22 @@ class FranzParisiSection:
     n_sweeps: int = 2000
     n_replicas: int = 4
     kappa: float | None = None
+    max_sweeps: int | None = None
+    tempering: str | None = None
+    n_temperatures: int | None = None
+    window_exchange: bool = False
+
+    def umbrella_options(self):
+        """Keyword arguments of ``replica.umbrella.umbrella_sampling`` for each reference."""
+        out = {"n_sweeps": self.n_sweeps, "n_replicas": self.n_replicas, "progress": False}
+        for name in ("kappa", "max_sweeps", "tempering", "n_temperatures"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        if self.window_exchange:
+            out["window_exchange"] = True
+            if self.tempering is not None:
+                out["tempered_windows"] = "auto"
+        return out
 
 
 #: ``sampler.method`` of replicas made by cloning the generative process of a ``[score]``.
@@ -503,6 +523,11 @@ class ScanSpec:
         out["sampler"].pop("ranks_per_task", None)  # the results do not depend on it
         if out["grid"].get("noise_variance") is None:
             out["grid"].pop("noise_variance", None)
+        if out["franz_parisi"] is not None:
+            for name, unused in (("max_sweeps", None), ("tempering", None), ("n_temperatures", None),
+                                 ("window_exchange", False)):
+                if out["franz_parisi"].get(name) == unused:
+                    out["franz_parisi"].pop(name)
         if (out["model"].get("params") or {}).get("couplings_dtype") == "float64":
             out["model"]["params"].pop("couplings_dtype")
         return out
@@ -835,6 +860,22 @@ def _parse_franz_parisi(table):
         kw["bin_average"] = _bool(table["bin_average"], f"{key}.bin_average")
     if "kappa" in table:
         kw["kappa"] = _float(table["kappa"], f"{key}.kappa", positive=True)
+    if "tempering" in table:
+        kw["tempering"] = _str(table["tempering"], f"{key}.tempering", ("hamiltonian", "likelihood"))
+    if "n_temperatures" in table:
+        if "tempering" not in table:
+            raise SpecError(f"{key}.n_temperatures: a ladder needs {key}.tempering ('hamiltonian' or 'likelihood')")
+        kw["n_temperatures"] = _int(table["n_temperatures"], f"{key}.n_temperatures", minimum=2)
+    if "window_exchange" in table:
+        kw["window_exchange"] = _bool(table["window_exchange"], f"{key}.window_exchange")
+    if "max_sweeps" in table:
+        kw["max_sweeps"] = _int(table["max_sweeps"], f"{key}.max_sweeps", minimum=2)
+        n_sweeps = kw.get("n_sweeps", FranzParisiSection.n_sweeps)
+        if kw["max_sweeps"] < n_sweeps:
+            raise SpecError(f"{key}.max_sweeps: {kw['max_sweeps']} is below {key}.n_sweeps = {n_sweeps}")
+    umbrella_only = [k for k in ("max_sweeps", "tempering", "n_temperatures", "window_exchange") if k in table]
+    if umbrella_only and kw.get("method", FranzParisiSection.method) != "umbrella":
+        raise SpecError(f"{key}.{umbrella_only[0]}: applies to umbrella sampling; set {key}.method = 'umbrella'")
     if "q" in table:
         q = _table(table["q"], f"{key}.q")
         _check_keys(q, ("start", "stop", "num"), f"{key}.q")
@@ -962,6 +1003,9 @@ def _check_combinations(spec):
         elif space not in ("spins", "continuous"):
             raise SpecError(f"franz_parisi.method: umbrella sampling needs a spin or continuous model, not {name!r} "
                             "(data sets have the exact route)")
+        if fp.window_exchange and space != "continuous":
+            raise SpecError(f"franz_parisi.window_exchange: swaps between windows are for continuous models, not "
+                            f"{name!r} ({space}); use franz_parisi.tempering = 'hamiltonian' instead")
         if fp.reference == "planted" and spec.grid.source not in ("prior", "point"):
             raise SpecError("franz_parisi.reference: 'planted' needs planted disorder (grid.source = 'prior' or 'point')")
     try:

@@ -14,8 +14,8 @@ It is computed on a grid of q bins by umbrella sampling (Torrie & Valleau 1977, 
 
 to the posterior energy and is sampled by the Monte Carlo engine (``mc.sample``); the windows are
 combined by MBAR (Shirts & Chodera 2008, J. Chem. Phys. 129, 124105; :mod:`replica.mbar`, checked
-against the ``pymbar`` package) with
-the reduced potentials ``u_kn = R_k(q_n)``: the common posterior energy cancels between states.
+against the ``pymbar`` package) with the reduced potentials ``u_kn = R_k(q_n)``: the common
+posterior energy cancels between states.
 
 How each model is restrained (derived):
 
@@ -585,7 +585,8 @@ def mbar_bins(q_by_window, centres, kappas, n_dim, edges):
         per bin; ``f`` (K,) window free energies relative to window 0; ``overlap``,
         MBAR's overlap scalar (one minus the second eigenvalue of the overlap matrix; 0 means
         disconnected windows); ``overlap_matrix`` (K, K), ``O = W^T W diag(N_k)`` (Shirts &
-        Chodera 2008): ``O_ij`` is the mean weight a sample of window ``i`` gives window ``j``.
+        Chodera 2008): ``O_ij`` is the mean weight a sample of window ``i`` gives window ``j``;
+        ``iterations``, Newton steps of :func:`replica.mbar.mbar_harmonic` on the full data.
     """
     q_all = np.concatenate([np.asarray(q, dtype=np.float64) for q in q_by_window])
     n_k = np.array([len(q) for q in q_by_window], dtype=np.int64)

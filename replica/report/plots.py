@@ -445,7 +445,9 @@ def _plot_observables(summary, transitions, plot_dir, written):
         label, formula = observable_label(obs)
         ax.set_xlabel(_time_label(part["process"]))
         ax.set_ylabel(label)
-        n_dis = int(part["n_disorder"].max()) if "n_disorder" in part else 0
+        counts = part["n_disorder"].to_numpy(float) if "n_disorder" in part else np.zeros(1)
+        lo_dis, hi_dis = int(np.nanmin(counts)), int(np.nanmax(counts))
+        n_dis = f"{hi_dis}" if lo_dis == hi_dis else f"{lo_dis}-{hi_dis}"
         ax.set_title((f"{label}:  {formula}" if formula else label)
                      + f"\ndisorder average ± standard error ({n_dis} disorder samples)", fontsize=9)
         for h in handles:  # long labels (a located criterion, its theory) wrapped: the axes keep their width

@@ -40,7 +40,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["MBARResult", "mbar_harmonic", "asymptotic_covariance"]
+__all__ = ["MBARResult", "asymptotic_covariance", "error_of_differences", "mbar_harmonic"]
 
 #: Newton stops when every window's ``sum_n W_nk`` is within this of 1.
 TOLERANCE = 1e-10
@@ -68,12 +68,13 @@ def _objective(q, mult, centres, half_kn, log_nk, f, log_denom, wsum):
                 top = a[k]
         s = 0.0
         for k in range(k_max):
-            s += math.exp(a[k] - top)
-        ld = top + math.log(s)
-        log_denom[n] = ld
-        total += mult[n] * ld
+            a[k] = math.exp(a[k] - top)  # N_k exp(f_k - u_kn) / exp(top)
+            s += a[k]
+        log_denom[n] = top + math.log(s)
+        total += mult[n] * log_denom[n]
+        scale = mult[n] / s
         for k in range(k_max):
-            wsum[k] += mult[n] * math.exp(a[k] - ld)
+            wsum[k] += scale * a[k]
     for k in range(k_max):
         total -= math.exp(log_nk[k]) * f[k]
     return total
@@ -136,7 +137,8 @@ def _newton(q, mult, centres, half_kn, n_k, f, tolerance, max_iterations):
     value = _objective(q, mult, centres, half_kn, log_nk, f, log_denom, wsum)
     for it in range(max_iterations):
         grad = wsum - n_k
-        if np.max(np.abs(wsum / n_k - 1.0)) < tolerance:
+        worst = np.max(np.abs(wsum / n_k - 1.0))
+        if worst < tolerance:
             return f, log_denom, it
         _gram(q, mult, centres, half_kn, f, log_denom, no_members, no_extra, gram)
         hess = np.diag(wsum) - n_k[:, None] * gram * n_k[None, :]
@@ -154,7 +156,6 @@ def _newton(q, mult, centres, half_kn, n_k, f, tolerance, max_iterations):
         trial_w = np.empty_like(wsum)
         # backtracking: a step is taken when F decreases enough (Armijo) or, near the minimum where
         # the decrease of F is below its rounding, when the largest relative gradient shrinks
-        worst = np.max(np.abs(wsum / n_k - 1.0))
         s = 1.0
         while True:
             trial_f[0] = 0.0

@@ -216,7 +216,7 @@ DISPERSED_POOL = 64
 #: R-hat above which a window that used its whole budget is taken to sit on a barrier.
 _BARRIER_RHAT = 1.1
 #: Most thinned samples of one window that go into MBAR (a window's stride grows beyond ceil(tau)
-#: when its run is longer): MBAR's time grows as windows x samples (``replica.mbar``: 1.6 s for 103
+#: when its run is longer): MBAR's time grows as windows x samples (``replica.mbar``: about 1 s for 103
 #: windows at this cap), and the samples beyond it, thinned by tau alone, would add little.
 MBAR_SAMPLES_PER_WINDOW = 4000
 #: Key tag of the replica-exchange ladders (``window_exchange=True``): replica r uses (*key, 2^20 + 2, r).
@@ -588,14 +588,13 @@ def mbar_bins(q_by_window, centres, kappas, n_dim, edges):
         Chodera 2008): ``O_ij`` is the mean weight a sample of window ``i`` gives window ``j``;
         ``iterations``, Newton steps of :func:`replica.mbar.mbar_harmonic` on the full data.
     """
-    q_all = np.concatenate([np.asarray(q, dtype=np.float64) for q in q_by_window])
-    n_k = np.array([len(q) for q in q_by_window], dtype=np.int64)
+    solved = mbar_harmonic(q_by_window, centres, kappas, n_dim)
+    q_all, n_k = solved.q, solved.n_k
     n_bins = len(edges) - 1
     idx = np.digitize(q_all, edges) - 1
     inside = (idx >= 0) & (idx < n_bins)
     counts = np.bincount(idx[inside], minlength=n_bins)
     occupied = np.flatnonzero(counts > 0)
-    solved = mbar_harmonic(q_by_window, centres, kappas, n_dim)
     # extra states: 0 unbiased, 1 unbiased restricted to the grid, 2 + j restricted to occupied bin j
     rank = np.full(n_bins, -1, dtype=np.int64)
     rank[occupied] = np.arange(occupied.size)
@@ -605,7 +604,6 @@ def mbar_bins(q_by_window, centres, kappas, n_dim, edges):
     members[inside, 2] = 2 + rank[idx[inside]]
     n_states = n_k.size
     f_all, theta, gram = solved.covariance(members, 2 + occupied.size)
-    f_k = solved.f
     # overlap matrix O = W^T W diag(N_k) (Shirts & Chodera 2008): O_ij is the chance that a
     # sample of state i is attributed to state j; rows sum to 1
     overlap_matrix = gram[:n_states, :n_states] * n_k[None, :]
@@ -614,14 +612,12 @@ def mbar_bins(q_by_window, centres, kappas, n_dim, edges):
         eig = np.sort(np.real(np.linalg.eigvals(overlap_matrix)))[::-1]
         overlap = float(1.0 - eig[1])
     f_extra = f_all[n_states:]
-    pert = {"Delta_f": f_extra[None, :] - f_extra[:, None],
-            "dDelta_f": error_of_differences(theta[n_states:, n_states:])}
+    d_ij = error_of_differences(theta[n_states:, n_states:])  # stderr of f_i - f_j, extra states
     out = {}
-    d_ij = np.asarray(pert["dDelta_f"], dtype=np.float64)
     for name, ref_state in (("", 0), ("_grid", 1)):
         log_p = np.full(n_bins, np.nan)
         log_p_err = np.full(n_bins, np.nan)
-        log_p[occupied] = -pert["Delta_f"][ref_state, 2:]
+        log_p[occupied] = f_extra[ref_state] - f_extra[2:]
         log_p_err[occupied] = d_ij[ref_state, 2:]
         # Cov(f_i - f_r, f_j - f_r) = (Var(f_i - f_r) + Var(f_j - f_r) - Var(f_i - f_j)) / 2
         d_r = d_ij[ref_state, 2:]
@@ -633,7 +629,7 @@ def mbar_bins(q_by_window, centres, kappas, n_dim, edges):
     return {
         **out,
         "counts": counts,
-        "f": f_k - f_k[0],
+        "f": solved.f,  # gauge f_0 = 0
         "iterations": solved.iterations,
         "overlap": overlap,
         "overlap_matrix": overlap_matrix,

@@ -318,6 +318,12 @@ def _cmd_merge(args):
     return EXIT_OK if info["missing"] == 0 else EXIT_FAILURE
 
 
+#: Help of the directory argument of ``replica report``.
+REPORT_DIRECTORY_HELP = (
+    "the scan's output directory; several directories of one ensemble (specs that differ only in scan.name, "
+    "scan.seed, scan.id, grid.n_dim, grid.disorder) pool their disorder samples")
+
+
 def _cmd_report(args):
     from replica.report import report
 
@@ -380,9 +386,10 @@ def build_parser():
         description="Print the disorder-averaged observables and the located transitions of a scan, and "
         "write plots (needs the optional extra 'plot': pip install -e '.[plot]').",
     )
-    rep.add_argument("directory", help="the scan's output directory")
+    rep.add_argument("directory", nargs="+", help=REPORT_DIRECTORY_HELP)
     rep.add_argument("--no-plots", action="store_true", help="print the tables only")
-    rep.add_argument("--plot-dir", help="where to write the figures (default DIR/plots)")
+    rep.add_argument("--plot-dir",
+                     help="where to write the figures (default DIR/plots; several DIR: the first DIR/plots_pooled)")
     rep.set_defaults(func=_cmd_report)
     return parser
 

@@ -37,8 +37,10 @@ import argparse
 import os
 import sys
 
+from ..cli import REPORT_DIRECTORY_HELP
 from ..exit_codes import EXIT_BAD_INPUT, EXIT_DISAGREEMENT, EXIT_OK
 from ..scan.directory import TABLES, ScanStatus, load_scan, scan_status, table_files
+from ..scan.pooling import pool_scans
 from ..summary import disorder_summary
 from ..transitions import locate_transitions
 from . import reading
@@ -78,6 +80,7 @@ __all__ = [
 ]
 
 
+
 def report(directory, *, plots=True, plot_dir=None, stream=None, line_width=120):
     """Print the report of a scan directory and write its figures; return an exit code.
 
@@ -89,6 +92,11 @@ def report(directory, *, plots=True, plot_dir=None, stream=None, line_width=120)
     that the plots were skipped and how to install them. Everything goes to ``stream`` (default
     standard output; error messages to standard error unless ``stream`` is given).
 
+    ``directory`` may be a list of scan directories of one ensemble: their disorder samples are
+    pooled (:func:`replica.scan.pooling.pool_scans`, which names what keeps them apart when they
+    cannot be), and the figures go to ``plots_pooled`` in the first directory unless
+    ``plot_dir`` is given.
+
     Monte Carlo scans also get their checks (:func:`monte_carlo_checks`): tasks whose replicas
     did not mix are listed with a warning, and rows more than :data:`Z_LIMIT` standard errors
     from the exact row of the same task are listed as errors.
@@ -96,24 +104,38 @@ def report(directory, *, plots=True, plot_dir=None, stream=None, line_width=120)
     Returns 0 (``EXIT_OK``); 4 (``EXIT_DISAGREEMENT``) when a Monte Carlo row disagrees with its
     exact row by more than ``Z_LIMIT`` standard errors (after printing and plotting everything);
     or 2 (``EXIT_BAD_INPUT``) with a message naming ``directory`` when it does not exist, holds no
-    scan, or holds no results yet.
+    scan, or holds no results yet, or naming what keeps several directories from being pooled.
     """
     errors = sys.stderr if stream is None else stream
     stream = sys.stdout if stream is None else stream
+    directories = [directory] if isinstance(directory, (str, bytes, os.PathLike)) else list(directory)
+    pooled = None
     try:
-        status = scan_status(directory)
-        tables = load_scan(status.directory, status, tables=("results", "potentials"))
+        if len(directories) == 1:
+            statuses = [scan_status(directories[0])]
+            tables = load_scan(statuses[0].directory, statuses[0], tables=("results", "potentials"))
+        else:
+            pooled = pool_scans(directories)
+            statuses = pooled.statuses
+            tables = pooled.load(("results", "potentials"))
     except ValueError as exc:
         print(f"replica report: error: {exc}", file=errors)
         return EXIT_BAD_INPUT
-    path = status.directory
-    print(f"scan: {status.name} ({path})", file=stream)
-    print(status.describe(), file=stream)
-    for task, line in list(status.errors.items())[:10]:
-        print(f"  failed {task}: {line}", file=stream)
-    if len(status.errors) > 10:
-        print(f"  ... and {len(status.errors) - 10} more (see {os.path.join(path, 'tasks')}/*.error.json)",
-              file=stream)
+    path = statuses[0].directory
+    if pooled is None:
+        print(f"scan: {statuses[0].name} ({path})", file=stream)
+    else:
+        print(f"scans pooled: {len(statuses)}, disorder labels shifted to stay distinct", file=stream)
+        print(pooled.describe(), file=stream)
+    for status in statuses:
+        if pooled is not None:
+            print(f"{status.name}:", file=stream)
+        print(status.describe(), file=stream)
+        for task, line in list(status.errors.items())[:10]:
+            print(f"  failed {task}: {line}", file=stream)
+        if len(status.errors) > 10:
+            print(f"  ... and {len(status.errors) - 10} more (see "
+                  f"{os.path.join(status.directory, 'tasks')}/*.error.json)", file=stream)
     results = tables["results"]
     print(f"tables: {results.attrs.get('note', '')}", file=stream)
     if results.empty:
@@ -143,9 +165,14 @@ def report(directory, *, plots=True, plot_dir=None, stream=None, line_width=120)
     if not _matplotlib_available():
         print(f"plots: skipped (matplotlib is not installed; install the 'plot' extra: {PLOT_INSTALL})", file=stream)
         return code
-    target = os.path.join(path, "plots") if plot_dir is None else os.fspath(plot_dir)
-    files = table_files(path, status)[0]["histograms"]
-    densities = reading.histogram_densities(lambda: reading.batches(files, reading.HISTOGRAM_READ))
+    default = "plots" if pooled is None else "plots_pooled"
+    target = os.path.join(path, default) if plot_dir is None else os.fspath(plot_dir)
+    if pooled is None:
+        files = table_files(path, statuses[0])[0]["histograms"]
+        densities = reading.histogram_densities(lambda: reading.batches(files, reading.HISTOGRAM_READ))
+    else:
+        densities = reading.histogram_densities(
+            lambda: pooled.batches("histograms", reading.HISTOGRAM_READ, reading.batches))
     written = make_plots(tables, summary, transitions, target, histogram_densities=densities)
     print(f"plots: {len(written)} files in {target}", file=stream)
     for p in written:
@@ -154,10 +181,12 @@ def report(directory, *, plots=True, plot_dir=None, stream=None, line_width=120)
 
 
 def main(argv=None):
-    """``python -m replica.report DIR [--no-plots] [--plot-dir D]`` (same as ``replica report``)."""
+    """``python -m replica.report DIR [DIR ...] [--no-plots] [--plot-dir D]`` (same as ``replica report``)."""
     parser = argparse.ArgumentParser(prog="python -m replica.report", description=report.__doc__.split("\n\n")[0])
-    parser.add_argument("directory", help="the scan's output directory")
+    parser.add_argument("directory", nargs="+", help=REPORT_DIRECTORY_HELP)
     parser.add_argument("--no-plots", action="store_true", help="print the tables only")
-    parser.add_argument("--plot-dir", help="where to write the figures (default DIR/plots)")
+    parser.add_argument("--plot-dir",
+                        help="where to write the figures (default DIR/plots; several DIR: the first DIR/plots_pooled)")
     args = parser.parse_args(argv)
     return report(args.directory, plots=not args.no_plots, plot_dir=args.plot_dir)
+

@@ -518,8 +518,12 @@ def susceptibility(source, *, kind="trace", wrt="x_t", direction=None, a_t=None,
 #: (replicas x blocks x N^2 doubles); beyond it the blocks are fewer, and below two blocks the
 #: estimator falls back to products of overlaps at equal draws.
 SPIN_GLASS_MEMORY = 1 << 28
-#: Most blocks of draws for the jackknife of :func:`spin_glass_susceptibility`.
-SPIN_GLASS_BLOCKS = 8
+#: Most blocks of draws for the jackknife of :func:`spin_glass_susceptibility`. The error of
+#: a delete-one jackknife over B blocks has B - 1 degrees of freedom, so the deviation of an
+#: estimate in units of its error follows Student's t with B - 1 degrees of freedom: with 8
+#: blocks its standard deviation was 1.18 and |z| > 4 came 100 times as often as for a normal
+#: variable, as the exact rows of the 2-core SK checks showed; with 32, 1.03.
+SPIN_GLASS_BLOCKS = 32
 
 
 def _distinct_tuples(keep, k):
@@ -625,17 +629,20 @@ def spin_glass_susceptibility(source, *, blocks=None, warn=True):
         seconds[b] = np.matmul(part.transpose(0, 2, 1), part)
     everyone = np.arange(r)
 
-    def estimate(keep_blocks, keep):
-        n = counts[keep_blocks].sum()
-        return _connected_from_moments(seconds[keep_blocks].sum(axis=0) / n, sums[keep_blocks].sum(axis=0) / n,
-                                       keep)
+    total_seconds, total_sums, total = seconds.sum(axis=0), sums.sum(axis=0), counts.sum()
 
-    all_blocks = np.arange(blocks)
-    value = estimate(all_blocks, everyone)
-    leave = np.array([estimate(np.delete(all_blocks, b), everyone) for b in range(blocks)])
+    def estimate(keep, drop=None):
+        """From every block but ``drop`` (the totals less one block), replicas ``keep``."""
+        if drop is None:
+            return _connected_from_moments(total_seconds / total, total_sums / total, keep)
+        n = total - counts[drop]
+        return _connected_from_moments((total_seconds - seconds[drop]) / n, (total_sums - sums[drop]) / n, keep)
+
+    value = estimate(everyone)
+    leave = np.array([estimate(everyone, b) for b in range(blocks)])
     err = math.sqrt((blocks - 1) / blocks * np.sum((leave - leave.mean()) ** 2))
     if r > 4:
-        leave = np.array([estimate(all_blocks, np.delete(everyone, a)) for a in range(r)])
+        leave = np.array([estimate(np.delete(everyone, a)) for a in range(r)])
         err = max(err, math.sqrt((r - 1) / r * np.sum((leave - leave.mean()) ** 2)))
     return Estimate(float(value), float(err), n=r * t, tau=float(overlap.tau), method="samples")
 

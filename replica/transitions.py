@@ -957,6 +957,14 @@ def _spin_glass_fragmentation_theory(row):
     return t_f, "t_F: field variance a_t^2 v / D_t^2 on the de Almeida-Thouless line (RS theory, N -> inf)"
 
 
+def _franz_parisi_theory(row):
+    """A Franz-Parisi secondary minimum appears where the posterior fragments: for a glassy spin
+    prior at its replica-symmetric instability (:func:`_spin_glass_fragmentation_theory`), for a
+    data set of ``e^{alpha N}`` points at the REM condensation time (:func:`_condensation_theory`)."""
+    found = _spin_glass_fragmentation_theory(row)
+    return found if np.isfinite(found[0]) else _condensation_theory(row)
+
+
 def _retrieval_theory(row):
     """``t_R`` where the replica-symmetric retrieval overlap of a Hopfield posterior planted on a
     stored pattern falls through 1/2 (``replica.theory.hopfield_retrieval_time``; AGS theory in
@@ -999,7 +1007,10 @@ def with_theory(found):
       ``t_C = (1/2) log(1 + variance / (e^{2 alpha} - 1))``, the N -> infinity value (finite-N
       rows sit above it by about b / N; compare the ``n_dim = inf`` row), which is also the REM
       condensation time of unplanted disorder (``replica.theory.rem_condensation_time``). A
-      model without ``alpha`` (a Hopfield prior and its ``loading``) gets none.
+      model without ``alpha`` (a Hopfield prior and its ``loading``) gets none;
+    * fragmentation of a glassy spin prior (``spin_glass`` crossings and ``franz_parisi``
+      secondary minima): the replica-symmetric instability t_F of SK in an unplanted noise
+      field or of Hopfield planted on a pattern.
 
     Other rows get ``nan``. Returns a copy.
     """
@@ -1102,7 +1113,7 @@ _register_builtin(Criterion(
     "fraction of disorder samples with a Franz-Parisi secondary minimum (fp_fragmented) crosses 1/2",
     level_rule(_FRAGMENTED_LEVELS,
                {"fp_fragmented": "fraction with a Franz-Parisi secondary minimum (fp_fragmented) crosses 1/2"}),
-    _condensation_theory, levels=_FRAGMENTED_LEVELS,
+    _franz_parisi_theory, levels=_FRAGMENTED_LEVELS,
     roles=(("fraction with a Franz-Parisi secondary minimum", "checked"),),
 ))
 #: A ``spin_glass`` crossing counts only where the curves of the two sizes are ordered both ways

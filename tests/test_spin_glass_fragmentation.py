@@ -168,3 +168,17 @@ def test_crossings_drifting_as_n_to_the_minus_two_thirds_extrapolate_to_the_tran
     # two pairs only: crossings, no extrapolation
     few = spin_glass_rows(constructed(chi, sizes=(32, 64, 128), t_grid=grid))
     assert np.isfinite(few.n_dim).all() and len(few) == 2
+
+
+def test_franz_parisi_fragmentation_of_a_hopfield_posterior_gets_the_ags_time():
+    """The fraction of pattern sets with a Franz-Parisi secondary minimum is compared with the
+    AGS replicon time of the Hopfield posterior; a data set keeps its REM condensation time."""
+    hopfield = dict(model="hopfield", process="VP", n_dim=64.0, t_estimate=1.0, transition="fragmentation",
+                    observable="fp_fragmented", source="pattern", planted=True, beta=2.0, loading=0.15)
+    data_set = dict(model="dataset_alpha", process="VP", n_dim=10.0, t_estimate=1.0, transition="fragmentation",
+                    observable="fp_fragmented", alpha=0.25, variance=1.0)
+    out = with_theory(pd.DataFrame([hopfield, data_set]))
+    assert out.theory.iloc[0] == pytest.approx(theory.hopfield_fragmentation_time(2.0, 0.15))
+    assert "AGS replicon" in out.theory_criterion.iloc[0]
+    assert out.theory.iloc[1] == pytest.approx(0.5 * np.log(1 + 1 / (np.exp(0.5) - 1)))
+    assert out.theory_criterion.iloc[1].startswith("REM condensation")

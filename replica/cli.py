@@ -322,6 +322,8 @@ def _cmd_merge(args):
 REPORT_DIRECTORY_HELP = (
     "the scan's output directory; several directories of one ensemble (specs that differ only in scan.name, "
     "scan.seed, scan.id, grid.n_dim, grid.disorder) pool their disorder samples")
+#: Help of its ``--plot-dir`` option.
+REPORT_PLOT_DIR_HELP = "where to write the figures (default DIR/plots; several DIR: the first DIR/plots_pooled)"
 
 
 def _cmd_report(args):
@@ -388,8 +390,7 @@ def build_parser():
     )
     rep.add_argument("directory", nargs="+", help=REPORT_DIRECTORY_HELP)
     rep.add_argument("--no-plots", action="store_true", help="print the tables only")
-    rep.add_argument("--plot-dir",
-                     help="where to write the figures (default DIR/plots; several DIR: the first DIR/plots_pooled)")
+    rep.add_argument("--plot-dir", help=REPORT_PLOT_DIR_HELP)
     rep.set_defaults(func=_cmd_report)
     return parser
 

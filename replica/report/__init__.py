@@ -37,7 +37,7 @@ import argparse
 import os
 import sys
 
-from ..cli import REPORT_DIRECTORY_HELP
+from ..cli import REPORT_DIRECTORY_HELP, REPORT_PLOT_DIR_HELP
 from ..exit_codes import EXIT_BAD_INPUT, EXIT_DISAGREEMENT, EXIT_OK
 from ..scan.directory import TABLES, ScanStatus, load_scan, scan_status, table_files
 from ..scan.pooling import pool_scans
@@ -78,7 +78,6 @@ __all__ = [
     "report",
     "main",
 ]
-
 
 
 def report(directory, *, plots=True, plot_dir=None, stream=None, line_width=120):
@@ -185,8 +184,6 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m replica.report", description=report.__doc__.split("\n\n")[0])
     parser.add_argument("directory", nargs="+", help=REPORT_DIRECTORY_HELP)
     parser.add_argument("--no-plots", action="store_true", help="print the tables only")
-    parser.add_argument("--plot-dir",
-                        help="where to write the figures (default DIR/plots; several DIR: the first DIR/plots_pooled)")
+    parser.add_argument("--plot-dir", help=REPORT_PLOT_DIR_HELP)
     args = parser.parse_args(argv)
     return report(args.directory, plots=not args.no_plots, plot_dir=args.plot_dir)
-

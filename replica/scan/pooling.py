@@ -19,6 +19,7 @@ one scan share it, so they are not independent draws of one ensemble.
 """
 from __future__ import annotations
 
+import functools
 import os
 import sys
 
@@ -62,15 +63,15 @@ def _configurations(directories, texts):
     default and the same value written out compare equal) when every spec validates where its
     directory is, else the TOML as written (data-file paths relative to a spec that moved)."""
     try:
-        specs = [parse_spec(text, base_dir=d, score_files=False) for d, text in zip(directories, texts)]
-        return [_flatten(s.canonical()) for s in specs], specs
+        return [_flatten(parse_spec(text, base_dir=d, score_files=False).canonical())
+                for d, text in zip(directories, texts)]
     except SpecError:
         raws = []
         for text in texts:
             raw = tomllib.loads(text)
             raw.get("scan", {}).pop("output", None)
             raws.append(_flatten(raw))
-        return raws, None
+        return raws
 
 
 class PooledScans:
@@ -110,34 +111,38 @@ class PooledScans:
                          f"labels {off}..{off + count - 1}")
         return "\n".join(lines)
 
+    @functools.cached_property
+    def _files(self):
+        """``{table: [files]}`` of each scan (:func:`replica.scan.directory.table_files`), listed once."""
+        return [table_files(d, status)[0] for d, status in zip(self.directories, self.statuses)]
+
     def load(self, tables=("results", "potentials")):
         """The pooled tables ``{table: DataFrame}``, disorder labels shifted; ``attrs["note"]``
         says which files were read for each scan."""
+        per_scan = [load_scan(d, status, tables=tables) for d, status in zip(self.directories, self.statuses)]
         out = {}
         for table in tables:
-            frames, notes = [], []
-            for directory, status, offset in zip(self.directories, self.statuses, self.offsets):
-                frame = load_scan(directory, status, tables=(table,))[table]
-                notes.append(frame.attrs.get("note", ""))
-                frame = frame.copy()
-                if "disorder" in frame and not frame.empty:
-                    frame["disorder"] = frame["disorder"].astype("int64") + offset
-                frames.append(frame)
+            frames = [_shifted(scan[table], offset) for scan, offset in zip(per_scan, self.offsets)]
             kept = [f for f in frames if not f.empty] or frames[:1]
-            pooled = pd.concat(kept, ignore_index=True) if len(kept) > 1 else kept[0]
-            pooled.attrs = {"source": "pooled", "note": "; ".join(notes)}
+            pooled = pd.concat(kept, ignore_index=True)
+            notes = "; ".join(scan[table].attrs.get("note", "") for scan in per_scan)
+            pooled.attrs = {"source": "pooled", "note": notes}
             out[table] = pooled
         return out
 
     def batches(self, table, columns, read):
         """The files of ``table`` of every scan, read by ``read(files, columns)`` (an iterable of
         DataFrames, e.g. :func:`replica.report.reading.batches`), disorder labels shifted."""
-        for directory, status, offset in zip(self.directories, self.statuses, self.offsets):
-            files = table_files(directory, status)[0][table]
-            for frame in read(files, columns):
-                if "disorder" in frame:
-                    frame = frame.assign(disorder=frame["disorder"].astype("int64") + offset)
-                yield frame
+        for files, offset in zip(self._files, self.offsets):
+            for frame in read(files[table], columns):
+                yield _shifted(frame, offset)
+
+
+def _shifted(frame, offset):
+    """``frame`` with ``offset`` added to its ``disorder`` labels (a new frame; as is without them)."""
+    if "disorder" not in frame or frame.empty:
+        return frame
+    return frame.assign(disorder=frame["disorder"].astype("int64") + offset)
 
 
 def pool_scans(directories):
@@ -155,7 +160,7 @@ def pool_scans(directories):
     statuses = [scan_status(d) for d in directories]
     texts = [_spec_text(d) for d in directories]
     try:
-        configs, _ = _configurations(directories, texts)
+        configs = _configurations(directories, texts)
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"directories: a spec.toml is not valid TOML ({exc})") from None
     first = configs[0]
